@@ -1,0 +1,1 @@
+"""Shipped demo models, images, target masks and icons (installed as segattack_gui.resources)."""

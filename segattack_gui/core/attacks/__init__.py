@@ -1,0 +1,36 @@
+"""The method table: the CLI, the GUI's method list and the batch runner all read it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .asma import ASM, ASMA, SSM
+from .base import Attack, AttackConfig, StepInputs
+
+METHODS: dict[str, type[Attack]] = {
+    "asma": ASMA,
+    "asm": ASM,
+    "ssm": SSM,
+}
+
+METHOD_TITLES: dict[str, str] = {
+    "asma": "ASMA (adaptive mask, dynamic multiplier)",
+    "asm": "ASM (adaptive mask)",
+    "ssm": "SSM (static mask)",
+}
+
+
+def create_attack(method: str, **parameters) -> Attack:
+    """Build a method by name; unknown names and bad values raise ``ValueError``."""
+    try:
+        attack_type = METHODS[method.lower()]
+    except KeyError:
+        raise ValueError(f"unknown method {method!r} (known: {', '.join(METHODS)})") from None
+    known = {f.name for f in dataclasses.fields(attack_type.config_type)}
+    unknown = set(parameters) - known
+    if unknown:
+        raise ValueError(f"{method} has no parameter {', '.join(sorted(unknown))}")
+    return attack_type(attack_type.config_type(**parameters))
+
+
+__all__ = ["METHODS", "METHOD_TITLES", "Attack", "AttackConfig", "StepInputs", "create_attack"]

@@ -1,0 +1,107 @@
+"""What every attack shares: its configuration and the three hooks the runner calls.
+
+One loop drives every method (see :mod:`segattack_gui.core.runner`): forward,
+objective, input gradient, step rule, projection, metrics. A method is an
+:class:`Attack` subclass that supplies only what differs: the objective to ascend
+(with its step multiplier), the step rule, and optionally a start point, a
+projection and a per-item finish test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import torch
+
+
+def parameter(default, help: str, minimum: float | None = None, maximum: float | None = None, choices=None):
+    """A configuration field whose ``help`` becomes the GUI tooltip and the CLI help."""
+    return field(default=default, metadata={"help": help, "minimum": minimum, "maximum": maximum, "choices": choices})
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    """Parameters every method has."""
+
+    iterations: int = parameter(500, "Iterations of the attack loop (the paper ran 2501).", minimum=1)
+    stop_iou: float | None = parameter(
+        None, "Stop an image once its IoU with the target reaches this value (empty: run all iterations).",
+        minimum=0.0, maximum=1.0,
+    )
+    quantize: bool = parameter(
+        False,
+        "Step on the 8-bit grid for the last iterations so the exported adversarial.png itself fools the model.",
+    )
+    quantize_fraction: float = parameter(
+        0.1, "Share of the iterations, at the end, evaluated on the 8-bit grid when quantize is on.",
+        minimum=0.0, maximum=1.0,
+    )
+    seed: int = parameter(0, "Seed for random starts; recorded with every export.", minimum=0)
+
+    def validate(self) -> None:
+        """Reject NaN, negative or out-of-range values with a message naming the parameter."""
+        for spec in dataclasses.fields(self):
+            value = getattr(self, spec.name)
+            if value is None or isinstance(value, (bool, str)):
+                choices = spec.metadata.get("choices")
+                if choices and value not in choices:
+                    raise ValueError(f"--{spec.name.replace('_', '-')} must be one of {', '.join(choices)}, not {value!r}")
+                continue
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"--{spec.name.replace('_', '-')} must be a finite number, not {value}")
+            minimum, maximum = spec.metadata.get("minimum"), spec.metadata.get("maximum")
+            if minimum is not None and value < minimum:
+                raise ValueError(f"--{spec.name.replace('_', '-')} must be >= {minimum}, not {value}")
+            if maximum is not None and value > maximum:
+                raise ValueError(f"--{spec.name.replace('_', '-')} must be <= {maximum}, not {value}")
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class StepInputs:
+    """What the runner knows at iteration ``n`` for a batch of ``B`` items."""
+
+    iteration: int
+    logits: torch.Tensor  # [B, K, h, w], differentiable in x
+    prediction: torch.Tensor  # [B, h, w] argmax of the logits
+    target: torch.Tensor  # [B, h, w] class ids on the output grid
+    target_one_hot: torch.Tensor  # [B, K, h, w] float
+    x: torch.Tensor  # [B, C, H, W] current iterate (requires grad)
+    x0: torch.Tensor  # [B, C, H, W] original images
+    iou: torch.Tensor  # [B] IoU of ``prediction`` with ``target``
+
+
+class Attack:
+    """Base class: override :meth:`objective` and :meth:`step`; the rest has sensible defaults."""
+
+    name: ClassVar[str] = ""
+    config_type: ClassVar[type[AttackConfig]] = AttackConfig
+
+    def __init__(self, config: AttackConfig | None = None):
+        self.config = config if config is not None else self.config_type()
+        self.config.validate()
+
+    def start(self, x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The first iterate; random-start methods perturb ``x0`` here."""
+        return x0.clone()
+
+    def objective(self, inputs: StepInputs) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-item loss ``[B]`` to *ascend* and the step multiplier ``[B]`` used by :meth:`step`."""
+        raise NotImplementedError
+
+    def step(self, x: torch.Tensor, gradient: torch.Tensor, multiplier: torch.Tensor) -> torch.Tensor:
+        """The next iterate before projection and the [0, 1] box."""
+        raise NotImplementedError
+
+    def project(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+        """Constrain the perturbation (an epsilon ball); the runner then applies the region and [0, 1]."""
+        return x
+
+    def finished(self, inputs: StepInputs) -> torch.Tensor:
+        """Per-item flag: this item needs no more steps (DAG's 1% rule). Default: never."""
+        return torch.zeros_like(inputs.iou, dtype=torch.bool)

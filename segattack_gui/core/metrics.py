@@ -1,0 +1,93 @@
+"""Segmentation agreement and perturbation size, computed on the device (SPEC 4).
+
+All functions take batches: predictions and targets are ``[B, h, w]`` class ids on
+the model's output grid, images are ``[B, C, H, W]`` in [0, 1]. They return one
+value per item so batched attacks keep per-item histories without host syncs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def class_overlaps(prediction: torch.Tensor, target: torch.Tensor, num_classes: int):
+    """Per-class intersection, union and the two areas, each ``[B, K]``."""
+    predicted = F.one_hot(prediction.long(), num_classes).flatten(1, 2)  # [B, hw, K]
+    wanted = F.one_hot(target.long(), num_classes).flatten(1, 2)
+    intersection = (predicted & wanted).sum(1)
+    predicted_area = predicted.sum(1)
+    target_area = wanted.sum(1)
+    union = predicted_area + target_area - intersection
+    return intersection, union, predicted_area, target_area
+
+
+def per_class_iou(prediction: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """``[B, K]`` IoU per class; a class absent from both masks scores 1 (never NaN)."""
+    intersection, union, _, _ = class_overlaps(prediction, target, num_classes)
+    return torch.where(union > 0, intersection / union.clamp(min=1), torch.ones_like(union, dtype=torch.float32))
+
+
+def segmentation_scores(prediction: torch.Tensor, target: torch.Tensor, num_classes: int) -> dict[str, torch.Tensor]:
+    """IoU, pixel accuracy and Dice of ``prediction`` against ``target``, one value per item.
+
+    Binary models (two classes) use the foreground class alone, the paper's definition;
+    multi-class models average over the classes present in the target or the prediction.
+    Two empty foregrounds agree perfectly: IoU and Dice are 1.
+    """
+    intersection, union, predicted_area, target_area = class_overlaps(prediction, target, num_classes)
+    intersection = intersection.float()
+    union = union.float()
+    area_sum = (predicted_area + target_area).float()
+    iou = torch.where(union > 0, intersection / union.clamp(min=1), torch.ones_like(union))
+    dice = torch.where(area_sum > 0, 2 * intersection / area_sum.clamp(min=1), torch.ones_like(area_sum))
+    if num_classes == 2:
+        iou_score, dice_score = iou[:, 1], dice[:, 1]
+    else:
+        present = (union > 0).float()
+        count = present.sum(1)
+        iou_score = torch.where(count > 0, (iou * present).sum(1) / count.clamp(min=1), torch.ones_like(count))
+        dice_score = torch.where(count > 0, (dice * present).sum(1) / count.clamp(min=1), torch.ones_like(count))
+    pixel_accuracy = (prediction == target).flatten(1).float().mean(1)
+    return {"iou": iou_score, "pixel_accuracy": pixel_accuracy, "dice": dice_score, "per_class_iou": iou}
+
+
+def perturbation_norms(adversarial: torch.Tensor, original: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """L2 and L-infinity of ``adversarial - original`` over all channels and pixels ([0, 1] scale)."""
+    difference = (adversarial - original).flatten(1).float()
+    return difference.norm(p=2, dim=1), difference.abs().amax(dim=1)
+
+
+def psnr(adversarial: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB for a peak of 1; identical images give +inf."""
+    mse = (adversarial - original).flatten(1).float().pow(2).mean(1)
+    return torch.where(mse > 0, -10 * torch.log10(mse.clamp(min=1e-30)), torch.full_like(mse, math.inf))
+
+
+def _gaussian_window(size: int, sigma: float, device, dtype) -> torch.Tensor:
+    coordinates = torch.arange(size, device=device, dtype=dtype) - (size - 1) / 2
+    profile = torch.exp(-(coordinates**2) / (2 * sigma**2))
+    profile = profile / profile.sum()
+    return profile[:, None] * profile[None, :]
+
+
+def ssim(adversarial: torch.Tensor, original: torch.Tensor, window_size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Structural similarity (Wang et al. 2004; Gaussian 11x11, sigma 1.5, peak 1), mean over channels."""
+    x = adversarial.float()
+    y = original.float()
+    channels = x.shape[1]
+    size = min(window_size, x.shape[-2], x.shape[-1])
+    window = _gaussian_window(size, sigma, x.device, x.dtype).expand(channels, 1, size, size)
+
+    def blur(image: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(image, window, groups=channels)
+
+    c1, c2 = 0.01**2, 0.03**2
+    mu_x, mu_y = blur(x), blur(y)
+    var_x = blur(x * x) - mu_x**2
+    var_y = blur(y * y) - mu_y**2
+    covariance = blur(x * y) - mu_x * mu_y
+    score = ((2 * mu_x * mu_y + c1) * (2 * covariance + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return score.flatten(1).mean(1)

@@ -1,0 +1,282 @@
+"""Wrap any segmentation network so attacks see one contract (SPEC 2).
+
+Attacks always work on images in [0, 1] of shape ``[B, C, H, W]`` on the *image grid*.
+The :class:`ModelAdapter` owns everything between that image and the logits the
+attack differentiates: channel mapping, normalisation, padding or resizing to the
+model's input size, output format (dict, one-channel sigmoid), and alignment of the
+output with the image. The result is logits ``[B, K, h, w]`` on the *output grid*, a
+pixel-aligned box of the image (the whole image for same-size models, a centred
+crop for valid-convolution models such as the paper's U-Net).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+Precision = Literal["fp32", "tf32", "bf16"]
+
+
+class ModelOutputError(ValueError):
+    """The model's output cannot be aligned with the image (wrong rank, too large, ...)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the sidecar JSON says about a model; every field has a safe default."""
+
+    classes: tuple[str, ...] = ("background", "foreground")
+    colors: tuple[tuple[int, int, int], ...] | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    input_size: tuple[int, int] | None = None
+    input_policy: Literal["pad", "resize"] = "pad"
+    output: Literal["logits", "sigmoid"] = "logits"
+    in_channels: int | None = None
+    architecture: str | None = None
+    architecture_args: dict = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+@dataclass(frozen=True)
+class OutputGrid:
+    """Where the model's output lies in the image: rows ``top:top+height``, columns ``left:left+width``."""
+
+    top: int
+    left: int
+    height: int
+    width: int
+
+    def crop(self, image_grid_array):
+        """Cut an image-grid array (``[..., H, W]``) down to the output grid."""
+        return image_grid_array[..., self.top : self.top + self.height, self.left : self.left + self.width]
+
+    def covers(self, image_height: int, image_width: int) -> bool:
+        return (self.top, self.left, self.height, self.width) == (0, 0, image_height, image_width)
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """How one image size travels through the model: input geometry and output crop."""
+
+    grid: OutputGrid
+    pad: tuple[int, int, int, int] | None  # left, right, top, bottom
+    resize_to: tuple[int, int] | None
+    logits_crop: tuple[int, int, int, int]  # top, left, height, width in the raw output
+    logits_resize: tuple[int, int] | None
+
+
+class ModelAdapter:
+    """A frozen model plus the pre- and post-processing its sidecar describes.
+
+    Parameters never need gradients; only the input does. The adapter chooses the
+    device, the precision (``fp32``, ``tf32`` or ``bf16`` autocast) and memory layout.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        spec: ModelSpec = ModelSpec(),
+        device: str | torch.device = "cpu",
+        precision: Precision = "fp32",
+        channels_last: bool = False,
+    ):
+        self.spec = spec
+        self.device = torch.device(device)
+        self.precision = precision
+        self.channels_last = channels_last and self.device.type == "cuda"
+        model = model.eval().requires_grad_(False).to(self.device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self._placements: dict[tuple[int, int], _Placement] = {}
+        self._mean = self._channel_tensor(spec.mean)
+        self._std = self._channel_tensor(spec.std)
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def num_classes(self) -> int:
+        return self.spec.num_classes
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.spec.classes
+
+    def output_grid(self, image_height: int, image_width: int) -> OutputGrid:
+        return self._placement(image_height, image_width).grid
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Differentiable logits ``[B, K, h, w]`` (float32) on the output grid of ``images``."""
+        placement = self._placement(images.shape[-2], images.shape[-1])
+        model_input = self._prepare(images, placement)
+        with self._autocast():
+            raw = self._standardise(self.model(model_input))
+        raw = raw.float()
+        top, left, height, width = placement.logits_crop
+        logits = raw[..., top : top + height, left : left + width]
+        if placement.logits_resize is not None:
+            logits = F.interpolate(logits, size=placement.logits_resize, mode="bilinear", align_corners=False)
+        return logits
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        """Class ids ``[B, h, w]`` on the output grid."""
+        return self.logits(images).argmax(1)
+
+    def to_device(self, array) -> torch.Tensor:
+        """An ``H x W x C`` float array in [0, 1] as a ``[1, C, H, W]`` float32 tensor on the device."""
+        tensor = torch.as_tensor(array, dtype=torch.float32)
+        if tensor.ndim == 2:
+            tensor = tensor[..., None]
+        return tensor.permute(2, 0, 1).unsqueeze(0).contiguous().to(self.device)
+
+    # ------------------------------------------------------------------ internals
+    def _channel_tensor(self, values) -> torch.Tensor | None:
+        if values is None:
+            return None
+        return torch.tensor(values, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+
+    def _autocast(self):
+        if self.precision == "bf16":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return torch.autocast(device_type=self.device.type, enabled=False)
+
+    def _expected_channels(self, image_channels: int) -> int:
+        if self.spec.in_channels:
+            return self.spec.in_channels
+        if self._mean is not None:
+            return self._mean.shape[1]
+        first_conv = next((m for m in self.model.modules() if isinstance(m, nn.Conv2d)), None)
+        return first_conv.in_channels if first_conv is not None else image_channels
+
+    def _prepare(self, images: torch.Tensor, placement: _Placement) -> torch.Tensor:
+        x = images
+        wanted = self._expected_channels(x.shape[1])
+        if x.shape[1] != wanted:
+            if x.shape[1] == 1:
+                x = x.expand(-1, wanted, -1, -1)
+            elif x.shape[1] == 3 and wanted == 1:
+                luminance = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+                x = (x * luminance).sum(1, keepdim=True)
+            else:
+                raise ModelOutputError(f"the model expects {wanted} input channels, the image has {x.shape[1]}")
+        if self._mean is not None:
+            x = x - self._mean
+        if self._std is not None:
+            x = x / self._std
+        if placement.pad is not None and any(placement.pad):
+            x = F.pad(x, placement.pad, mode="replicate")
+        if placement.resize_to is not None:
+            x = F.interpolate(x, size=placement.resize_to, mode="bilinear", align_corners=False)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def _standardise(self, output) -> torch.Tensor:
+        """Dict (``out``), tuple and one-channel sigmoid outputs become ``[B, K, h', w']`` logits."""
+        if isinstance(output, dict):
+            if "out" not in output:
+                raise ModelOutputError(f"the model returned a dict without an 'out' key (keys: {sorted(output)})")
+            output = output["out"]
+        if isinstance(output, (tuple, list)):
+            output = output[0]
+        if not isinstance(output, torch.Tensor):
+            raise ModelOutputError(f"the model returned {type(output).__name__}, not a tensor")
+        if output.ndim == 3:
+            output = output.unsqueeze(1)
+        if output.ndim != 4:
+            raise ModelOutputError(f"the model output has shape {tuple(output.shape)}, expected [N, C, H, W]")
+        if self.spec.output == "sigmoid" or output.shape[1] == 1:
+            # One logit z becomes two-class logits [-z/2, z/2]: softmax equals sigmoid(z)
+            # and both classes carry gradient.
+            if output.shape[1] != 1:
+                raise ModelOutputError(f"a sigmoid model must output one channel, this one has {output.shape[1]}")
+            output = torch.cat([-output / 2, output / 2], dim=1)
+        if output.shape[1] != self.num_classes:
+            raise ModelOutputError(
+                f"the model outputs {output.shape[1]} classes but the sidecar names {self.num_classes}"
+            )
+        return output
+
+    def _placement(self, height: int, width: int) -> _Placement:
+        key = (height, width)
+        if key not in self._placements:
+            self._placements[key] = self._place(height, width)
+        return self._placements[key]
+
+    def _place(self, height: int, width: int) -> _Placement:
+        """Probe the model once per image size to find where its output lies in the image."""
+        pad = resize_to = None
+        input_height, input_width = height, width
+        if self.spec.input_size is not None:
+            input_height, input_width = self.spec.input_size
+            if self.spec.input_policy == "resize":
+                resize_to = (input_height, input_width)
+            else:
+                if input_height < height or input_width < width:
+                    raise ModelOutputError(
+                        f"the image ({height}x{width}) is larger than the model input "
+                        f"({input_height}x{input_width}); crop it or set \"input_policy\": \"resize\""
+                    )
+                top, left = (input_height - height) // 2, (input_width - width) // 2
+                pad = (left, input_width - width - left, top, input_height - height - top)
+        probe_placement = _Placement(OutputGrid(0, 0, height, width), pad, resize_to, (0, 0, 0, 0), None)
+        channels = self._expected_channels(3)
+        probe = torch.zeros(1, channels, height, width, device=self.device)
+        with torch.no_grad(), self._autocast():
+            raw = self._standardise(self.model(self._prepare(probe, probe_placement)))
+        out_height, out_width = raw.shape[-2:]
+        if out_height > input_height or out_width > input_width:
+            raise ModelOutputError(
+                f"the model output ({out_height}x{out_width}) is larger than its input ({input_height}x{input_width})"
+            )
+        # The output grid is centred in the model input (valid convolutions trim equally).
+        offset_y, offset_x = (input_height - out_height) // 2, (input_width - out_width) // 2
+        if resize_to is not None:
+            scale_y, scale_x = height / input_height, width / input_width
+            top, left = round(offset_y * scale_y), round(offset_x * scale_x)
+            grid_height = max(1, round((offset_y + out_height) * scale_y) - top)
+            grid_width = max(1, round((offset_x + out_width) * scale_x) - left)
+            grid = OutputGrid(top, left, grid_height, grid_width)
+            needs_resize = (grid_height, grid_width) != (out_height, out_width)
+            return _Placement(
+                grid, None, resize_to, (0, 0, out_height, out_width), (grid_height, grid_width) if needs_resize else None
+            )
+        pad_top = pad[2] if pad else 0
+        pad_left = pad[0] if pad else 0
+        # Output rows map to image rows offset_y - pad_top + i; keep those inside the image.
+        image_top = max(0, offset_y - pad_top)
+        image_left = max(0, offset_x - pad_left)
+        image_bottom = min(height, offset_y - pad_top + out_height)
+        image_right = min(width, offset_x - pad_left + out_width)
+        if image_bottom <= image_top or image_right <= image_left:
+            raise ModelOutputError("the model output does not overlap the image")
+        grid = OutputGrid(image_top, image_left, image_bottom - image_top, image_right - image_left)
+        crop = (image_top - (offset_y - pad_top), image_left - (offset_x - pad_left), grid.height, grid.width)
+        return _Placement(grid, pad, None, crop, None)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks the first CUDA device when there is one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA was requested but no CUDA device is available")
+    return device
+
+
+def available_devices() -> list[str]:
+    """``cpu`` plus every CUDA device found, for the GUI's device list."""
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{index}" for index in range(torch.cuda.device_count())]
+    return devices

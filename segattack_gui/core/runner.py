@@ -1,0 +1,364 @@
+"""Drive an attack: one loop for every method, batched, with live snapshots (SPEC 3 and 10).
+
+Each iteration reads like the paper: forward, prediction, metrics, objective, input
+gradient, step, projection, region and [0, 1] box. Metrics stay on the device in a
+preallocated history; the host synchronises only when a snapshot is due or every
+``check_every`` iterations to see whether every item has stopped. Row ``n`` of the
+history describes iterate ``x_n`` (row 0 is the start), so a run of N steps has
+N + 1 rows and N + 1 forward passes.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .attacks.base import Attack, StepInputs
+from .metrics import perturbation_norms, psnr, segmentation_scores, ssim
+from .models import ModelAdapter
+from .results import HISTORY_COLUMNS, AttackResult, Snapshot
+
+SnapshotCallback = Callable[[Snapshot], None]
+
+_REASONS = ("iterations", "stop_iou", "finished", "non-finite", "user")
+
+
+class AttackControl:
+    """Pause, resume and stop flags that the loop polls once per iteration (thread-safe)."""
+
+    def __init__(self):
+        self._stop = threading.Event()
+        self._resume = threading.Event()
+        self._resume.set()
+
+    def pause(self) -> None:
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._resume.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def wait_while_paused(self) -> None:
+        while not self._resume.wait(0.05):
+            pass
+
+
+def quantize_8bit(x: torch.Tensor) -> torch.Tensor:
+    """The image an 8-bit PNG would hold: rounded, not truncated."""
+    return torch.round(x.clamp(0, 1) * 255) / 255
+
+
+@dataclass
+class _BatchState:
+    """Per-item bookkeeping that lives on the device."""
+
+    active: torch.Tensor
+    stopped_at: torch.Tensor
+    reason: torch.Tensor
+    best_x: torch.Tensor
+    best_iou: torch.Tensor
+    best_l2: torch.Tensor
+    best_iteration: torch.Tensor
+
+    @classmethod
+    def start(cls, x0: torch.Tensor, iterations: int) -> "_BatchState":
+        batch, device = x0.shape[0], x0.device
+        return cls(
+            active=torch.ones(batch, dtype=torch.bool, device=device),
+            stopped_at=torch.full((batch,), iterations, dtype=torch.long, device=device),
+            reason=torch.zeros(batch, dtype=torch.long, device=device),
+            best_x=x0.clone(),
+            best_iou=torch.full((batch,), -1.0, device=device),
+            best_l2=torch.full((batch,), math.inf, device=device),
+            best_iteration=torch.zeros(batch, dtype=torch.long, device=device),
+        )
+
+    def retire(self, items: torch.Tensor, iteration: int, reason: str) -> None:
+        newly = self.active & items
+        self.stopped_at = torch.where(newly, iteration, self.stopped_at)
+        self.reason = torch.where(newly, _REASONS.index(reason), self.reason)
+        self.active = self.active & ~items
+
+    def remember_best(self, x: torch.Tensor, iou: torch.Tensor, l2: torch.Tensor, iteration: int) -> None:
+        better = self.active & ((iou > self.best_iou) | ((iou == self.best_iou) & (l2 < self.best_l2)))
+        self.best_x = torch.where(better.view(-1, 1, 1, 1), x, self.best_x)
+        self.best_iou = torch.where(better, iou, self.best_iou)
+        self.best_l2 = torch.where(better, l2, self.best_l2)
+        self.best_iteration = torch.where(better, iteration, self.best_iteration)
+
+
+def run_attack(
+    adapter: ModelAdapter,
+    image: np.ndarray,
+    target: np.ndarray,
+    attack: Attack,
+    *,
+    region: np.ndarray | None = None,
+    on_snapshot: SnapshotCallback | None = None,
+    snapshot_interval: float = 0.05,
+    control: AttackControl | None = None,
+    check_every: int = 25,
+) -> AttackResult:
+    """Attack one image (``H x W x C`` float in [0, 1]) towards ``target`` (``H x W`` class ids)."""
+    regions = None if region is None else [region]
+    return run_batch(
+        adapter, [image], [target], attack, regions=regions, on_snapshot=on_snapshot,
+        snapshot_interval=snapshot_interval, control=control, check_every=check_every,
+    )[0]
+
+
+def run_batch(
+    adapter: ModelAdapter,
+    images: Sequence[np.ndarray],
+    targets: Sequence[np.ndarray],
+    attack: Attack,
+    *,
+    regions: Sequence[np.ndarray | None] | None = None,
+    on_snapshot: SnapshotCallback | None = None,
+    snapshot_interval: float = 0.05,
+    control: AttackControl | None = None,
+    check_every: int = 25,
+) -> list[AttackResult]:
+    """Attack equally sized images at once, each towards its own target, with its own stop state."""
+    x0, target_grid, region_mask, grid = _prepare_batch(adapter, images, targets, regions)
+    with torch.enable_grad():
+        outcome = _AttackLoop(adapter, attack, x0, target_grid, region_mask, on_snapshot, snapshot_interval,
+                              control, check_every).run()
+    return _collect_results(adapter, attack, images, targets, regions, grid, x0, target_grid, outcome)
+
+
+def _prepare_batch(adapter, images, targets, regions):
+    if len(images) != len(targets) or not images:
+        raise ValueError("give one target per image (and at least one image)")
+    shapes = {np.asarray(image).shape for image in images}
+    if len(shapes) != 1:
+        raise ValueError(f"images in one batch must share a shape, got {sorted(shapes)}")
+    height, width = np.asarray(images[0]).shape[:2]
+    for index, target in enumerate(targets):
+        target = np.asarray(target)
+        if target.shape != (height, width):
+            raise ValueError(f"target {index} is {target.shape[0]}x{target.shape[1]} but the image is {height}x{width}")
+        if target.size and (target.min() < 0 or target.max() >= adapter.num_classes):
+            raise ValueError(f"target {index} holds class ids outside 0..{adapter.num_classes - 1}")
+    x0 = torch.cat([adapter.to_device(image) for image in images])
+    grid = adapter.output_grid(height, width)
+    target_grid = torch.stack([torch.as_tensor(grid.crop(np.asarray(t)).astype(np.int64)) for t in targets])
+    target_grid = target_grid.to(adapter.device)
+    region_mask = None
+    if regions is not None and any(region is not None for region in regions):
+        masks = [np.ones((height, width), bool) if r is None else np.asarray(r, bool) for r in regions]
+        for index, mask in enumerate(masks):
+            if mask.shape != (height, width):
+                raise ValueError(f"region {index} is {mask.shape} but the image is {height}x{width}")
+        region_mask = torch.as_tensor(np.stack(masks)[:, None], dtype=torch.float32, device=adapter.device)
+    return x0, target_grid, region_mask, grid
+
+
+@dataclass
+class _LoopOutcome:
+    x: torch.Tensor
+    state: _BatchState
+    history: np.ndarray  # rows x columns x items
+    seconds: np.ndarray
+    last_row: int
+    quantized_from: int
+    elapsed: float
+    user_stopped: bool
+
+
+class _AttackLoop:
+    """The loop itself, kept apart from input preparation and result collection."""
+
+    def __init__(self, adapter, attack, x0, target, region, on_snapshot, snapshot_interval, control, check_every):
+        self.adapter = adapter
+        self.attack = attack
+        self.config = attack.config
+        self.x0 = x0
+        self.target = target
+        self.target_one_hot = F.one_hot(target, adapter.num_classes).permute(0, 3, 1, 2).float()
+        self.region = region
+        self.on_snapshot = on_snapshot
+        self.snapshot_interval = snapshot_interval
+        self.control = control
+        self.check_every = max(1, check_every)
+        iterations = self.config.iterations
+        self.quantized_from = iterations + 1
+        if self.config.quantize:
+            self.quantized_from = iterations - round(iterations * self.config.quantize_fraction)
+
+    def constrain(self, x: torch.Tensor) -> torch.Tensor:
+        """Projection, perturbation region and the [0, 1] box, in that order."""
+        x = self.attack.project(x, self.x0)
+        if self.region is not None:
+            x = self.x0 + (x - self.x0) * self.region
+        return x.clamp(0, 1)
+
+    def run(self) -> _LoopOutcome:
+        iterations = self.config.iterations
+        device = self.x0.device
+        generator = torch.Generator(device=device).manual_seed(self.config.seed)
+        history = torch.zeros(iterations + 1, len(HISTORY_COLUMNS), self.x0.shape[0], device=device)
+        seconds = np.zeros(iterations + 1)
+        state = _BatchState.start(self.x0, iterations)
+        x = self.constrain(self.attack.start(self.x0, generator)).detach()
+        stop_iou = self.config.stop_iou
+        started = last_snapshot = time.perf_counter()
+        user_stopped = False
+        row = 0
+        for row in range(iterations + 1):
+            if self.control is not None:
+                self.control.wait_while_paused()
+                user_stopped = self.control.stop_requested
+            final_row = row == iterations or user_stopped
+            quantized = row >= self.quantized_from
+            x_leaf = x.detach().requires_grad_(not final_row)
+            # Straight-through 8-bit rounding: the model sees the PNG's pixels, steps accumulate in float.
+            x_eval = x_leaf + (quantize_8bit(x_leaf) - x_leaf).detach() if quantized else x_leaf
+            logits = self.adapter.logits(x_eval)
+            prediction = logits.argmax(1)
+            scores = segmentation_scores(prediction, self.target, self.adapter.num_classes)
+            l2, linf = perturbation_norms(x_eval.detach(), self.x0)
+            inputs = StepInputs(row, logits, prediction, self.target, self.target_one_hot, x_eval, self.x0, scores["iou"])
+            loss, multiplier = self.attack.objective(inputs)
+            history[row] = torch.stack([scores["iou"], scores["pixel_accuracy"], scores["dice"], l2, linf,
+                                        loss.detach().float(), multiplier.detach().float()])
+            seconds[row] = time.perf_counter() - started
+            state.remember_best(x_eval.detach(), scores["iou"], l2, row)
+            if not self.config.quantize or quantized:
+                if stop_iou is not None:
+                    state.retire(scores["iou"] >= stop_iou, row, "stop_iou")
+                state.retire(self.attack.finished(inputs), row, "finished")
+            if final_row:
+                break
+            (gradient,) = torch.autograd.grad(loss.sum(), x_leaf)
+            finite = torch.isfinite(gradient).flatten(1).all(1) & torch.isfinite(loss)
+            state.retire(~finite, row, "non-finite")
+            gradient = torch.where(finite.view(-1, 1, 1, 1), gradient, torch.zeros_like(gradient))
+            stepped = self.constrain(self.attack.step(x, gradient, multiplier.detach())).detach()
+            x = torch.where(state.active.view(-1, 1, 1, 1), stepped, x)
+            now = time.perf_counter()
+            snapshot_due = self.on_snapshot is not None and now - last_snapshot >= self.snapshot_interval
+            if snapshot_due:
+                self._emit(x_eval, prediction, history, seconds, row, now - started, final=False)
+                last_snapshot = time.perf_counter()
+            if (snapshot_due or row % self.check_every == 0) and not bool(state.active.any()):
+                break
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        elapsed = time.perf_counter() - started
+        final_x = quantize_8bit(x) if row >= self.quantized_from else x
+        if self.on_snapshot is not None:
+            with torch.no_grad():
+                self._emit(final_x, self.adapter.predict(final_x), history, seconds, row, elapsed, final=True)
+        return _LoopOutcome(final_x, state, history[: row + 1].cpu().numpy(), seconds[: row + 1], row,
+                            self.quantized_from, elapsed, user_stopped)
+
+    def _emit(self, x, prediction, history, seconds, row, elapsed, final):
+        rows = history[: row + 1, :, 0].detach().cpu().numpy()
+        columns = {name: rows[:, index].copy() for index, name in enumerate(HISTORY_COLUMNS)}
+        columns["iteration"] = np.arange(row + 1)
+        columns["seconds"] = seconds[: row + 1].copy()
+        self.on_snapshot(Snapshot(
+            iteration=row,
+            total_iterations=self.config.iterations,
+            adversarial=x[0].detach().permute(1, 2, 0).float().cpu().numpy().copy(),
+            prediction=prediction[0].detach().to(torch.uint8).cpu().numpy().copy(),
+            history=columns,
+            elapsed=elapsed,
+            final=final,
+        ))
+
+
+def _final_scores(adapter, x, x0, target) -> tuple[list[dict], torch.Tensor]:
+    """Per-item final metrics (with PSNR, SSIM and per-class IoU) and the prediction."""
+    with torch.no_grad():
+        prediction = adapter.predict(x)
+        scores = segmentation_scores(prediction, target, adapter.num_classes)
+        l2, linf = perturbation_norms(x, x0)
+        peak = psnr(x, x0)
+        similarity = ssim(x, x0)
+    records = []
+    for item in range(x.shape[0]):
+        records.append({
+            "iou": float(scores["iou"][item]),
+            "pixel_accuracy": float(scores["pixel_accuracy"][item]),
+            "dice": float(scores["dice"][item]),
+            "l2": float(l2[item]),
+            "linf": float(linf[item]),
+            "psnr": float(peak[item]),
+            "ssim": float(similarity[item]),
+            "per_class_iou": {name: float(v) for name, v in zip(adapter.class_names, scores["per_class_iou"][item])},
+        })
+    return records, prediction
+
+
+def _collect_results(adapter, attack, images, targets, regions, grid, x0, target_grid, outcome) -> list[AttackResult]:
+    state = outcome.state
+    stopped_at = torch.clamp(state.stopped_at, max=outcome.last_row).cpu().numpy()
+    reasons = state.reason.cpu().numpy()
+    still_active = state.active.cpu().numpy()
+    final, final_prediction = _final_scores(adapter, outcome.x, x0, target_grid)
+    quantized_x = quantize_8bit(outcome.x)
+    final_quantized, quantized_prediction = _final_scores(adapter, quantized_x, x0, target_grid)
+    best, _ = _final_scores(adapter, state.best_x, x0, target_grid)
+    with torch.no_grad():
+        original_prediction = adapter.predict(x0)
+    best_iterations = state.best_iteration.cpu().numpy()
+    results = []
+    for item in range(x0.shape[0]):
+        last = int(stopped_at[item])
+        reason = "user" if still_active[item] and outcome.user_stopped else _REASONS[int(reasons[item])]
+        rows = outcome.history[: last + 1, :, item]
+        history = {name: rows[:, index].astype(np.float64) for index, name in enumerate(HISTORY_COLUMNS)}
+        history["iteration"] = np.arange(last + 1)
+        history["seconds"] = outcome.seconds[: last + 1].copy()
+        error = None
+        if reason == "non-finite":
+            error = f"the gradient became NaN or infinite at iteration {last}; kept the iterates up to it"
+        results.append(AttackResult(
+            method=attack.name,
+            config=attack.config.as_dict(),
+            original=np.asarray(images[item], dtype=np.float32).reshape(x0.shape[2], x0.shape[3], -1),
+            adversarial=_to_image(outcome.x[item]),
+            best_adversarial=_to_image(state.best_x[item]),
+            target=np.asarray(targets[item]),
+            region=None if regions is None or regions[item] is None else np.asarray(regions[item], bool),
+            grid=grid,
+            class_names=tuple(adapter.class_names),
+            prediction_original=original_prediction[item].to(torch.uint8).cpu().numpy(),
+            prediction_adversarial=final_prediction[item].to(torch.uint8).cpu().numpy(),
+            prediction_quantized=quantized_prediction[item].to(torch.uint8).cpu().numpy(),
+            history=history,
+            final=final[item],
+            final_quantized=final_quantized[item],
+            best={"iteration": int(best_iterations[item]), **best[item]},
+            iterations_run=last,
+            seconds=outcome.elapsed,
+            device=str(adapter.device),
+            seed=attack.config.seed,
+            stop_reason=reason,
+            error=error,
+        ))
+    return results
+
+
+def _to_image(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().permute(1, 2, 0).float().cpu().numpy().copy()
