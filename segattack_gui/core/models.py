@@ -59,6 +59,14 @@ class OutputGrid:
         """Cut an image-grid array (``[..., H, W]``) down to the output grid."""
         return image_grid_array[..., self.top : self.top + self.height, self.left : self.left + self.width]
 
+    def paste(self, output_grid_array, image_height: int, image_width: int, fill=0):
+        """Place an output-grid array in an image-sized NumPy array, ``fill`` outside the grid."""
+        import numpy as np
+
+        canvas = np.full((image_height, image_width), fill, dtype=np.asarray(output_grid_array).dtype)
+        self.crop(canvas)[...] = output_grid_array
+        return canvas
+
     def covers(self, image_height: int, image_width: int) -> bool:
         return (self.top, self.left, self.height, self.width) == (0, 0, image_height, image_width)
 
@@ -149,7 +157,8 @@ class ModelAdapter:
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return torch.autocast(device_type=self.device.type, enabled=False)
 
-    def _expected_channels(self, image_channels: int) -> int:
+    def expected_channels(self, image_channels: int) -> int:
+        """Input channels the model takes: sidecar, else normalisation vector, else first conv."""
         if self.spec.in_channels:
             return self.spec.in_channels
         if self._mean is not None:
@@ -159,7 +168,7 @@ class ModelAdapter:
 
     def _prepare(self, images: torch.Tensor, placement: _Placement) -> torch.Tensor:
         x = images
-        wanted = self._expected_channels(x.shape[1])
+        wanted = self.expected_channels(x.shape[1])
         if x.shape[1] != wanted:
             if x.shape[1] == 1:
                 x = x.expand(-1, wanted, -1, -1)
@@ -229,7 +238,7 @@ class ModelAdapter:
                 top, left = (input_height - height) // 2, (input_width - width) // 2
                 pad = (left, input_width - width - left, top, input_height - height - top)
         probe_placement = _Placement(OutputGrid(0, 0, height, width), pad, resize_to, (0, 0, 0, 0), None)
-        channels = self._expected_channels(3)
+        channels = self.expected_channels(3)
         probe = torch.zeros(1, channels, height, width, device=self.device)
         with torch.no_grad(), self._autocast():
             raw = self._standardise(self.model(self._prepare(probe, probe_placement)))

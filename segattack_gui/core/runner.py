@@ -252,6 +252,9 @@ class _AttackLoop:
             finite = torch.isfinite(gradient).flatten(1).all(1) & torch.isfinite(loss)
             state.retire(~finite, row, "non-finite")
             gradient = torch.where(finite.view(-1, 1, 1, 1), gradient, torch.zeros_like(gradient))
+            if self.region is not None:
+                # Step rules that normalise the gradient (DAG, L2 PGD) see only the pixels they may change.
+                gradient = gradient * self.region
             stepped = self.constrain(self.attack.step(x, gradient, multiplier.detach())).detach()
             x = torch.where(state.active.view(-1, 1, 1, 1), stepped, x)
             now = time.perf_counter()

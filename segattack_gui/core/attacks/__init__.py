@@ -6,17 +6,27 @@ import dataclasses
 
 from .asma import ASM, ASMA, SSM
 from .base import Attack, AttackConfig, StepInputs
+from .dag import DAG
+from .pgd import CosPGD, SegPGD, TargetedPGD
 
 METHODS: dict[str, type[Attack]] = {
     "asma": ASMA,
     "asm": ASM,
     "ssm": SSM,
+    "dag": DAG,
+    "pgd": TargetedPGD,
+    "segpgd": SegPGD,
+    "cospgd": CosPGD,
 }
 
 METHOD_TITLES: dict[str, str] = {
     "asma": "ASMA (adaptive mask, dynamic multiplier)",
     "asm": "ASM (adaptive mask)",
     "ssm": "SSM (static mask)",
+    "dag": "DAG (dense adversary generation)",
+    "pgd": "PGD (targeted, cross-entropy)",
+    "segpgd": "SegPGD (targeted PGD, scheduled pixel weights)",
+    "cospgd": "CosPGD (targeted PGD, cosine pixel weights)",
 }
 
 

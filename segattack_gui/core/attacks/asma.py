@@ -33,6 +33,8 @@ from .base import Attack, AttackConfig, StepInputs, parameter
 class SegmentationMaskConfig(AttackConfig):
     """Parameters of the segmentation-mask attacks (defaults of the published code)."""
 
+    iterations: int = parameter(2501, "Iterations of the attack loop (published default 2501).", minimum=1)
+
     tau: float = parameter(1e-7, "tau: the constant perturbation multiplier (published default 1e-7).", minimum=0.0)
     beta: float = parameter(
         1e-6, "beta: weight of the IoU in the dynamic multiplier tau_n = beta * IoU + tau (published 1e-6).",

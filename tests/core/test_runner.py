@@ -1,0 +1,140 @@
+"""The shared loop: control, snapshots, region, quantisation, numeric safety and batches."""
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from segattack_gui.core.attacks import create_attack
+from segattack_gui.core.models import ModelAdapter, ModelSpec
+from segattack_gui.core.runner import AttackControl, run_attack, run_batch
+
+from .tiny_models import ThresholdModel
+
+
+@pytest.fixture
+def adapter():
+    return ModelAdapter(ThresholdModel(), ModelSpec())
+
+
+def image_and_target(seed=0, size=12):
+    rng = np.random.default_rng(seed)
+    image = rng.uniform(0.3, 0.7, (size, size, 1)).astype(np.float32)
+    target = np.zeros((size, size), int)
+    target[2:9, 3:10] = 1
+    return image, target
+
+
+def test_region_is_honoured_exactly(adapter):
+    image, target = image_and_target()
+    region = np.zeros(target.shape, bool)
+    region[:, :6] = True
+    result = run_attack(adapter, image, target, create_attack("asma", iterations=30, tau=0.01, beta=0.02),
+                        region=region)
+    changed = np.abs(result.adversarial - image)[..., 0] > 0
+    assert changed[:, :6].any()
+    assert not changed[:, 6:].any()
+
+
+def test_stop_from_another_thread_keeps_what_was_computed(adapter):
+    image, target = image_and_target()
+    control = AttackControl()
+    seen = []
+
+    def on_snapshot(snapshot):
+        seen.append(snapshot.iteration)
+        if snapshot.iteration >= 5:
+            control.stop()
+
+    result = run_attack(adapter, image, target, create_attack("asma", iterations=10_000, tau=1e-4),
+                        on_snapshot=on_snapshot, snapshot_interval=0, control=control)
+    assert result.stop_reason == "user"
+    assert 5 <= result.iterations_run < 10_000
+    assert len(result.history["iou"]) == result.iterations_run + 1
+    assert seen[-1] == result.iterations_run  # the final snapshot describes the kept iterate
+
+
+def test_pause_blocks_and_resume_continues(adapter):
+    image, target = image_and_target()
+    control = AttackControl()
+    control.pause()
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.setdefault(
+        "result", run_attack(adapter, image, target, create_attack("asma", iterations=20, tau=1e-3), control=control)))
+    worker.start()
+    worker.join(0.3)
+    assert worker.is_alive() and "result" not in outcome
+    control.resume()
+    worker.join(10)
+    assert outcome["result"].iterations_run == 20
+
+
+def test_snapshots_are_throttled_and_copies(adapter):
+    image, target = image_and_target()
+    snapshots = []
+    run_attack(adapter, image, target, create_attack("asma", iterations=300, tau=1e-3),
+               on_snapshot=snapshots.append, snapshot_interval=10.0)
+    assert len(snapshots) == 1 and snapshots[0].final  # only the final one within 10 s
+    snapshot = snapshots[0]
+    assert snapshot.adversarial.flags.owndata or snapshot.adversarial.base is not None
+    assert snapshot.adversarial.dtype == np.float32 and snapshot.prediction.dtype == np.uint8
+    assert len(snapshot.history["iou"]) == 301
+
+
+class NaNAfter(nn.Module):
+    """Logits become NaN once the input drifts far enough from where it started."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = ThresholdModel()
+
+    def forward(self, x):
+        logits = self.inner(x)
+        if float(x.mean()) > 0.52:
+            return logits * float("nan")
+        return logits
+
+
+def test_non_finite_gradient_stops_and_names_the_iteration():
+    adapter = ModelAdapter(NaNAfter(), ModelSpec())
+    image = np.full((6, 6, 1), 0.5, np.float32)
+    target = np.ones((6, 6), int)
+    result = run_attack(adapter, image, target, create_attack("ssm", iterations=100, tau=1e-3))
+    assert result.stop_reason == "non-finite"
+    assert f"iteration {result.iterations_run}" in result.error
+    assert np.isfinite(result.adversarial).all()
+    assert 0 < result.iterations_run < 100
+    assert len(result.history["l2"]) == result.iterations_run + 1
+
+
+def test_quantize_makes_the_8bit_image_carry_the_attack(adapter):
+    image, target = image_and_target()
+    attack = create_attack("asma", iterations=200, tau=1e-3, beta=5e-3, quantize=True, quantize_fraction=0.3)
+    result = run_attack(adapter, image, target, attack)
+    np.testing.assert_allclose(result.adversarial * 255, np.round(result.adversarial * 255), atol=1e-3)
+    assert result.final_quantized["iou"] == pytest.approx(result.final["iou"])
+    assert result.final_quantized["iou"] > 0.8
+
+
+def test_batch_items_stop_independently(adapter):
+    easy_image, target = image_and_target(0)
+    hard_image = np.full_like(easy_image, 0.05)  # far from the threshold: cannot reach the stop IoU in time
+    results = run_batch(adapter, [easy_image, hard_image], [target, target],
+                        create_attack("asma", iterations=60, tau=0.01, beta=0.02, stop_iou=0.7))
+    easy, hard = results
+    assert easy.stop_reason == "stop_iou" and easy.iterations_run < 60
+    assert hard.stop_reason == "iterations" and hard.iterations_run == 60
+    single = run_attack(adapter, easy_image, target,
+                        create_attack("asma", iterations=60, tau=0.01, beta=0.02, stop_iou=0.7))
+    np.testing.assert_allclose(single.adversarial, easy.adversarial, atol=1e-6)
+    assert single.iterations_run == easy.iterations_run
+
+
+def test_bad_targets_are_rejected(adapter):
+    image, target = image_and_target()
+    with pytest.raises(ValueError, match="class ids"):
+        run_attack(adapter, image, target * 5, create_attack("asma", iterations=1))
+    with pytest.raises(ValueError, match="but the image is"):
+        run_attack(adapter, image, target[:5], create_attack("asma", iterations=1))
