@@ -218,15 +218,12 @@ def flood_fill(mask: np.ndarray, y: int, x: int, value: int) -> np.ndarray:
     same = mask == old
     starts = same.copy()
     starts[:, 1:] &= ~same[:, :-1]
-    run_id = np.cumsum(starts.ravel()).reshape(height, width) - 1
-    touching = same[:-1] & same[1:]
-    upper, lower = run_id[:-1][touching], run_id[1:][touching]
-    if upper.size:
-        # Along a row, overlapping run pairs repeat for every shared column: keep one.
-        new_pair = np.ones(upper.size, dtype=bool)
-        new_pair[1:] = (upper[1:] != upper[:-1]) | (lower[1:] != lower[:-1])
-        upper, lower = upper[new_pair], lower[new_pair]
-    parent = _component_roots(np.arange(int(starts.sum())), upper, lower)
+    run_id = np.cumsum(starts.ravel(), dtype=np.int32).reshape(height, width) - 1
+    # Two runs in neighbouring rows touch if they share a column; listing each
+    # pair once needs only the first shared column, where one of them starts.
+    first_shared = same[:-1] & same[1:] & (starts[:-1] | starts[1:])
+    upper, lower = run_id[:-1][first_shared], run_id[1:][first_shared]
+    parent = _component_roots(np.arange(int(run_id[-1, -1]) + 1, dtype=np.int32), upper, lower)
     region = same & (parent[run_id] == parent[run_id[y, x]])
     out[region] = value
     return out

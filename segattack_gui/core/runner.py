@@ -138,14 +138,15 @@ def run_batch(
     check_every: int = 25,
 ) -> list[AttackResult]:
     """Attack equally sized images at once, each towards its own target, with its own stop state."""
-    x0, target_grid, region_mask, grid = _prepare_batch(adapter, images, targets, regions)
+    x0, target_grid, region_mask, grid = prepare_batch(adapter, images, targets, regions)
     with torch.enable_grad():
         outcome = _AttackLoop(adapter, attack, x0, target_grid, region_mask, on_snapshot, snapshot_interval,
                               control, check_every).run()
     return _collect_results(adapter, attack, images, targets, regions, grid, x0, target_grid, outcome)
 
 
-def _prepare_batch(adapter, images, targets, regions):
+def prepare_batch(adapter, images, targets, regions):
+    """Images, output-grid targets and regions as device tensors, checked against each other."""
     if len(images) != len(targets) or not images:
         raise ValueError("give one target per image (and at least one image)")
     shapes = {np.asarray(image).shape for image in images}
@@ -290,7 +291,7 @@ class _AttackLoop:
         ))
 
 
-def _final_scores(adapter, x, x0, target) -> tuple[list[dict], torch.Tensor]:
+def final_scores(adapter, x, x0, target) -> tuple[list[dict], torch.Tensor]:
     """Per-item final metrics (with PSNR, SSIM and per-class IoU) and the prediction."""
     with torch.no_grad():
         prediction = adapter.predict(x)
@@ -318,10 +319,10 @@ def _collect_results(adapter, attack, images, targets, regions, grid, x0, target
     stopped_at = torch.clamp(state.stopped_at, max=outcome.last_row).cpu().numpy()
     reasons = state.reason.cpu().numpy()
     still_active = state.active.cpu().numpy()
-    final, final_prediction = _final_scores(adapter, outcome.x, x0, target_grid)
+    final, final_prediction = final_scores(adapter, outcome.x, x0, target_grid)
     quantized_x = quantize_8bit(outcome.x)
-    final_quantized, quantized_prediction = _final_scores(adapter, quantized_x, x0, target_grid)
-    best, _ = _final_scores(adapter, state.best_x, x0, target_grid)
+    final_quantized, quantized_prediction = final_scores(adapter, quantized_x, x0, target_grid)
+    best, _ = final_scores(adapter, state.best_x, x0, target_grid)
     with torch.no_grad():
         original_prediction = adapter.predict(x0)
     best_iterations = state.best_iteration.cpu().numpy()

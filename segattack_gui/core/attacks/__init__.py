@@ -9,6 +9,9 @@ from .base import Attack, AttackConfig, StepInputs
 from .dag import DAG
 from .pgd import CosPGD, SegPGD, TargetedPGD
 
+# The universal perturbation (fit_universal, evaluate_universal) is not a per-image method and
+# is imported from .universal directly: it builds on the runner, which imports this package.
+
 METHODS: dict[str, type[Attack]] = {
     "asma": ASMA,
     "asm": ASM,

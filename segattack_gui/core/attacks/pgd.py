@@ -39,7 +39,7 @@ reference code do: pixels already confident in their target class contribute not
 pixels far from it contribute fully.
 
 Defaults: eps = 8/255 and alpha = 1/255 (the I-FGSM step of Kurakin et al., 8 steps to
-the edge of the ball), 100 iterations (SegPGD and CosPGD report up to 100 iterations);
+the edge of the ball), 100 iterations (the longest budgets SegPGD and CosPGD evaluate);
 L2: eps = 3.0, the radius used for ImageNet-size inputs in the adversarial-robustness
 literature (on a 256 x 256 RGB image an RMS change of about 1.7/255), alpha = 3/8 so
 that, like the L-inf default, 8 steps reach the edge of the ball.
@@ -60,7 +60,7 @@ from .base import Attack, AttackConfig, StepInputs, parameter
 class PGDConfig(AttackConfig):
     """Parameters of the targeted PGD family (I-FGSM step, PGD projection)."""
 
-    iterations: int = parameter(100, "Iterations of the attack loop (SegPGD and CosPGD use up to 100).", minimum=1)
+    iterations: int = parameter(100, "Iterations of the attack loop (SegPGD and CosPGD evaluate up to 100).", minimum=1)
     norm: str = parameter("linf", "Threat model: linf (sign steps, box ball) or l2 (normalised steps, L2 ball).",
                           choices=("linf", "l2"))
     epsilon: float = parameter(8 / 255, "epsilon: L-inf radius of the perturbation on [0, 1] images (8/255).",

@@ -1,8 +1,8 @@
 """Universal perturbation towards a static target (Metzen, Kumar, Brox and Fischer, ICCV 2017).
 
-"Universal Adversarial Perturbations Against Semantic Image Segmentation", Sec. 3.2:
-one perturbation xi (C x H x W) is fitted to a set of images x^(1..m) so that every
-x^(k) + xi is segmented as the target y^target. With the mean per-pixel cross-entropy
+"Universal Adversarial Perturbations Against Semantic Image Segmentation", static
+target: one perturbation xi (C x H x W) is fitted to a set of images x^(1..m) so
+that every x^(k) + xi is segmented as the target y^target. With the mean per-pixel cross-entropy
 J_ss(f(x), y^target) and the gradient of its mean over the set,
 
     grad_D(xi) = 1/m sum_k grad_x J_ss(f(clip_[0,1](x^(k) + xi)), y^target,k),
@@ -20,9 +20,15 @@ This does not fit the per-image loop of :mod:`segattack_gui.core.runner` (one va
 shared by many images), so it has its own small driver that reuses the runner's input
 preparation, 8-bit rounding and final metrics. It is for the batch runner and the CLI.
 
-Defaults chosen here: eps = 10/255 (a universal perturbation needs a larger radius
-than an image-specific one for the same effect, and Metzen et al. study radii of this
-order on 0..255 images), alpha = 1/255, 100 passes, stop_iou empty.
+Defaults chosen here: eps = 10/255, a little above the image-specific PGD radius
+(8/255) because one pattern must work for every image; alpha = 1/255 (the I-FGSM
+step); 100 passes; no random start (xi^(0) = 0 as in the paper, so ``seed`` is only
+recorded).
+
+The history records, per pass n, the set's mean IoU, mean pixel accuracy and mean
+cross-entropy at xi^(n), and the L2 and L-inf norms of xi^(n) itself (the change each
+image receives can be smaller where the [0, 1] box clips it; ``evaluate_universal``
+reports that per image).
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ import torch.nn.functional as F
 
 from ..metrics import segmentation_scores
 from ..models import ModelAdapter
-from ..runner import AttackControl, _final_scores, _prepare_batch, quantize_8bit
+from ..runner import AttackControl, final_scores, prepare_batch, quantize_8bit
 from .base import AttackConfig, parameter
 
 ProgressCallback = Callable[[int, int, float], None]
@@ -118,7 +124,7 @@ def fit_universal(
     config.validate()
     targets = _targets_for(images, targets)
     regions = None if region is None else [region] * len(images)
-    x0, target, region_mask, _ = _prepare_batch(adapter, images, targets, regions)
+    x0, target, region_mask, _ = prepare_batch(adapter, images, targets, regions)
     region_mask = None if region_mask is None else region_mask[:1]
     iterations = config.iterations
     quantized_from = iterations - round(iterations * config.quantize_fraction) if config.quantize else iterations + 1
@@ -145,7 +151,8 @@ def fit_universal(
             iou_now, l2_now = float(mean_iou), float(l2)  # one host sync per pass over the whole set
             if iou_now > best_iou or (iou_now == best_iou and l2_now < best_l2):
                 best_perturbation, best_iou, best_l2, best_iteration = perturbation, iou_now, l2_now, row
-            if config.stop_iou is not None and iou_now >= config.stop_iou and (not config.quantize or row >= quantized_from):
+            on_final_grid = not config.quantize or row >= quantized_from
+            if config.stop_iou is not None and iou_now >= config.stop_iou and on_final_grid:
                 stop_reason = "stop_iou"
                 break
             if final_row:
@@ -196,14 +203,14 @@ def evaluate_universal(
     targets = _targets_for(images, targets)
     records = []
     for start in range(0, len(images), batch_size):
-        x0, target, _, _ = _prepare_batch(
+        x0, target, _, _ = prepare_batch(
             adapter, images[start : start + batch_size], targets[start : start + batch_size], None,
         )
         xi = adapter.to_device(perturbation)
         x = (x0 + xi).clamp(0, 1)
         if quantize:
             x = quantize_8bit(x)
-        batch_records, _ = _final_scores(adapter, x, x0, target)
+        batch_records, _ = final_scores(adapter, x, x0, target)
         records.extend(batch_records)
     return records
 
