@@ -100,9 +100,15 @@ class ModelAdapter:
         self.spec = spec
         self.device = torch.device(device)
         self.precision = precision
+        if self.device.type == "cuda":
+            # fp32 means strict fp32; tf32 lets cuDNN and matmuls use TF32 tensor cores.
+            torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+            torch.backends.cudnn.allow_tf32 = precision == "tf32"
+            torch.backends.cudnn.benchmark = True  # attack shapes are fixed: pick the fastest kernels once
         self.channels_last = channels_last and self.device.type == "cuda"
-        model = model.eval().requires_grad_(False).to(self.device)
-        if self.channels_last:
+        model = model.eval().to(self.device)
+        set_requires_grad(model, False)
+        if self.channels_last and not isinstance(model, torch.jit.ScriptModule):
             model = model.to(memory_format=torch.channels_last)
         self.model = model
         self._placements: dict[tuple[int, int], _Placement] = {}
@@ -271,6 +277,12 @@ class ModelAdapter:
         grid = OutputGrid(image_top, image_left, image_bottom - image_top, image_right - image_left)
         crop = (image_top - (offset_y - pad_top), image_left - (offset_x - pad_left), grid.height, grid.width)
         return _Placement(grid, pad, None, crop, None)
+
+
+def set_requires_grad(model: nn.Module, enabled: bool) -> None:
+    """Per parameter, so it works for TorchScript modules too (they lack ``requires_grad_``)."""
+    for parameter in model.parameters():
+        parameter.requires_grad_(enabled)
 
 
 def resolve_device(name: str = "auto") -> torch.device:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .models import ModelAdapter
+from .models import ModelAdapter, set_requires_grad
 
 
 def _numpy_iou_and_accuracy(prediction: np.ndarray, target: np.ndarray) -> tuple[float, float]:
@@ -40,7 +40,7 @@ def published_asma_loop(
     """
     model = adapter.model
     if weight_gradients:
-        model.requires_grad_(True)
+        set_requires_grad(model, True)
     classes = list(range(adapter.num_classes))
     target_host = target[0].cpu().numpy()
     original = image.clone()
@@ -72,6 +72,6 @@ def published_asma_loop(
             multiplier = beta * iou + tau
             x = stepped.clamp(0, 1)
     finally:
-        model.requires_grad_(False)
+        set_requires_grad(model, False)
         model.zero_grad(set_to_none=True)
     return history

@@ -1,0 +1,292 @@
+"""``segattack``: the headless front end over the same runner the GUI uses (SPEC 8).
+
+Bad input exits 2 with one line ``segattack: error: <file>: <problem>`` on stderr and
+writes nothing; everything else that goes wrong is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import SegAttackError
+
+EXIT_BAD_INPUT = 2
+
+
+def _add_method_parameters(parser: argparse.ArgumentParser) -> None:
+    """One flag per configuration field of any registered method (help from the dataclass)."""
+    from .core.attacks import METHODS
+
+    seen: dict[str, dataclasses.Field] = {}
+    for attack_type in METHODS.values():
+        for spec in dataclasses.fields(attack_type.config_type):
+            seen.setdefault(spec.name, spec)
+    for name, spec in seen.items():
+        flag = "--" + name.replace("_", "-")
+        help_text = spec.metadata.get("help", "") + f" (default {spec.default})"
+        if spec.type in ("bool", bool):
+            parser.add_argument(flag, dest=name, action="store_true", default=None, help=help_text)
+        elif name in ("iterations", "seed") or spec.type in ("int", int):
+            parser.add_argument(flag, dest=name, type=int, default=None, metavar="N", help=help_text)
+        elif spec.metadata.get("choices"):
+            parser.add_argument(flag, dest=name, choices=spec.metadata["choices"], default=None, help=help_text)
+        else:
+            parser.add_argument(flag, dest=name, type=float, default=None, metavar="F", help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .core.attacks import METHODS
+
+    parser = argparse.ArgumentParser(prog="segattack", description="Targeted adversarial attacks on segmentation models.")
+    parser.add_argument("--version", action="version", version=f"segattack {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    attack = commands.add_parser("attack", help="attack one image towards a target mask and export the run folder")
+    attack.add_argument("--demo", choices=["fundus", "skin"], help="use a shipped demo model, image and target")
+    attack.add_argument("--model", type=Path, help="TorchScript, state dict (+ sidecar) or pickled model")
+    attack.add_argument("--image", type=Path)
+    attack.add_argument("--target", type=Path, help="target mask on the image grid (class ids, 0/255 or palette PNG)")
+    attack.add_argument("--region", type=Path, help="mask of the pixels allowed to change (non-zero = allowed)")
+    attack.add_argument("--method", default="asma", type=str.lower, help=f"one of {', '.join(METHODS)}")
+    attack.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    attack.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
+    attack.add_argument("--mask-threshold", type=int, default=20,
+                        help="grey level above which an anti-aliased binary mask is foreground (default 20)")
+    attack.add_argument("--trust-model", action="store_true", help="allow loading pickled models (runs their code)")
+    attack.add_argument("--gif", action="store_true", help="also write iterations.gif")
+    attack.add_argument("--quiet", action="store_true", help="no progress bar")
+    attack.add_argument("--out", type=Path, required=True, help="run folder to create")
+    _add_method_parameters(attack)
+
+    batch = commands.add_parser("batch", help="the paper's protocol over a dataset: run folders plus table.csv/md")
+    batch.add_argument("--model", type=Path, required=True)
+    batch.add_argument("--images", type=Path, required=True, help="folder of images")
+    batch.add_argument("--masks", type=Path, help="folder of masks named like the images")
+    batch.add_argument("--pairing", choices=["shuffle", "same-name"], default="shuffle",
+                       help="shuffle: each image towards another image's mask (seeded derangement)")
+    batch.add_argument("--targets", type=Path, help="folder of targets named like the images (overrides pairing)")
+    batch.add_argument("--methods", default="ssm,asm,asma", help="comma-separated methods (default ssm,asm,asma)")
+    batch.add_argument("--batch-size", type=int, default=1, help="images attacked together (same size only)")
+    batch.add_argument("--device", default="auto")
+    batch.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
+    batch.add_argument("--mask-threshold", type=int, default=20)
+    batch.add_argument("--trust-model", action="store_true")
+    batch.add_argument("--quiet", action="store_true")
+    batch.add_argument("--out", type=Path, required=True, help="folder for run folders and tables (resumable)")
+    _add_method_parameters(batch)
+
+    demo = commands.add_parser("demo", help="regenerate the demo data and retrain the demo models")
+    demo.add_argument("--out", type=Path, help="folder to write into (default: the shipped resources folder)")
+    demo.add_argument("--quick", action="store_true", help="a tiny training run (for tests)")
+    demo.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def _accepted_parameters(method: str) -> set[str]:
+    from .core.attacks import METHODS
+
+    if method not in METHODS:
+        raise SegAttackError("--method", f"unknown method {method!r} (known: {', '.join(METHODS)})")
+    return {spec.name for spec in dataclasses.fields(METHODS[method].config_type)}
+
+
+def _given_parameters(arguments: argparse.Namespace) -> dict:
+    from .core.attacks import METHODS
+
+    every = {spec.name for attack_type in METHODS.values() for spec in dataclasses.fields(attack_type.config_type)}
+    return {name: getattr(arguments, name) for name in every if getattr(arguments, name, None) is not None}
+
+
+def method_parameters(arguments: argparse.Namespace, method: str) -> dict:
+    """The flags given for ``method``; a flag the method does not take is an error."""
+    accepted = _accepted_parameters(method)
+    given = _given_parameters(arguments)
+    foreign = sorted(set(given) - accepted)
+    if foreign:
+        flag = "--" + foreign[0].replace("_", "-")
+        raise SegAttackError(flag, f"{method} takes no such parameter")
+    return given
+
+
+def batch_attacks(arguments: argparse.Namespace) -> list:
+    """One attack per listed method; each flag goes to the methods that take it, and must fit one."""
+    methods = [name.strip().lower() for name in arguments.methods.split(",") if name.strip()]
+    if not methods:
+        raise SegAttackError("--methods", "names no method")
+    given = _given_parameters(arguments)
+    accepted = {method: _accepted_parameters(method) for method in methods}
+    unused = sorted(set(given) - set().union(*accepted.values()))
+    if unused:
+        raise SegAttackError("--" + unused[0].replace("_", "-"), f"none of {', '.join(methods)} takes it")
+    return [build_attack(method, {k: v for k, v in given.items() if k in accepted[method]}) for method in methods]
+
+
+def build_attack(method: str, parameters: dict):
+    from .core.attacks import create_attack
+
+    try:
+        return create_attack(method, **parameters)
+    except ValueError as error:
+        message = str(error)
+        flag, _, problem = message.partition(" ")
+        if flag.startswith("--"):
+            raise SegAttackError(flag, problem) from None
+        raise SegAttackError("--method", message) from None
+
+
+def _demo_paths(name: str) -> tuple[Path, Path, Path]:
+    from .assets import resource_path
+    from .demo import DEMOS
+
+    demo = DEMOS[name]
+    return resource_path(demo.model), resource_path(demo.image), resource_path(demo.target)
+
+
+class ProgressBar:
+    """A tqdm bar on stderr fed by the runner's throttled snapshots."""
+
+    def __init__(self, total: int, label: str, enabled: bool):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc=label, unit="it", file=sys.stderr, disable=not enabled, leave=False)
+
+    def __call__(self, snapshot) -> None:
+        self.bar.update(snapshot.iteration - self.bar.n)
+        self.bar.set_postfix(iou=f"{snapshot.metrics['iou']:.3f}", l2=f"{snapshot.metrics['l2']:.3f}", refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def attack_command(arguments: argparse.Namespace) -> int:
+    from .core.runner import run_attack
+    from .io.export import Provenance, export_run
+    from .io.inputs import load_attack_inputs
+
+    if arguments.demo:
+        model_path, image_path, target_path = _demo_paths(arguments.demo)
+    else:
+        missing = [flag for flag in ("model", "image", "target") if getattr(arguments, flag) is None]
+        if missing:
+            raise SegAttackError("--" + missing[0], "is required (or use --demo fundus|skin)")
+        model_path, image_path, target_path = arguments.model, arguments.image, arguments.target
+    out = arguments.out
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise SegAttackError(out, "already exists and is not empty; choose a new folder")
+    attack = build_attack(arguments.method, method_parameters(arguments, arguments.method))
+    try:
+        inputs = load_attack_inputs(model_path, image_path, target_path, arguments.region,
+                                    trust_model=arguments.trust_model, device=arguments.device,
+                                    precision=arguments.precision, mask_threshold=arguments.mask_threshold)
+    except ValueError as error:  # e.g. CUDA asked for but absent
+        raise SegAttackError("--device", str(error)) from None
+    frames: list = []
+    progress = ProgressBar(attack.config.iterations, attack.name, enabled=not arguments.quiet)
+
+    def on_snapshot(snapshot) -> None:
+        progress(snapshot)
+        if arguments.gif and (snapshot.final or len(frames) < 200):
+            frames.append(snapshot.adversarial)
+
+    try:
+        result = run_attack(inputs.model.adapter, inputs.image.pixels, inputs.target.class_ids, attack,
+                            region=None if inputs.region is None else inputs.region.class_ids > 0,
+                            on_snapshot=on_snapshot, snapshot_interval=0.2)
+    finally:
+        progress.close()
+    provenance = Provenance(
+        model_path=str(model_path), model_sha256=inputs.model.sha256,
+        image_path=str(image_path), image_sha256=inputs.image_sha256, image_conversion=inputs.image.conversion,
+        target_path=str(target_path), target_rule=inputs.target.rule,
+        region_path=None if arguments.region is None else str(arguments.region),
+        extra={"precision": arguments.precision},
+    )
+    export_run(result, out, provenance, inputs.colors, frames if arguments.gif else None)
+    final, quantized = result.final, result.final_quantized
+    print(f"{result.method}: {result.iterations_run} iterations in {result.seconds:.1f} s on {result.device} "
+          f"({result.stop_reason})")
+    print(f"  IoU {final['iou']:.4f}  PA {final['pixel_accuracy']:.4f}  L2 {final['l2']:.4f}  Linf {final['linf']:.4f}")
+    print(f"  8-bit export: IoU {quantized['iou']:.4f}  PA {quantized['pixel_accuracy']:.4f}")
+    print(f"  written to {out}")
+    if result.error:
+        print(f"segattack: warning: {result.error}", file=sys.stderr)
+    return 0
+
+
+def batch_command(arguments: argparse.Namespace) -> int:
+    from .batch import make_pairs, run_experiment
+    from .io.model_files import load_model
+
+    attacks = batch_attacks(arguments)
+    if arguments.batch_size < 1:
+        raise SegAttackError("--batch-size", "must be at least 1")
+    seed = arguments.seed if arguments.seed is not None else 0
+    try:
+        pairs = make_pairs(arguments.images, arguments.masks, arguments.targets, arguments.pairing, seed)
+        model = load_model(arguments.model, trust_pickle=arguments.trust_model, device=arguments.device,
+                           precision=arguments.precision)
+    except ValueError as error:
+        raise SegAttackError("--device", str(error)) from None
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(pairs) * len(attacks), unit="run", file=sys.stderr, disable=arguments.quiet)
+
+    def progress(line: str) -> None:
+        bar.update(1)
+        bar.set_postfix_str(line[:60], refresh=False)
+
+    try:
+        rows = run_experiment(model, pairs, attacks, arguments.out, batch_size=arguments.batch_size,
+                              mask_threshold=arguments.mask_threshold, progress=progress)
+    finally:
+        bar.close()
+    print((arguments.out / "table.md").read_text(encoding="utf-8"), end="")
+    print(f"{len(rows)} methods x {len(pairs)} pairs; run folders and table.csv in {arguments.out}")
+    return 0
+
+
+def demo_command(arguments: argparse.Namespace) -> int:
+    from .assets import resource_root
+    from .demo import train_demo_models
+
+    out = arguments.out or resource_root()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise SegAttackError(out, f"cannot write here ({error.strerror or error}); pass --out DIR") from None
+    report = train_demo_models(out, quick=arguments.quick,
+                               progress=None if arguments.quiet else (lambda line: print(line, file=sys.stderr)))
+    for name, record in report.items():
+        print(f"{name}: {record}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        if arguments.command == "attack":
+            return attack_command(arguments)
+        if arguments.command == "batch":
+            return batch_command(arguments)
+        if arguments.command == "demo":
+            return demo_command(arguments)
+    except SegAttackError as error:
+        print(f"segattack: error: {error.one_line()}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("segattack: interrupted", file=sys.stderr)
+        return 130
+    parser.error(f"unknown command {arguments.command}")
+    return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

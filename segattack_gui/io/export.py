@@ -1,0 +1,163 @@
+"""Write one attack run as a result folder (SPEC 7), atomically.
+
+Everything goes into a hidden temporary folder beside the destination, which is
+renamed into place only once every file is complete: an interrupted export leaves
+no half-written run folder behind, only a ``.segattack-tmp-*`` folder to ignore.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from .. import __version__
+from ..core.results import AttackResult
+from ..errors import SegAttackError
+from .figures import heatmap_image, on_image_grid, side_by_side_figure
+from .hashing import sha256_array
+from .images import to_uint8, write_rgb_png
+from .masks import write_class_png
+
+METRIC_COLUMNS = ("iteration", "iou", "pixel_accuracy", "dice", "l2", "linf", "loss", "multiplier", "seconds")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the inputs came from, so a run can be checked and repeated."""
+
+    model_path: str | None = None
+    model_sha256: str | None = None
+    image_path: str | None = None
+    image_sha256: str | None = None
+    image_conversion: str | None = None
+    target_path: str | None = None
+    target_rule: str | None = None
+    region_path: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def versions() -> dict:
+    return {
+        "segattack": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def summary_record(result: AttackResult, provenance: Provenance) -> dict:
+    """The contents of ``summary.json``."""
+    grid = result.grid
+    return {
+        "method": result.method,
+        "config": result.config,
+        "final": result.final,
+        "final_quantized": result.final_quantized,
+        "best": result.best,
+        "iterations_run": result.iterations_run,
+        "stop_reason": result.stop_reason,
+        "error": result.error,
+        "seconds": result.seconds,
+        "device": result.device,
+        "seed": result.seed,
+        "classes": list(result.class_names),
+        "image_shape": list(result.original.shape),
+        "output_grid": {"top": grid.top, "left": grid.left, "height": grid.height, "width": grid.width},
+        "model_path": provenance.model_path,
+        "model_sha256": provenance.model_sha256,
+        "image_path": provenance.image_path,
+        "image_sha256": provenance.image_sha256,
+        "image_conversion": provenance.image_conversion,
+        "target_path": provenance.target_path,
+        "target_rule": provenance.target_rule,
+        "target_sha256": sha256_array(np.asarray(result.target, dtype=np.uint8)),
+        "region_path": provenance.region_path,
+        "region_sha256": None if result.region is None else sha256_array(result.region.astype(np.uint8)),
+        "versions": versions(),
+        **provenance.extra,
+    }
+
+
+def export_run(
+    result: AttackResult,
+    destination,
+    provenance: Provenance = Provenance(),
+    colors: list[tuple[int, int, int]] | None = None,
+    frames: list[np.ndarray] | None = None,
+) -> Path:
+    """Write the run folder ``destination`` (must not exist yet, or be empty); return its path."""
+    destination = Path(destination)
+    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
+        raise SegAttackError(destination, "already exists and is not empty; choose a new folder")
+    parent = destination.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".segattack-tmp-", dir=parent))
+    except OSError as error:
+        raise SegAttackError(parent, f"cannot write here ({error.strerror or error})") from None
+    try:
+        _write_files(staging, result, provenance, colors, frames)
+        if destination.exists():
+            destination.rmdir()
+        os.replace(staging, destination)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise SegAttackError(destination, f"export failed, nothing was written ({error.strerror or error})") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return destination
+
+
+def _write_files(folder: Path, result: AttackResult, provenance: Provenance, colors, frames) -> None:
+    palette = list(colors) if colors else None
+    adversarial = result.adversarial.astype(np.float32)
+    write_rgb_png(folder / "adversarial.png", adversarial)
+    np.save(folder / "adversarial.npy", adversarial)
+    np.save(folder / "perturbation.npy", result.perturbation)
+    write_rgb_png(folder / "original.png", result.original)
+    write_class_png(folder / "target.png", result.target.astype(np.uint8), palette)
+    write_class_png(folder / "prediction_original.png", on_image_grid(result.prediction_original, result), palette)
+    write_class_png(folder / "prediction_adversarial.png", on_image_grid(result.prediction_adversarial, result), palette)
+    _write_bgr(folder / "perturbation_heatmap.png", heatmap_image(result.perturbation))
+    _write_bgr(folder / "overlay.png", side_by_side_figure(result, palette))
+    _write_metrics_csv(folder / "metrics.csv", result.history)
+    if frames:
+        _write_gif(folder / "iterations.gif", frames)
+    summary = summary_record(result, provenance)
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=True), encoding="utf-8")
+
+
+def _write_bgr(path: Path, rgb: np.ndarray) -> None:
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"cannot encode {path.name}")
+    path.write_bytes(encoded.tobytes())
+
+
+def _write_metrics_csv(path: Path, history: dict[str, np.ndarray]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(METRIC_COLUMNS)
+        rows = len(history["iteration"])
+        for row in range(rows):
+            writer.writerow([int(history["iteration"][row])] + [
+                f"{float(history[name][row]):.9g}" for name in METRIC_COLUMNS[1:]
+            ])
+
+
+def _write_gif(path: Path, frames: list[np.ndarray]) -> None:
+    from PIL import Image
+
+    images = [Image.fromarray(to_uint8(frame).squeeze()) for frame in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=80, loop=0)

@@ -1,0 +1,72 @@
+"""Gather everything one attack needs from files, checked against each other.
+
+The CLI, the batch runner and the GUI all load inputs through here, so a mask of the
+wrong size or a model that does not fit the image gives the same one-line error
+everywhere, naming the file at fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SegAttackError
+from .hashing import sha256_file
+from .images import LoadedImage, read_image
+from .masks import MaskFile, default_colors, read_mask
+from .model_files import LoadedModel, check_model_fits, load_model
+
+
+@dataclass(frozen=True)
+class AttackInputs:
+    model: LoadedModel
+    image: LoadedImage
+    image_sha256: str
+    target: MaskFile
+    region: MaskFile | None
+
+    @property
+    def colors(self) -> list[tuple[int, int, int]]:
+        return model_colors(self.model)
+
+
+def model_colors(model: LoadedModel) -> list[tuple[int, int, int]]:
+    spec = model.adapter.spec
+    return [tuple(c) for c in spec.colors] if spec.colors else default_colors(spec.num_classes)
+
+
+def check_channels(model: LoadedModel, image: LoadedImage) -> None:
+    """Fail early, naming the image, when its channels cannot feed the model."""
+    wanted = model.adapter.expected_channels(image.pixels.shape[-1])
+    channels = image.pixels.shape[-1]
+    if channels != wanted and not (channels == 1 or (channels == 3 and wanted == 1)):
+        raise SegAttackError(image.path, f"has {channels} channels but the model expects {wanted}")
+
+
+def load_attack_inputs(
+    model_path: Path,
+    image_path: Path,
+    target_path: Path,
+    region_path: Path | None = None,
+    *,
+    trust_model: bool = False,
+    device: str = "auto",
+    precision: str = "fp32",
+    mask_threshold: int = 20,
+) -> AttackInputs:
+    image = read_image(image_path)
+    model = load_model(model_path, trust_pickle=trust_model, device=device, precision=precision)
+    check_channels(model, image)
+    height, width = image.pixels.shape[:2]
+    check_model_fits(model, height, width)
+    num_classes = model.adapter.num_classes
+    target = read_mask(target_path, num_classes=num_classes, palette=model_colors(model),
+                       expected_shape=(height, width), threshold=mask_threshold)
+    region = None
+    if region_path is not None:
+        region = read_mask(region_path, num_classes=2, expected_shape=(height, width), threshold=mask_threshold)
+        if not np.any(region.class_ids):
+            raise SegAttackError(region_path, "the perturbation region is empty: no pixel may change")
+    return AttackInputs(model, image, sha256_file(image_path), target, region)

@@ -1,0 +1,201 @@
+"""Load a model file and its sidecar into a :class:`ModelAdapter` (SPEC 2).
+
+Three kinds of file are accepted. TorchScript archives and plain state dicts load
+without running code from the file. A whole pickled ``nn.Module`` runs code while it
+is unpickled, so it loads only with explicit consent (``trust_pickle``): the CLI asks
+for ``--trust-model``, the GUI asks once per file showing its SHA-256.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+import warnings
+import zipfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ..core.architectures import ARCHITECTURES, build_architecture
+from ..core.models import ModelAdapter, ModelOutputError, ModelSpec, Precision, resolve_device
+from ..errors import SegAttackError
+from .hashing import sha256_file
+
+ModelKind = Literal["torchscript", "state_dict", "pickle"]
+
+_STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    adapter: ModelAdapter
+    path: Path
+    sha256: str
+    kind: ModelKind
+    sidecar_path: Path | None
+
+
+def find_sidecar(model_path: Path) -> Path | None:
+    """``model.json`` (same stem), ``model.pt.json`` or ``MODEL.json`` beside the model."""
+    for candidate in (
+        model_path.with_suffix(".json"),
+        model_path.with_name(model_path.name + ".json"),
+        model_path.with_name("MODEL.json"),
+    ):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_sidecar(path: Path | None, overrides: dict | None = None) -> ModelSpec:
+    """Parse and validate a sidecar; ``overrides`` (CLI flags) win over the file."""
+    values: dict = {}
+    if path is not None:
+        try:
+            values = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as error:
+            raise SegAttackError(path, f"cannot read the sidecar ({error})") from None
+        except json.JSONDecodeError as error:
+            raise SegAttackError(path, f"the sidecar is not valid JSON (line {error.lineno}: {error.msg})") from None
+        if not isinstance(values, dict):
+            raise SegAttackError(path, "the sidecar must be a JSON object")
+    values.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    return _spec_from_dict(values, path)
+
+
+def _spec_from_dict(values: dict, source) -> ModelSpec:
+    known = {f.name for f in fields(ModelSpec)}
+    spec_values = {key: value for key, value in values.items() if key in known}
+
+    def fail(problem: str):
+        raise SegAttackError(source, problem)
+
+    classes = spec_values.get("classes", ["background", "foreground"])
+    if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+        fail('"classes" must be a list of at least two class names')
+    spec_values["classes"] = tuple(classes)
+    for key in ("mean", "std"):
+        if spec_values.get(key) is not None:
+            vector = spec_values[key]
+            if not isinstance(vector, list) or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in vector):
+                fail(f'"{key}" must be a list of numbers')
+            if key == "std" and any(v <= 0 for v in vector):
+                fail('"std" values must be positive')
+            spec_values[key] = tuple(float(v) for v in vector)
+    if spec_values.get("colors") is not None:
+        colors = spec_values["colors"]
+        if not isinstance(colors, list) or len(colors) != len(classes):
+            fail('"colors" must give one [r, g, b] per class')
+        spec_values["colors"] = tuple(tuple(int(c) for c in color) for color in colors)
+    if spec_values.get("input_size") is not None:
+        size = spec_values["input_size"]
+        if not (isinstance(size, list) and len(size) == 2 and all(isinstance(s, int) and s > 0 for s in size)):
+            fail('"input_size" must be [height, width] in pixels')
+        spec_values["input_size"] = tuple(size)
+    if spec_values.get("input_policy", "pad") not in ("pad", "resize"):
+        fail('"input_policy" must be "pad" or "resize"')
+    if spec_values.get("output", "logits") not in ("logits", "sigmoid"):
+        fail('"output" must be "logits" or "sigmoid"')
+    if spec_values.get("architecture") is not None and spec_values["architecture"] not in ARCHITECTURES:
+        fail(f'unknown "architecture" {spec_values["architecture"]!r} (built in: {", ".join(ARCHITECTURES)})')
+    return ModelSpec(**spec_values)
+
+
+def inspect_model_file(path: Path) -> ModelKind:
+    """Tell the kind of a model file without running code from it."""
+    path = Path(path)
+    if not path.is_file():
+        raise SegAttackError(path, "no such model file")
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+        if any(name.endswith("constants.pkl") or "/code/" in name for name in names):
+            return "torchscript"
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+        return "state_dict"
+    except pickle.UnpicklingError as error:
+        if "weights_only" in str(error) or "Unsupported global" in str(error):
+            return "pickle"
+        raise SegAttackError(path, "is not a PyTorch model file (it cannot be unpickled)") from None
+    except Exception as error:  # torch raises several types for foreign files
+        raise SegAttackError(path, f"is not a PyTorch model file ({type(error).__name__})") from None
+
+
+def load_model(
+    path,
+    *,
+    trust_pickle: bool = False,
+    device: str = "auto",
+    precision: Precision = "fp32",
+    sidecar: Path | None = None,
+    overrides: dict | None = None,
+) -> LoadedModel:
+    """Load ``path`` with its sidecar into an adapter on ``device``."""
+    path = Path(path)
+    kind = inspect_model_file(path)
+    sidecar = sidecar or find_sidecar(path)
+    spec = read_sidecar(sidecar, overrides)
+    target_device = resolve_device(device)
+    if kind == "torchscript":
+        try:
+            with warnings.catch_warnings():  # torch >= 2.10 flags TorchScript as deprecated
+                warnings.simplefilter("ignore", DeprecationWarning)
+                model = torch.jit.load(str(path), map_location="cpu")
+        except Exception as error:
+            raise SegAttackError(path, f"is not a loadable TorchScript archive ({error})") from None
+    elif kind == "pickle":
+        if not trust_pickle:
+            raise SegAttackError(
+                path, "is a pickled model, which runs code from the file when loaded; "
+                "pass --trust-model if you trust its source"
+            )
+        model = torch.load(path, map_location="cpu", weights_only=False)
+        if isinstance(model, dict):
+            model = _from_state_dict(path, model, spec)
+    else:
+        model = _from_state_dict(path, torch.load(path, map_location="cpu", weights_only=True), spec)
+    if not isinstance(model, nn.Module):
+        raise SegAttackError(path, f"holds a {type(model).__name__}, not a model")
+    adapter = ModelAdapter(model, spec, device=target_device, precision=precision,
+                           channels_last=target_device.type == "cuda")
+    return LoadedModel(adapter, path, sha256_file(path), kind, sidecar)
+
+
+def _from_state_dict(path: Path, state, spec: ModelSpec) -> nn.Module:
+    if isinstance(state, dict):
+        for key in _STATE_DICT_KEYS:
+            if isinstance(state.get(key), dict):
+                state = state[key]
+                break
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise SegAttackError(path, "is neither a model nor a state dict of tensors")
+    if spec.architecture is None:
+        raise SegAttackError(
+            path, 'is a state dict; name its "architecture" in the sidecar '
+            f"(built in: {', '.join(ARCHITECTURES)})"
+        )
+    arguments = dict(spec.architecture_args)
+    arguments.setdefault("num_classes", spec.num_classes)
+    try:
+        model = build_architecture(spec.architecture, **arguments)
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise SegAttackError(path, f"does not fit the {spec.architecture!r} architecture ({first_line})") from None
+    return model
+
+
+def check_model_fits(loaded: LoadedModel, image_height: int, image_width: int) -> None:
+    """Probe the model on the image size so a misfit names the model file, not a traceback."""
+    try:
+        loaded.adapter.output_grid(image_height, image_width)
+    except ModelOutputError as error:
+        raise SegAttackError(loaded.path, str(error)) from None
+    except RuntimeError as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise SegAttackError(loaded.path, f"fails on a {image_height}x{image_width} image ({first_line})") from None

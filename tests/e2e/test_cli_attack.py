@@ -1,0 +1,155 @@
+"""``segattack attack``: the run folder of SPEC 7, and one clear line for every bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from segattack_gui.cli import main
+from segattack_gui.io.images import to_uint8
+
+SPEC_FILES = {
+    "adversarial.png", "adversarial.npy", "perturbation.npy", "perturbation_heatmap.png", "original.png",
+    "target.png", "prediction_original.png", "prediction_adversarial.png", "overlay.png", "metrics.csv",
+    "summary.json",
+}
+
+
+def attack(files, out, *extra, model="torchscript"):
+    return main(["attack", "--model", str(files[model]), "--image", str(files["image"]),
+                 "--target", str(files["target"]), "--out", str(out), "--quiet", *extra])
+
+
+def test_attack_writes_the_full_run_folder(files, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert attack(files, out, "--iterations", "40", "--tau", "2e-4", "--beta", "2e-3", "--gif") == 0
+    assert SPEC_FILES | {"iterations.gif"} <= {p.name for p in out.iterdir()}
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("method", "config", "final", "final_quantized", "best", "iterations_run", "seconds", "device",
+                "seed", "model_sha256", "image_sha256", "target_sha256", "versions"):
+        assert key in summary, key
+    assert summary["method"] == "asma" and summary["config"]["tau"] == 2e-4
+    assert set(summary["versions"]) == {"segattack", "torch", "numpy", "python"}
+    assert summary["final"]["iou"] > 0.9
+    with (out / "metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == summary["iterations_run"] + 1
+    assert list(rows[0]) == ["iteration", "iou", "pixel_accuracy", "dice", "l2", "linf", "loss", "multiplier",
+                             "seconds"]
+    adversarial = np.load(out / "adversarial.npy")
+    assert adversarial.shape == (32, 40, 3) and adversarial.dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(Image.open(out / "adversarial.png")), to_uint8(adversarial))
+    original = np.asarray(Image.open(files["image"])) / 255
+    np.testing.assert_allclose(np.load(out / "perturbation.npy"), adversarial - original, atol=1e-6)
+    target = Image.open(out / "target.png")
+    assert target.mode == "P" and np.asarray(target).max() == 1
+    assert "IoU" in capsys.readouterr().out
+
+
+def test_same_configuration_gives_the_same_numbers(files, tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out in (first, second):
+        assert attack(files, out, "--iterations", "10", "--tau", "1e-4", model="state_dict") == 0
+    one = json.loads((first / "summary.json").read_text())
+    two = json.loads((second / "summary.json").read_text())
+    assert one["final"] == two["final"] and one["model_sha256"] == two["model_sha256"]
+    np.testing.assert_array_equal(np.load(first / "adversarial.npy"), np.load(second / "adversarial.npy"))
+
+
+def test_pickled_model_needs_consent(files, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert attack(files, out, "--iterations", "2", model="pickle") == 2
+    message = capsys.readouterr().err.strip()
+    assert message.startswith(f"segattack: error: {files['pickle']}: ") and "--trust-model" in message
+    assert not out.exists()
+    assert attack(files, out, "--iterations", "2", "--trust-model", model="pickle") == 0
+
+
+def _truncated_png(files, tmp_path):
+    path = tmp_path / "cut.png"
+    path.write_bytes(files["image"].read_bytes()[:200])
+    return path
+
+
+def _wrong_size_mask(files, tmp_path):
+    path = tmp_path / "small.png"
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(path)
+    return path
+
+
+def _unknown_ids_mask(files, tmp_path):
+    path = tmp_path / "ids.png"
+    Image.fromarray(np.full((32, 40), 7, np.uint8)).save(path)
+    return path
+
+
+def _not_a_model(files, tmp_path):
+    path = tmp_path / "notes.pt"
+    path.write_text("not a model")
+    return path
+
+
+@pytest.mark.parametrize("case, flag, culprit", [
+    ("truncated image", "--image", _truncated_png),
+    ("mask of the wrong size", "--target", _wrong_size_mask),
+    ("mask with unknown class ids", "--target", _unknown_ids_mask),
+    ("file that is not a model", "--model", _not_a_model),
+])
+def test_bad_files_exit_2_with_one_line_and_write_nothing(files, tmp_path, capsys, case, flag, culprit):
+    path = culprit(files, tmp_path)
+    arguments = {"--model": files["torchscript"], "--image": files["image"], "--target": files["target"]}
+    arguments[flag] = path
+    out = tmp_path / "run"
+    code = main(["attack", "--out", str(out), "--quiet", "--iterations", "2",
+                 *[str(x) for pair in arguments.items() for x in pair]])
+    error = capsys.readouterr().err.strip()
+    assert code == 2, case
+    assert error.count("\n") == 0 and error.startswith(f"segattack: error: {path}: "), error
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("arguments, source", [
+    (["--tau", "nan"], "--tau"),
+    (["--tau", "-1"], "--tau"),
+    (["--iterations", "0"], "--iterations"),
+    (["--method", "fgsm"], "--method"),
+    (["--epsilon", "0.1"], "--epsilon"),  # ASMA has no epsilon
+])
+def test_bad_parameters_exit_2(files, tmp_path, capsys, arguments, source):
+    out = tmp_path / "run"
+    assert attack(files, out, *arguments) == 2
+    assert capsys.readouterr().err.startswith(f"segattack: error: {source}: ")
+    assert not out.exists()
+
+
+def test_model_whose_output_does_not_fit(files, tmp_path, capsys):
+    sidecar = files["torchscript"].with_suffix(".json")
+    sidecar.write_text(json.dumps({"classes": ["a", "b", "c"]}))
+    assert attack(files, tmp_path / "run", "--iterations", "2") == 2
+    assert capsys.readouterr().err.startswith(f"segattack: error: {files['torchscript']}: ")
+
+
+def test_existing_output_folder_is_not_overwritten(files, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("precious")
+    assert attack(files, out, "--iterations", "2") == 2
+    assert (out / "keep.txt").read_text() == "precious"
+
+
+def test_entry_point_runs_as_a_program(files, tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "segattack_gui.cli", "attack", "--model", str(files["torchscript"]),
+         "--image", str(tmp_path / "missing.png"), "--target", str(files["target"]), "--out", str(tmp_path / "r")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines() == [
+        f"segattack: error: {tmp_path / 'missing.png'}: " + completed.stderr.split(": ", 3)[-1].strip()
+    ]
