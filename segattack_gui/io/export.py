@@ -23,10 +23,10 @@ import torch
 from .. import __version__
 from ..core.results import AttackResult
 from ..errors import SegAttackError
-from .figures import heatmap_image, on_image_grid, side_by_side_figure
+from .figures import VOID_CLASS, heatmap_image, on_image_grid, side_by_side_figure
 from .hashing import sha256_array
 from .images import to_uint8, write_rgb_png
-from .masks import write_class_png
+from .masks import default_colors, write_class_png
 
 METRIC_COLUMNS = ("iteration", "iou", "pixel_accuracy", "dice", "l2", "linf", "loss", "multiplier", "seconds")
 
@@ -120,15 +120,17 @@ def export_run(
 
 
 def _write_files(folder: Path, result: AttackResult, provenance: Provenance, colors, frames) -> None:
-    palette = list(colors) if colors else None
+    palette = list(colors) if colors else default_colors(len(result.class_names))
+    # Prediction maps mark pixels outside the model's output grid as VOID_CLASS (grey).
+    void_palette = palette + [(0, 0, 0)] * (VOID_CLASS - len(palette)) + [(128, 128, 128)]
     adversarial = result.adversarial.astype(np.float32)
     write_rgb_png(folder / "adversarial.png", adversarial)
     np.save(folder / "adversarial.npy", adversarial)
     np.save(folder / "perturbation.npy", result.perturbation)
     write_rgb_png(folder / "original.png", result.original)
     write_class_png(folder / "target.png", result.target.astype(np.uint8), palette)
-    write_class_png(folder / "prediction_original.png", on_image_grid(result.prediction_original, result), palette)
-    write_class_png(folder / "prediction_adversarial.png", on_image_grid(result.prediction_adversarial, result), palette)
+    write_class_png(folder / "prediction_original.png", on_image_grid(result.prediction_original, result), void_palette)
+    write_class_png(folder / "prediction_adversarial.png", on_image_grid(result.prediction_adversarial, result), void_palette)
     _write_bgr(folder / "perturbation_heatmap.png", heatmap_image(result.perturbation))
     _write_bgr(folder / "overlay.png", side_by_side_figure(result, palette))
     _write_metrics_csv(folder / "metrics.csv", result.history)

@@ -1,0 +1,103 @@
+"""``segattack batch``: the paper's pairing protocol, one run folder per (image, method), the table."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from segattack_gui.batch import TABLE_COLUMNS, seeded_derangement
+from segattack_gui.cli import main
+
+
+@pytest.fixture
+def dataset(files, tmp_path):
+    rng = np.random.default_rng(1)
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for index in range(3):
+        pixels = (rng.uniform(0.35, 0.48, (24, 24, 3)) * 255).round().astype(np.uint8)
+        Image.fromarray(pixels).save(images / f"case{index}.png")
+        mask = np.zeros((24, 24), np.uint8)
+        mask[2 + 5 * index : 10 + 5 * index, 4:18] = 255
+        Image.fromarray(mask).save(masks / f"case{index}.png")
+    return images, masks
+
+
+def run_batch(files, dataset, out, *extra):
+    images, masks = dataset
+    return main(["batch", "--model", str(files["torchscript"]), "--images", str(images), "--masks", str(masks),
+                 "--methods", "ssm,asma", "--iterations", "30", "--tau", "2e-4", "--beta", "2e-3",
+                 "--out", str(out), "--quiet", *extra])
+
+
+def test_derangement_moves_every_index_and_is_seeded():
+    for count in (2, 3, 7, 20):
+        order = seeded_derangement(count, seed=5)
+        assert sorted(order) == list(range(count))
+        assert all(order[i] != i for i in range(count))
+    assert seeded_derangement(9, 1) == seeded_derangement(9, 1)
+
+
+def test_batch_writes_run_folders_and_the_table(files, dataset, tmp_path, capsys):
+    out = tmp_path / "experiment"
+    assert run_batch(files, dataset, out, "--batch-size", "2") == 0
+    for method in ("ssm", "asma"):
+        for index in range(3):
+            summary = json.loads((out / method / f"case{index}" / "summary.json").read_text())
+            assert summary["method"] == method
+            # shuffle pairing: never attacked towards its own mask
+            assert not summary["target_path"].endswith(f"case{index}.png")
+    with (out / "table.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == TABLE_COLUMNS
+    assert [row["method"] for row in rows] == ["ssm", "asma"]
+    assert all(row["n"] == "3" for row in rows)
+    # the table agrees with an independent mean over the run folders
+    ious = [json.loads((out / "asma" / f"case{i}" / "summary.json").read_text())["final"]["iou"] for i in range(3)]
+    assert float(rows[1]["iou_mean"]) == pytest.approx(np.mean(ious), rel=1e-5)
+    assert float(rows[1]["iou_std"]) == pytest.approx(np.std(ious, ddof=1), rel=1e-4, abs=1e-9)
+    table = (out / "table.md").read_text()
+    assert "| ASMA | 3 |" in table and "±" in table
+    assert "ASMA" in capsys.readouterr().out
+
+
+def test_batch_resumes_without_redoing_finished_runs(files, dataset, tmp_path):
+    out = tmp_path / "experiment"
+    assert run_batch(files, dataset, out) == 0
+    summary = out / "asma" / "case1" / "summary.json"
+    before = summary.stat().st_mtime_ns
+    assert run_batch(files, dataset, out) == 0
+    assert summary.stat().st_mtime_ns == before
+
+
+def test_targets_folder_pairs_by_name(files, dataset, tmp_path):
+    images, masks = dataset
+    out = tmp_path / "experiment"
+    code = main(["batch", "--model", str(files["torchscript"]), "--images", str(images), "--targets", str(masks),
+                 "--methods", "asma", "--iterations", "5", "--out", str(out), "--quiet"])
+    assert code == 0
+    summary = json.loads((out / "asma" / "case2" / "summary.json").read_text())
+    assert summary["target_path"].endswith("case2.png")
+
+
+def test_batched_and_single_runs_agree(files, dataset, tmp_path):
+    one, many = tmp_path / "one", tmp_path / "many"
+    assert run_batch(files, dataset, one, "--batch-size", "1") == 0
+    assert run_batch(files, dataset, many, "--batch-size", "3") == 0
+    for index in range(3):
+        a = np.load(one / "asma" / f"case{index}" / "adversarial.npy")
+        b = np.load(many / "asma" / f"case{index}" / "adversarial.npy")
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_missing_mask_is_a_clear_error(files, dataset, tmp_path, capsys):
+    images, masks = dataset
+    (masks / "case1.png").unlink()
+    assert run_batch(files, dataset, tmp_path / "experiment") == 2
+    assert capsys.readouterr().err.startswith(f"segattack: error: {masks}: has no mask named case1")
+    assert not (tmp_path / "experiment").exists()
