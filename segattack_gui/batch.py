@@ -13,12 +13,14 @@ import csv
 import json
 import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from .core.attacks import Attack
+from .core.fallback import OutOfMemoryFallback
 from .core.runner import run_batch
 from .errors import SegAttackError
 from .io.export import Provenance, export_run
@@ -107,23 +109,35 @@ def run_experiment(
     batch_size: int = 1,
     mask_threshold: int = 20,
     progress: Callable[[str], None] | None = None,
+    on_message: Callable[[str], None] | None = None,
 ) -> list[dict]:
-    """Attack every pair with every method, skipping finished runs; return the table rows."""
+    """Attack every pair with every method, skipping finished runs; return the table rows.
+
+    Out of GPU memory, a group is retried in smaller batches, then on the CPU
+    (:mod:`.core.fallback`), announced through ``on_message``.
+    """
     loaded = {pair: _load_pair(model, pair, mask_threshold) for pair in pairs}
     out.mkdir(parents=True, exist_ok=True)  # only once every input has been checked
     colors = model_colors(model)
+    fallback = OutOfMemoryFallback(model.adapter, batch_size=batch_size, on_message=on_message)
+
+    def attack_together(adapter, members: list[Pair], attack: Attack) -> list:
+        results = run_batch(adapter, [loaded[p][0].pixels for p in members], [loaded[p][1].class_ids for p in members],
+                            attack)
+        return [(result, len(members)) for result in results]  # with the batch size that produced it
+
     for attack in attacks:
         pending = [pair for pair in pairs if not (run_folder(out, attack.name, pair) / "summary.json").is_file()]
         for group in _same_shape_groups(pending, loaded, batch_size):
             images = [loaded[pair][0] for pair in group]
             targets = [loaded[pair][1] for pair in group]
-            results = run_batch(model.adapter, [i.pixels for i in images], [t.class_ids for t in targets], attack)
-            for pair, image, target, result in zip(group, images, targets, results):
+            outcomes = fallback.run(partial(attack_together, attack=attack), group)
+            for pair, image, target, (result, together) in zip(group, images, targets, outcomes):
                 provenance = Provenance(
                     model_path=str(model.path), model_sha256=model.sha256,
                     image_path=str(pair.image), image_sha256=sha256_file(pair.image),
                     image_conversion=image.conversion, target_path=str(pair.target), target_rule=target.rule,
-                    extra={"batch_size": len(group)},
+                    extra={"batch_size": together},
                 )
                 folder = run_folder(out, attack.name, pair)
                 if folder.exists() and not any(folder.iterdir()):

@@ -162,8 +162,24 @@ class ProgressBar:
         self.bar.close()
 
 
+def warn(message: str) -> None:
+    """A ``segattack: warning:`` line on stderr that does not break a progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(f"segattack: warning: {message}", file=sys.stderr)
+
+
+def model_failure(model_path, interrupted) -> SegAttackError:
+    """The one line for a model that raised mid-run (the runner's AttackInterrupted)."""
+    cause = interrupted.cause
+    detail = (str(cause).strip().splitlines() or [""])[0]
+    return SegAttackError(model_path, f"the model raised {type(cause).__name__} at iteration {interrupted.iteration}"
+                                      f"{' (' + detail + ')' if detail else ''}; nothing was written")
+
+
 def attack_command(arguments: argparse.Namespace) -> int:
-    from .core.runner import run_attack
+    from .core.fallback import OutOfMemoryFallback
+    from .core.runner import AttackInterrupted, run_attack
     from .io.export import Provenance, export_run
     from .io.inputs import load_attack_inputs
 
@@ -192,10 +208,17 @@ def attack_command(arguments: argparse.Namespace) -> int:
         if arguments.gif and (snapshot.final or len(frames) < 200):
             frames.append(snapshot.adversarial)
 
+    def attack_once(adapter, _items) -> list:  # run again from the start after an out-of-memory fallback
+        frames.clear()
+        progress.bar.reset()
+        return [run_attack(adapter, inputs.image.pixels, inputs.target.class_ids, attack,
+                           region=None if inputs.region is None else inputs.region.class_ids > 0,
+                           on_snapshot=on_snapshot, snapshot_interval=0.2)]
+
     try:
-        result = run_attack(inputs.model.adapter, inputs.image.pixels, inputs.target.class_ids, attack,
-                            region=None if inputs.region is None else inputs.region.class_ids > 0,
-                            on_snapshot=on_snapshot, snapshot_interval=0.2)
+        (result,) = OutOfMemoryFallback(inputs.model.adapter, on_message=warn).run(attack_once, [image_path])
+    except AttackInterrupted as interrupted:
+        raise model_failure(model_path, interrupted) from None
     finally:
         progress.close()
     provenance = Provenance(
@@ -213,12 +236,13 @@ def attack_command(arguments: argparse.Namespace) -> int:
     print(f"  8-bit export: IoU {quantized['iou']:.4f}  PA {quantized['pixel_accuracy']:.4f}")
     print(f"  written to {out}")
     if result.error:
-        print(f"segattack: warning: {result.error}", file=sys.stderr)
+        warn(result.error)
     return 0
 
 
 def batch_command(arguments: argparse.Namespace) -> int:
     from .batch import make_pairs, run_experiment
+    from .core.runner import AttackInterrupted
     from .io.model_files import load_model
 
     attacks = batch_attacks(arguments)
@@ -241,7 +265,9 @@ def batch_command(arguments: argparse.Namespace) -> int:
 
     try:
         rows = run_experiment(model, pairs, attacks, arguments.out, batch_size=arguments.batch_size,
-                              mask_threshold=arguments.mask_threshold, progress=progress)
+                              mask_threshold=arguments.mask_threshold, progress=progress, on_message=warn)
+    except AttackInterrupted as interrupted:  # finished run folders stay: the batch resumes from them
+        raise model_failure(arguments.model, interrupted) from None
     finally:
         bar.close()
     print((arguments.out / "table.md").read_text(encoding="utf-8"), end="")

@@ -13,13 +13,37 @@ import torch
 import torch.nn.functional as F
 
 
+def confusion_matrix(prediction: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Pixel counts ``[B, K, K]``: entry ``[b, t, p]`` counts pixels of target class t predicted as p.
+
+    One counting pass over ``target * K + prediction`` instead of two one-hot tensors of
+    ``K`` times the pixels. ``bincount`` is the fastest count on the CPU but reads its
+    input's maximum on the host, so on other devices the count is a synchronisation-free
+    ``index_add_``.
+    """
+    batch = prediction.shape[0]
+    bins = num_classes * num_classes
+    codes = target.long() * num_classes + prediction.long()  # [B, h, w] in 0 .. K*K - 1
+    if batch > 1:
+        codes = codes + torch.arange(batch, device=codes.device).view(-1, *([1] * (codes.ndim - 1))) * bins
+    codes = codes.reshape(-1)
+    if codes.device.type == "cpu":
+        counts = torch.bincount(codes, minlength=batch * bins)
+    else:
+        counts = torch.zeros(batch * bins, dtype=torch.long, device=codes.device)
+        counts.index_add_(0, codes, torch.ones(1, dtype=torch.long, device=codes.device).expand_as(codes))
+    return counts.view(batch, num_classes, num_classes)
+
+
 def class_overlaps(prediction: torch.Tensor, target: torch.Tensor, num_classes: int):
     """Per-class intersection, union and the two areas, each ``[B, K]``."""
-    predicted = F.one_hot(prediction.long(), num_classes).flatten(1, 2)  # [B, hw, K]
-    wanted = F.one_hot(target.long(), num_classes).flatten(1, 2)
-    intersection = (predicted & wanted).sum(1)
-    predicted_area = predicted.sum(1)
-    target_area = wanted.sum(1)
+    return _overlaps_from_confusion(confusion_matrix(prediction, target, num_classes))
+
+
+def _overlaps_from_confusion(confusion: torch.Tensor):
+    intersection = confusion.diagonal(dim1=1, dim2=2)
+    predicted_area = confusion.sum(1)
+    target_area = confusion.sum(2)
     union = predicted_area + target_area - intersection
     return intersection, union, predicted_area, target_area
 
@@ -37,7 +61,8 @@ def segmentation_scores(prediction: torch.Tensor, target: torch.Tensor, num_clas
     multi-class models average over the classes present in the target or the prediction.
     Two empty foregrounds agree perfectly: IoU and Dice are 1.
     """
-    intersection, union, predicted_area, target_area = class_overlaps(prediction, target, num_classes)
+    confusion = confusion_matrix(prediction, target, num_classes)
+    intersection, union, predicted_area, target_area = _overlaps_from_confusion(confusion)
     intersection = intersection.float()
     union = union.float()
     area_sum = (predicted_area + target_area).float()
@@ -50,14 +75,14 @@ def segmentation_scores(prediction: torch.Tensor, target: torch.Tensor, num_clas
         count = present.sum(1)
         iou_score = torch.where(count > 0, (iou * present).sum(1) / count.clamp(min=1), torch.ones_like(count))
         dice_score = torch.where(count > 0, (dice * present).sum(1) / count.clamp(min=1), torch.ones_like(count))
-    pixel_accuracy = (prediction == target).flatten(1).float().mean(1)
+    pixel_accuracy = confusion.diagonal(dim1=1, dim2=2).sum(1) / prediction[0].numel()
     return {"iou": iou_score, "pixel_accuracy": pixel_accuracy, "dice": dice_score, "per_class_iou": iou}
 
 
 def perturbation_norms(adversarial: torch.Tensor, original: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """L2 and L-infinity of ``adversarial - original`` over all channels and pixels ([0, 1] scale)."""
     difference = (adversarial - original).flatten(1).float()
-    return difference.norm(p=2, dim=1), difference.abs().amax(dim=1)
+    return torch.linalg.vector_norm(difference, 2, dim=1), torch.linalg.vector_norm(difference, math.inf, dim=1)
 
 
 def psnr(adversarial: torch.Tensor, original: torch.Tensor) -> torch.Tensor:

@@ -21,13 +21,46 @@ import torch
 import torch.nn.functional as F
 
 from .attacks.base import Attack, StepInputs
+from .fallback import is_out_of_memory
 from .metrics import perturbation_norms, psnr, segmentation_scores, ssim
-from .models import ModelAdapter
+from .models import ModelAdapter, class_ids
 from .results import HISTORY_COLUMNS, AttackResult, Snapshot
 
 SnapshotCallback = Callable[[Snapshot], None]
 
 _REASONS = ("iterations", "stop_iou", "finished", "non-finite", "user")
+MODEL_ERROR = "model error"
+"""``stop_reason`` of the items a model failure interrupted (see :class:`AttackInterrupted`)."""
+
+
+class AttackInterrupted(Exception):
+    """The model raised mid-run; nothing computed before the failure is lost.
+
+    ``results`` (one per item of the batch, like :func:`run_batch`) keep every iterate the model
+    did evaluate: ``adversarial`` is the last of them, ``history`` ends with it, items still
+    running have ``stop_reason == "model error"`` and ``error`` set. ``results`` is empty when the
+    failure came before any iterate was evaluated, or when the model fails on the kept iterates
+    too. ``cause`` is the model's exception (also ``__cause__``). Out-of-memory errors are not
+    wrapped: they propagate unchanged, for :mod:`.fallback` to retry.
+    """
+
+    def __init__(self, iteration: int, cause: BaseException, results: list[AttackResult]):
+        self.iteration = iteration
+        self.cause = cause
+        self.results = results
+        detail = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        kept = (f"the partial result keeps iterations 0..{max(r.iterations_run for r in results)}" if results
+                else "no iterate could be kept")
+        super().__init__(f"the model raised {type(cause).__name__} at iteration {iteration}"
+                         f"{': ' + detail if detail else ''}; {kept}")
+
+    @property
+    def result(self) -> AttackResult | None:
+        """The partial result of a single-image run (the first item), or None."""
+        return self.results[0] if self.results else None
+
+    def __reduce__(self):  # picklable (worker processes), although __init__ takes more than the message
+        return type(self), (self.iteration, self.cause, self.results)
 
 
 class AttackControl:
@@ -117,7 +150,10 @@ def run_attack(
     control: AttackControl | None = None,
     check_every: int = 25,
 ) -> AttackResult:
-    """Attack one image (``H x W x C`` float in [0, 1]) towards ``target`` (``H x W`` class ids)."""
+    """Attack one image (``H x W x C`` float in [0, 1]) towards ``target`` (``H x W`` class ids).
+
+    Raises :class:`AttackInterrupted`, holding the partial result, when the model fails mid-run.
+    """
     regions = None if region is None else [region]
     return run_batch(
         adapter, [image], [target], attack, regions=regions, on_snapshot=on_snapshot,
@@ -137,12 +173,22 @@ def run_batch(
     control: AttackControl | None = None,
     check_every: int = 25,
 ) -> list[AttackResult]:
-    """Attack equally sized images at once, each towards its own target, with its own stop state."""
+    """Attack equally sized images at once, each towards its own target, with its own stop state.
+
+    Raises :class:`AttackInterrupted`, holding the partial results, when the model fails mid-run.
+    """
     x0, target_grid, region_mask, grid = prepare_batch(adapter, images, targets, regions)
     with torch.enable_grad():
         outcome = _AttackLoop(adapter, attack, x0, target_grid, region_mask, on_snapshot, snapshot_interval,
                               control, check_every).run()
-    return _collect_results(adapter, attack, images, targets, regions, grid, x0, target_grid, outcome)
+    if outcome.failure is None:
+        return _collect_results(adapter, attack, images, targets, regions, grid, x0, target_grid, outcome)
+    iteration, cause = outcome.failure
+    try:  # scoring the kept iterates runs the model again; it may fail there too
+        partial = _collect_results(adapter, attack, images, targets, regions, grid, x0, target_grid, outcome)
+    except Exception:
+        partial = []
+    raise AttackInterrupted(iteration, cause, partial) from cause
 
 
 def prepare_batch(adapter, images, targets, regions):
@@ -183,6 +229,7 @@ class _LoopOutcome:
     quantized_from: int
     elapsed: float
     user_stopped: bool
+    failure: tuple[int, Exception] | None = None  # (iteration, the model's exception)
 
 
 class _AttackLoop:
@@ -215,6 +262,7 @@ class _AttackLoop:
     def run(self) -> _LoopOutcome:
         iterations = self.config.iterations
         device = self.x0.device
+        self.adapter.apply_backend_settings()
         generator = torch.Generator(device=device).manual_seed(self.config.seed)
         history = torch.zeros(iterations + 1, len(HISTORY_COLUMNS), self.x0.shape[0], device=device)
         seconds = np.zeros(iterations + 1)
@@ -223,6 +271,8 @@ class _AttackLoop:
         stop_iou = self.config.stop_iou
         started = last_snapshot = time.perf_counter()
         user_stopped = False
+        failure = None
+        previous_x = x
         row = 0
         for row in range(iterations + 1):
             if self.control is not None:
@@ -233,8 +283,14 @@ class _AttackLoop:
             x_leaf = x.detach().requires_grad_(not final_row)
             # Straight-through 8-bit rounding: the model sees the PNG's pixels, steps accumulate in float.
             x_eval = x_leaf + (quantize_8bit(x_leaf) - x_leaf).detach() if quantized else x_leaf
-            logits = self.adapter.logits(x_eval)
-            prediction = logits.argmax(1)
+            try:
+                logits = self.adapter.logits(x_eval)
+            except Exception as error:  # the model failed on x_row: keep x_0 .. x_{row-1}
+                if is_out_of_memory(error):
+                    raise
+                failure, row, x = (row, error), row - 1, previous_x
+                break
+            prediction = class_ids(logits)
             scores = segmentation_scores(prediction, self.target, self.adapter.num_classes)
             l2, linf = perturbation_norms(x_eval.detach(), self.x0)
             inputs = StepInputs(row, logits, prediction, self.target, self.target_one_hot, x_eval, self.x0, scores["iou"])
@@ -249,15 +305,21 @@ class _AttackLoop:
                 state.retire(self.attack.finished(inputs), row, "finished")
             if final_row:
                 break
-            (gradient,) = torch.autograd.grad(loss.sum(), x_leaf)
+            try:
+                (gradient,) = torch.autograd.grad(loss.sum(), x_leaf)
+            except Exception as error:  # the backward pass failed: x_row is scored, keep it
+                if is_out_of_memory(error):
+                    raise
+                failure = (row, error)
+                break
             finite = torch.isfinite(gradient).flatten(1).all(1) & torch.isfinite(loss)
             state.retire(~finite, row, "non-finite")
-            gradient = torch.where(finite.view(-1, 1, 1, 1), gradient, torch.zeros_like(gradient))
+            gradient = torch.where(finite.view(-1, 1, 1, 1), gradient, 0.0)
             if self.region is not None:
                 # Step rules that normalise the gradient (DAG, L2 PGD) see only the pixels they may change.
                 gradient = gradient * self.region
             stepped = self.constrain(self.attack.step(x, gradient, multiplier.detach())).detach()
-            x = torch.where(state.active.view(-1, 1, 1, 1), stepped, x)
+            previous_x, x = x, torch.where(state.active.view(-1, 1, 1, 1), stepped, x)
             now = time.perf_counter()
             snapshot_due = self.on_snapshot is not None and now - last_snapshot >= self.snapshot_interval
             if snapshot_due:
@@ -265,15 +327,17 @@ class _AttackLoop:
                 last_snapshot = time.perf_counter()
             if (snapshot_due or row % self.check_every == 0) and not bool(state.active.any()):
                 break
+        if failure is not None and row < 0:
+            raise AttackInterrupted(failure[0], failure[1], []) from failure[1]
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         elapsed = time.perf_counter() - started
         final_x = quantize_8bit(x) if row >= self.quantized_from else x
-        if self.on_snapshot is not None:
+        if self.on_snapshot is not None and failure is None:  # after a failure the results carry the end
             with torch.no_grad():
                 self._emit(final_x, self.adapter.predict(final_x), history, seconds, row, elapsed, final=True)
         return _LoopOutcome(final_x, state, history[: row + 1].cpu().numpy(), seconds[: row + 1], row,
-                            self.quantized_from, elapsed, user_stopped)
+                            self.quantized_from, elapsed, user_stopped, failure)
 
     def _emit(self, x, prediction, history, seconds, row, elapsed, final):
         rows = history[: row + 1, :, 0].detach().cpu().numpy()
@@ -330,6 +394,8 @@ def _collect_results(adapter, attack, images, targets, regions, grid, x0, target
     for item in range(x0.shape[0]):
         last = int(stopped_at[item])
         reason = "user" if still_active[item] and outcome.user_stopped else _REASONS[int(reasons[item])]
+        if still_active[item] and outcome.failure is not None:
+            reason = MODEL_ERROR
         rows = outcome.history[: last + 1, :, item]
         history = {name: rows[:, index].astype(np.float64) for index, name in enumerate(HISTORY_COLUMNS)}
         history["iteration"] = np.arange(last + 1)
@@ -337,6 +403,10 @@ def _collect_results(adapter, attack, images, targets, regions, grid, x0, target
         error = None
         if reason == "non-finite":
             error = f"the gradient became NaN or infinite at iteration {last}; kept the iterates up to it"
+        elif reason == MODEL_ERROR:
+            failed_at, cause = outcome.failure
+            error = (f"the model raised {type(cause).__name__} at iteration {failed_at}; "
+                     f"kept the iterates up to iteration {last}")
         results.append(AttackResult(
             method=attack.name,
             config=attack.config.as_dict(),

@@ -13,6 +13,7 @@ import os
 import platform
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,28 +96,90 @@ def export_run(
     colors: list[tuple[int, int, int]] | None = None,
     frames: list[np.ndarray] | None = None,
 ) -> Path:
-    """Write the run folder ``destination`` (must not exist yet, or be empty); return its path."""
+    """Write the run folder ``destination`` (must not exist yet, or be empty); return its path.
+
+    Atomic: the files are written into a ``.segattack-tmp-*`` folder beside ``destination``,
+    which is renamed into place once complete. Any failure (read-only folder, full disk)
+    raises one SegAttackError naming the folder and removes everything this call created,
+    parent folders included; ``result`` is untouched, so it can be exported elsewhere.
+    Staging folders older than an hour, left by a killed process, are removed from the
+    parent folder on the next export into it.
+    """
     destination = Path(destination)
     if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
         raise SegAttackError(destination, "already exists and is not empty; choose a new folder")
     parent = destination.parent
+    created = _missing_folders(parent)  # removed again if the export fails
+    was_empty_folder = destination.is_dir()
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".segattack-tmp-", dir=parent))
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
     except OSError as error:
-        raise SegAttackError(parent, f"cannot write here ({error.strerror or error})") from None
+        _remove_empty(created)
+        raise SegAttackError(parent, f"cannot write here ({error.strerror or error}); nothing was written") from None
+    _remove_stale_staging(parent, keep=staging)
     try:
         _write_files(staging, result, provenance, colors, frames)
         if destination.exists():
             destination.rmdir()
         os.replace(staging, destination)
-    except OSError as error:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise SegAttackError(destination, f"export failed, nothing was written ({error.strerror or error})") from None
+    except (OSError, SegAttackError) as error:
+        _undo(staging, created, destination if was_empty_folder else None)
+        cause = error.__cause__ if isinstance(error, SegAttackError) else error  # a writer names the temp file
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else (
+            error.problem if isinstance(error, SegAttackError) else str(error))
+        raise SegAttackError(destination, f"export failed, nothing was written ({reason})") from None
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        _undo(staging, created, destination if was_empty_folder else None)
         raise
     return destination
+
+
+STAGING_PREFIX = ".segattack-tmp-"
+STALE_STAGING_SECONDS = 3600
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders ``folder.mkdir(parents=True)`` would create, deepest first."""
+    missing = []
+    while not folder.exists() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _undo(staging: Path, created: list[Path], empty_destination: Path | None) -> None:
+    """Leave the disk as the export found it: no staging folder, no new folders, the empty folder back."""
+    shutil.rmtree(staging, ignore_errors=True)
+    _remove_empty(created)
+    if empty_destination is not None and not empty_destination.exists():
+        try:
+            empty_destination.mkdir()
+        except OSError:
+            pass
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _remove_stale_staging(parent: Path, keep: Path) -> None:
+    """Best effort: staging folders untouched for an hour belong to exports that were killed."""
+    now = time.time()
+    try:
+        candidates = [p for p in parent.iterdir() if p.name.startswith(STAGING_PREFIX) and p != keep]
+    except OSError:
+        return
+    for candidate in candidates:
+        try:
+            if candidate.is_dir() and now - candidate.stat().st_mtime > STALE_STAGING_SECONDS:
+                shutil.rmtree(candidate, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _write_files(folder: Path, result: AttackResult, provenance: Provenance, colors, frames) -> None:

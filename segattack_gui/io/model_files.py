@@ -61,13 +61,28 @@ def read_sidecar(path: Path | None, overrides: dict | None = None) -> ModelSpec:
             raise SegAttackError(path, f"cannot read the sidecar ({error})") from None
         except json.JSONDecodeError as error:
             raise SegAttackError(path, f"the sidecar is not valid JSON (line {error.lineno}: {error.msg})") from None
+        except RecursionError:
+            raise SegAttackError(path, "the sidecar is not valid JSON (nested too deeply)") from None
         if not isinstance(values, dict):
             raise SegAttackError(path, "the sidecar must be a JSON object")
     values.update({key: value for key, value in (overrides or {}).items() if value is not None})
     return _spec_from_dict(values, path)
 
 
+MAX_CLASSES = 256  # class ids travel as uint8 (predictions, class-id PNGs)
+MAX_INPUT_PIXELS = 64_000_000  # as images.DEFAULT_MAX_PIXELS: the model input is probed once at this size
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def _spec_from_dict(values: dict, source) -> ModelSpec:
+    """Check every known sidecar field's type and range; unknown keys are ignored."""
     known = {f.name for f in fields(ModelSpec)}
     spec_values = {key: value for key, value in values.items() if key in known}
 
@@ -77,31 +92,53 @@ def _spec_from_dict(values: dict, source) -> ModelSpec:
     classes = spec_values.get("classes", ["background", "foreground"])
     if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
         fail('"classes" must be a list of at least two class names')
+    if len(classes) > MAX_CLASSES:
+        fail(f'"classes" names {len(classes)} classes; at most {MAX_CLASSES} are supported')
     spec_values["classes"] = tuple(classes)
     for key in ("mean", "std"):
         if spec_values.get(key) is not None:
             vector = spec_values[key]
-            if not isinstance(vector, list) or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in vector):
+            if not isinstance(vector, list) or not vector or not all(_is_number(v) for v in vector):
                 fail(f'"{key}" must be a list of numbers')
             if key == "std" and any(v <= 0 for v in vector):
                 fail('"std" values must be positive')
             spec_values[key] = tuple(float(v) for v in vector)
+    if spec_values.get("in_channels") is not None and not _is_count(spec_values["in_channels"]):
+        fail('"in_channels" must be a positive whole number')
+    # One value per input channel; a single value applies to every channel when "in_channels" is given.
+    lengths = {key: len(spec_values[key]) for key in ("mean", "std") if spec_values.get(key) is not None}
+    if len(set(lengths.values())) > 1:
+        fail(f'"mean" has {lengths["mean"]} values but "std" has {lengths["std"]}')
+    channels = spec_values.get("in_channels")
+    if channels is not None and any(length not in (1, channels) for length in lengths.values()):
+        fail(f'"mean"/"std" give {max(lengths.values())} values but "in_channels" is {channels}')
     if spec_values.get("colors") is not None:
         colors = spec_values["colors"]
-        if not isinstance(colors, list) or len(colors) != len(classes):
-            fail('"colors" must give one [r, g, b] per class')
-        spec_values["colors"] = tuple(tuple(int(c) for c in color) for color in colors)
+        if not isinstance(colors, list) or len(colors) != len(classes) or not all(
+            isinstance(color, list) and len(color) == 3
+            and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in color)
+            for color in colors
+        ):
+            fail('"colors" must give one [r, g, b] (0-255) per class')
+        spec_values["colors"] = tuple(tuple(color) for color in colors)
     if spec_values.get("input_size") is not None:
         size = spec_values["input_size"]
-        if not (isinstance(size, list) and len(size) == 2 and all(isinstance(s, int) and s > 0 for s in size)):
+        if not (isinstance(size, list) and len(size) == 2 and all(_is_count(s) for s in size)):
             fail('"input_size" must be [height, width] in pixels')
+        if size[0] * size[1] > MAX_INPUT_PIXELS:
+            fail(f'"input_size" {size[0]}x{size[1]} is more than {MAX_INPUT_PIXELS:,} pixels')
         spec_values["input_size"] = tuple(size)
     if spec_values.get("input_policy", "pad") not in ("pad", "resize"):
         fail('"input_policy" must be "pad" or "resize"')
     if spec_values.get("output", "logits") not in ("logits", "sigmoid"):
         fail('"output" must be "logits" or "sigmoid"')
-    if spec_values.get("architecture") is not None and spec_values["architecture"] not in ARCHITECTURES:
-        fail(f'unknown "architecture" {spec_values["architecture"]!r} (built in: {", ".join(ARCHITECTURES)})')
+    architecture = spec_values.get("architecture")
+    if architecture is not None and (not isinstance(architecture, str) or architecture not in ARCHITECTURES):
+        fail(f'unknown "architecture" {architecture!r} (built in: {", ".join(ARCHITECTURES)})')
+    if not isinstance(spec_values.get("architecture_args", {}), dict):
+        fail('"architecture_args" must be a JSON object of keyword arguments')
+    if not isinstance(spec_values.get("description", ""), str):
+        fail('"description" must be text')
     return ModelSpec(**spec_values)
 
 
@@ -154,7 +191,11 @@ def load_model(
                 path, "is a pickled model, which runs code from the file when loaded; "
                 "pass --trust-model if you trust its source"
             )
-        model = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            model = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as error:  # e.g. the model's class cannot be imported here
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            raise SegAttackError(path, f"cannot be unpickled ({type(error).__name__}: {first_line})") from None
         if isinstance(model, dict):
             model = _from_state_dict(path, model, spec)
     else:
@@ -196,6 +237,6 @@ def check_model_fits(loaded: LoadedModel, image_height: int, image_width: int) -
         loaded.adapter.output_grid(image_height, image_width)
     except ModelOutputError as error:
         raise SegAttackError(loaded.path, str(error)) from None
-    except RuntimeError as error:
-        first_line = str(error).strip().splitlines()[0]
+    except Exception as error:  # the model's own code failed on this size: a problem of the model file
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise SegAttackError(loaded.path, f"fails on a {image_height}x{image_width} image ({first_line})") from None
