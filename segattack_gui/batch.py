@@ -22,6 +22,7 @@ import numpy as np
 from .core.attacks import Attack
 from .core.fallback import OutOfMemoryFallback
 from .core.runner import run_batch
+from .distributed import Team
 from .errors import SegAttackError
 from .io.export import Provenance, export_run
 from .io.hashing import sha256_file
@@ -110,14 +111,37 @@ def run_experiment(
     mask_threshold: int = 20,
     progress: Callable[[str], None] | None = None,
     on_message: Callable[[str], None] | None = None,
+    team: Team | None = None,
 ) -> list[dict]:
     """Attack every pair with every method, skipping finished runs; return the table rows.
 
     Out of GPU memory, a group is retried in smaller batches, then on the CPU
     (:mod:`.core.fallback`), announced through ``on_message``.
+
+    Under ``torchrun`` (``team`` given, see :mod:`.distributed`) this process runs only
+    its share of the pairs. Every process still checks every input first, so a bad file
+    stops all of them alike before anything is written; rank 0 writes the tables once
+    every share is done.
     """
     loaded = {pair: _load_pair(model, pair, mask_threshold) for pair in pairs}
     out.mkdir(parents=True, exist_ok=True)  # only once every input has been checked
+    mine = list(pairs) if team is None else team.share(pairs)
+    try:
+        _run_pairs(model, mine, loaded, attacks, out, batch_size, progress, on_message)
+    except Exception:
+        if team is not None:
+            team.all_succeeded(False)  # release the other processes before failing
+        raise
+    if team is not None and not team.all_succeeded(True):
+        raise SegAttackError(out, "another process of this torchrun failed (see its message); no table written")
+    rows = summarise(out, [attack.name for attack in attacks], pairs)
+    if team is None or team.is_main:
+        write_tables(out, rows)
+    return rows
+
+
+def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_message) -> None:
+    """Run and export every (pair, method) whose run folder is not finished yet."""
     colors = model_colors(model)
     fallback = OutOfMemoryFallback(model.adapter, batch_size=batch_size, on_message=on_message)
 
@@ -146,9 +170,6 @@ def run_experiment(
                 if progress:
                     progress(f"{attack.name} {pair.image.name} -> {pair.target.name}: "
                              f"IoU {result.final['iou']:.3f} L2 {result.final['l2']:.3f}")
-    rows = summarise(out, [attack.name for attack in attacks], pairs)
-    write_tables(out, rows)
-    return rows
 
 
 def _same_shape_groups(pairs, loaded, batch_size: int):

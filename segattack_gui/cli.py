@@ -83,6 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, help="folder to write into (default: the shipped resources folder)")
     demo.add_argument("--quick", action="store_true", help="a tiny training run (for tests)")
     demo.add_argument("--quiet", action="store_true")
+
+    bench = commands.add_parser("bench", help="iterations per second of the engine vs the published loop and the "
+                                "forward+backward floor, in one process")
+    bench.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    bench.add_argument("--model", choices=["demo", "unet"],
+                       help="demo: 256x256 demo U-Net; unet: the paper's U-Net at 572 (default: unet on CUDA, demo on CPU)")
+    bench.add_argument("--iterations", type=int, metavar="N", help="iterations per timed run (default 50 CUDA, 20 CPU)")
+    bench.add_argument("--batch-size", type=int, metavar="B", help="batch for the batched runs (default 8 CUDA, 4 CPU)")
+    bench.add_argument("--precision", default="all", help="fp32, tf32, bf16, a comma list, or all available (default)")
+    bench.add_argument("--rounds", type=int, default=3, metavar="R", help="interleaved timed rounds; medians count")
+    bench.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
+    bench.add_argument("--seed", type=int, default=0, help="seed of the random weights and images")
+    bench.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    bench.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return parser
 
 
@@ -241,23 +255,38 @@ def attack_command(arguments: argparse.Namespace) -> int:
 
 
 def batch_command(arguments: argparse.Namespace) -> int:
-    from .batch import make_pairs, run_experiment
-    from .core.runner import AttackInterrupted
-    from .io.model_files import load_model
+    from .distributed import join, leave
 
     attacks = batch_attacks(arguments)
     if arguments.batch_size < 1:
         raise SegAttackError("--batch-size", "must be at least 1")
     seed = arguments.seed if arguments.seed is not None else 0
     try:
+        team = join(arguments.device)  # under torchrun: this process's rank, share and device; else None
+    except ValueError as error:
+        raise SegAttackError("--device", str(error)) from None
+    try:
+        return _run_batch_command(arguments, attacks, seed, team)
+    finally:
+        leave(team)
+
+
+def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, team) -> int:
+    from .batch import make_pairs, run_experiment
+    from .core.runner import AttackInterrupted
+    from .io.model_files import load_model
+
+    try:
         pairs = make_pairs(arguments.images, arguments.masks, arguments.targets, arguments.pairing, seed)
-        model = load_model(arguments.model, trust_pickle=arguments.trust_model, device=arguments.device,
-                           precision=arguments.precision)
+        model = load_model(arguments.model, trust_pickle=arguments.trust_model,
+                           device=team.device if team else arguments.device, precision=arguments.precision)
     except ValueError as error:
         raise SegAttackError("--device", str(error)) from None
     from tqdm import tqdm
 
-    bar = tqdm(total=len(pairs) * len(attacks), unit="run", file=sys.stderr, disable=arguments.quiet)
+    runs = len(team.share(pairs) if team else pairs) * len(attacks)
+    bar = tqdm(total=runs, unit="run", file=sys.stderr, disable=arguments.quiet,
+               desc=f"rank {team.rank}" if team else None)
 
     def progress(line: str) -> None:
         bar.update(1)
@@ -265,11 +294,13 @@ def batch_command(arguments: argparse.Namespace) -> int:
 
     try:
         rows = run_experiment(model, pairs, attacks, arguments.out, batch_size=arguments.batch_size,
-                              mask_threshold=arguments.mask_threshold, progress=progress, on_message=warn)
+                              mask_threshold=arguments.mask_threshold, progress=progress, on_message=warn, team=team)
     except AttackInterrupted as interrupted:  # finished run folders stay: the batch resumes from them
         raise model_failure(arguments.model, interrupted) from None
     finally:
         bar.close()
+    if team is not None and not team.is_main:
+        return 0  # rank 0 prints the table of the whole run
     print((arguments.out / "table.md").read_text(encoding="utf-8"), end="")
     print(f"{len(rows)} methods x {len(pairs)} pairs; run folders and table.csv in {arguments.out}")
     return 0
@@ -294,6 +325,42 @@ def demo_command(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def bench_command(arguments: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
+    from .bench import BENCH_MODELS, parse_precisions, run_bench
+    from .core.models import resolve_device
+
+    try:
+        device = resolve_device(arguments.device)
+    except (ValueError, RuntimeError) as error:
+        raise SegAttackError("--device", str(error)) from None
+    try:
+        precisions = parse_precisions(arguments.precision)
+    except ValueError as error:
+        raise SegAttackError("--precision", str(error)) from None
+    for flag in ("iterations", "batch_size", "rounds", "threads"):
+        value = getattr(arguments, flag)
+        if value is not None and value < 1:
+            raise SegAttackError("--" + flag.replace("_", "-"), "must be at least 1")
+    if arguments.threads:
+        torch.set_num_threads(arguments.threads)
+    on_cuda = device.type == "cuda"
+    model = BENCH_MODELS[arguments.model or ("unet" if on_cuda else "demo")](arguments.seed)
+    progress = None if arguments.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    try:
+        report = run_bench(model, device, precisions=precisions,
+                           iterations=arguments.iterations or (50 if on_cuda else 20),
+                           batch_size=arguments.batch_size or (8 if on_cuda else 4),
+                           rounds=arguments.rounds, warmup_iterations=5 if on_cuda else 2, progress=progress)
+    except ValueError as error:
+        raise SegAttackError("--precision", str(error)) from None
+    print(json.dumps(report.as_dict(), indent=2) if arguments.json else report.text())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
@@ -304,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
             return batch_command(arguments)
         if arguments.command == "demo":
             return demo_command(arguments)
+        if arguments.command == "bench":
+            return bench_command(arguments)
     except SegAttackError as error:
         print(f"segattack: error: {error.one_line()}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -1,0 +1,104 @@
+"""``segattack bench`` on a tiny model: every measurement runs and reports a rate (no timing asserts)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from segattack_gui import bench
+from segattack_gui.cli import main
+from segattack_gui.core.architectures import PaddedUNet
+from segattack_gui.core.models import ModelSpec
+
+
+def tiny_model(seed: int = 0) -> bench.BenchModel:
+    image = np.random.default_rng(seed).uniform(0, 1, (16, 16, 3)).astype(np.float32)
+    target = np.zeros((16, 16), np.int64)
+    target[4:12, 4:12] = 1
+    return bench.module_bench_model("tiny", "tiny U-Net", lambda: PaddedUNet(widths=(2, 4), num_classes=2),
+                                    ModelSpec(), image, target, seed)
+
+
+@pytest.fixture(scope="module")
+def report() -> bench.BenchReport:
+    return bench.run_bench(tiny_model(), torch.device("cpu"), precisions=["fp32"], iterations=2, batch_size=2,
+                           rounds=2, warmup_iterations=1)
+
+
+def test_every_measurement_reports_a_positive_rate(report):
+    keys = {(m.measure, m.precision, m.batch) for m in report.measurements}
+    assert keys == {("published", "fp32", 1), ("engine", "fp32", 1), ("floor", "fp32", 1),
+                    ("engine", "fp32", 2), ("floor", "fp32", 2), ("snapshots", "fp32", 1)}
+    for measurement in report.measurements:
+        assert len(measurement.rates) == 2
+        assert math.isfinite(measurement.rate) and measurement.rate > 0
+        assert measurement.settings["device"] == "cpu" and measurement.settings["autocast"] == "off"
+    assert report.find("snapshots", "fp32").snapshots >= 1  # at least the final snapshot reached the callback
+
+
+def test_ratios_are_medians_of_per_round_ratios(report):
+    (row,) = report.ratios()
+    assert set(row) == {"precision", "engine_over_floor", "engine_over_floor_b2", "engine_over_published",
+                        "engine_b2_over_engine_b1", "snapshots_over_engine"}
+    engine, floor = report.find("engine", "fp32"), report.find("floor", "fp32")
+    per_round = [e / f for e, f in zip(engine.rates, floor.rates)]
+    assert row["engine_over_floor"] == pytest.approx(float(np.median(per_round)))
+    batched, batched_floor = report.find("engine", "fp32", 2), report.find("floor", "fp32", 2)
+    assert row["engine_over_floor_b2"] == pytest.approx(
+        float(np.median([e / f for e, f in zip(batched.rates, batched_floor.rates)])))
+
+
+def test_report_as_text_and_json(report):
+    text = report.text()
+    for measure in ("published", "engine", "floor", "snapshots"):
+        assert measure in text
+    assert torch.__version__ in text and "threads=" in text
+    document = json.loads(json.dumps(report.as_dict()))
+    assert document["torch"] == torch.__version__
+    assert {m["measure"] for m in document["measurements"]} == {"published", "engine", "floor", "snapshots"}
+    assert all(m["rate"] > 0 for m in document["measurements"])
+
+
+def test_each_timer_runs_on_its_own():
+    model = tiny_model()
+    adapter = model.make_adapter(torch.device("cpu"), "fp32")
+    assert bench.time_published(adapter, model.image, model.target, 2) > 0
+    assert bench.time_engine(adapter, [model.image] * 2, [model.target] * 2, 2) > 0
+    assert bench.time_floor(adapter, model.image, 3, 2) > 0
+    assert not any(p.requires_grad for p in adapter.model.parameters())  # the published loop restored them
+
+
+def test_precision_names_are_checked():
+    assert bench.parse_precisions(None) is None
+    assert bench.parse_precisions("all") is None
+    assert bench.parse_precisions("FP32, bf16") == ["fp32", "bf16"]
+    with pytest.raises(ValueError, match="fp16"):
+        bench.parse_precisions("fp16")
+    assert "fp32" in bench.available_precisions(torch.device("cpu"))
+    with pytest.raises(ValueError, match="none of the precisions"):
+        bench.run_bench(tiny_model(), torch.device("cpu"), precisions=["tf32"], iterations=1, rounds=1)
+
+
+def test_cli_json_parses(monkeypatch, capsys):
+    monkeypatch.setitem(bench.BENCH_MODELS, "demo", tiny_model)
+    code = main(["bench", "--device", "cpu", "--model", "demo", "--precision", "fp32", "--iterations", "1",
+                 "--rounds", "1", "--batch-size", "2", "--json", "--quiet"])
+    assert code == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["model"] == "tiny" and document["device"] == "cpu" and document["batch_size"] == 2
+    assert document["ratios"][0]["precision"] == "fp32"
+
+
+def test_cli_table_and_bad_flags(monkeypatch, capsys):
+    monkeypatch.setitem(bench.BENCH_MODELS, "demo", tiny_model)
+    assert main(["bench", "--device", "cpu", "--precision", "fp32", "--iterations", "1", "--rounds", "1",
+                 "--batch-size", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "engine/floor" in out and "image-it/s" not in out  # batch 1: no batched lines
+    assert main(["bench", "--device", "cpu", "--precision", "fp16", "--quiet"]) == 2
+    assert "--precision" in capsys.readouterr().err
+    assert main(["bench", "--device", "cpu", "--iterations", "0", "--quiet"]) == 2
