@@ -2,8 +2,8 @@
 
     python scripts/demo_dataset.py --kind fundus --count 8 --out demo_data/fundus
 
-Samples come from the held-out stream the demo models never trained on (sample 0
-is the shipped demo image, so the set starts at 1).
+Samples come from the held-out stream the demo models never trained on, skipping
+the shipped demo image.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image
 
 from segattack_gui.demo.synthetic import KINDS
-from segattack_gui.demo.training import HELDOUT_STREAM, sample_seed
+from segattack_gui.demo.catalog import DEMO_SAMPLE, HELDOUT_STREAM, sample_seed
 from segattack_gui.io.masks import write_class_png
 
 
@@ -28,7 +28,8 @@ def main() -> None:
     images, masks = arguments.out / "images", arguments.out / "masks"
     images.mkdir(parents=True, exist_ok=True)
     masks.mkdir(parents=True, exist_ok=True)
-    for index in range(1, arguments.count + 1):
+    indices = [i for i in range(arguments.count + 1) if i != DEMO_SAMPLE[arguments.kind]][: arguments.count]
+    for index in indices:
         pixels, labels = kind.generate(sample_seed(HELDOUT_STREAM, index))
         name = f"{arguments.kind}_{index:03d}.png"
         Image.fromarray(pixels).save(images / name)

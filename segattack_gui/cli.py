@@ -207,7 +207,14 @@ def attack_command(arguments: argparse.Namespace) -> int:
     out = arguments.out
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise SegAttackError(out, "already exists and is not empty; choose a new folder")
-    attack = build_attack(arguments.method, method_parameters(arguments, arguments.method))
+    parameters = method_parameters(arguments, arguments.method)
+    if arguments.demo:
+        from .demo import DEMOS
+
+        accepted = _accepted_parameters(arguments.method)
+        demo_defaults = {k: v for k, v in DEMOS[arguments.demo].attack_parameters.items() if k in accepted}
+        parameters = {**demo_defaults, **parameters}
+    attack = build_attack(arguments.method, parameters)
     try:
         inputs = load_attack_inputs(model_path, image_path, target_path, arguments.region,
                                     trust_model=arguments.trust_model, device=arguments.device,
