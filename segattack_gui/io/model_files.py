@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import pickle
+import pickletools
 import warnings
 import zipfile
 from dataclasses import dataclass, fields
@@ -142,6 +143,15 @@ def _spec_from_dict(values: dict, source) -> ModelSpec:
     return ModelSpec(**spec_values)
 
 
+def _names_globals(path: Path) -> bool:
+    """Read the first pickle stream's opcodes (nothing is executed) and look for imports."""
+    try:
+        with Path(path).open("rb") as handle:
+            return any(op.name in ("GLOBAL", "STACK_GLOBAL", "INST") for op, _, _ in pickletools.genops(handle))
+    except (ValueError, EOFError, OSError):
+        return False
+
+
 def inspect_model_file(path: Path) -> ModelKind:
     """Tell the kind of a model file without running code from it."""
     path = Path(path)
@@ -156,7 +166,9 @@ def inspect_model_file(path: Path) -> ModelKind:
         torch.load(path, map_location="cpu", weights_only=True)
         return "state_dict"
     except pickle.UnpicklingError as error:
-        if "weights_only" in str(error) or "Unsupported global" in str(error):
+        # The safe unpickler refused it: a pickled model if the bytes form a pickle stream
+        # that names globals (classes, functions), otherwise no PyTorch file at all.
+        if "global" in str(error).lower() or _names_globals(path):
             return "pickle"
         raise SegAttackError(path, "is not a PyTorch model file (it cannot be unpickled)") from None
     except Exception as error:  # torch raises several types for foreign files

@@ -95,13 +95,13 @@ def _not_a_model(files, tmp_path):
     return path
 
 
-@pytest.mark.parametrize("case, flag, culprit", [
-    ("truncated image", "--image", _truncated_png),
-    ("mask of the wrong size", "--target", _wrong_size_mask),
-    ("mask with unknown class ids", "--target", _unknown_ids_mask),
-    ("file that is not a model", "--model", _not_a_model),
+@pytest.mark.parametrize("case, flag, culprit, words", [
+    ("truncated image", "--image", _truncated_png, "truncated"),
+    ("mask of the wrong size", "--target", _wrong_size_mask, "but the image is"),
+    ("mask with unknown class ids", "--target", _unknown_ids_mask, "7"),
+    ("file that is not a model", "--model", _not_a_model, "not a PyTorch model file"),
 ])
-def test_bad_files_exit_2_with_one_line_and_write_nothing(files, tmp_path, capsys, case, flag, culprit):
+def test_bad_files_exit_2_with_one_line_and_write_nothing(files, tmp_path, capsys, case, flag, culprit, words):
     path = culprit(files, tmp_path)
     arguments = {"--model": files["torchscript"], "--image": files["image"], "--target": files["target"]}
     arguments[flag] = path
@@ -111,6 +111,7 @@ def test_bad_files_exit_2_with_one_line_and_write_nothing(files, tmp_path, capsy
     error = capsys.readouterr().err.strip()
     assert code == 2, case
     assert error.count("\n") == 0 and error.startswith(f"segattack: error: {path}: "), error
+    assert words in error, error
     assert not out.exists()
 
 
