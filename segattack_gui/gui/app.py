@@ -1,0 +1,89 @@
+"""``segattack-gui``: start the application on the fundus demo.
+
+The application and organisation names set here decide where QSettings keeps recent
+files and window geometry. ``--no-demo`` starts empty; files given on the command line
+are opened as if dropped on the window (image, model, then target by name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, QRectF, QSettings, Qt
+from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QApplication
+
+from .. import __version__
+
+APP_NAME = "SegAttack"
+ORGANISATION = "SegAttack"
+
+
+def application_icon() -> QIcon:
+    """The shipped icon when present, else a drawn one: a target mask over an image tile."""
+    from ..assets import resource_path
+
+    for name in ("segattack.svg", "segattack.png"):
+        path = resource_path("icons", name)
+        if path.exists():
+            return QIcon(str(path))
+    icon = QIcon()
+    for size in (16, 32, 64, 128, 256):
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        unit = size / 16
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(40, 52, 70))
+        painter.drawRoundedRect(QRectF(0.5 * unit, 0.5 * unit, 15 * unit, 15 * unit), 3 * unit, 3 * unit)
+        painter.setBrush(QColor(0, 158, 115, 230))
+        painter.drawEllipse(QPointF(8 * unit, 8 * unit), 5 * unit, 5 * unit)
+        painter.setPen(QPen(QColor(240, 150, 0), max(1.0, 1.4 * unit)))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawEllipse(QPointF(8 * unit, 8 * unit), 2.2 * unit, 2.2 * unit)
+        painter.end()
+        icon.addPixmap(pixmap)
+    return icon
+
+
+def create_application(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationVersion(__version__)
+    app.setWindowIcon(application_icon())
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="segattack-gui", description="SegAttack desktop workbench")
+    parser.add_argument("files", nargs="*", type=Path, help="image, model (.pt/.pth/.ts/.jit) or target files")
+    parser.add_argument("--no-demo", action="store_true", help="start without the fundus demo")
+    parser.add_argument("--demo", default="fundus", choices=["fundus", "skin"], help="which demo to open")
+    options, qt_arguments = parser.parse_known_args(arguments)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = create_application([sys.argv[0], *qt_arguments])
+    from .drop_files import MASK_NAME, file_kind
+    from .main_window import MainWindow
+
+    window = MainWindow(demo=None if options.no_demo or options.files else options.demo)
+    geometry = QSettings().value("window/geometry")
+    if geometry:
+        window.restoreGeometry(geometry)
+    for path in sorted(options.files, key=lambda p: (file_kind(p) != "image", file_kind(p) != "model")):
+        kind = file_kind(path)
+        if kind == "image" and MASK_NAME.search(path.stem):
+            window.open_target(path)
+        elif kind in ("image", "model"):
+            window.open_file_as(kind, str(path))
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""The attack panel: method, its parameters, iterations, stop IoU, device; Run, Pause, Stop, Export.
+
+The panel only collects settings and asks for actions through its signals; the main
+window starts the run. Methods come from ``core.attacks.METHODS``, the same table the
+CLI reads, so both front ends list the same attacks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
+    QTabWidget, QVBoxLayout, QWidget,
+)
+
+from ..core.attacks import METHOD_TITLES, METHODS
+from ..core.models import available_devices
+from .parameter_form import ParameterForm, tooltip
+
+
+def _config_field(method: str, name: str) -> dataclasses.Field:
+    return next(f for f in dataclasses.fields(METHODS[method].config_type) if f.name == name)
+
+
+class AttackPanel(QWidget):
+    """Settings and controls of one attack; ``settings()`` gives what ``create_attack`` takes."""
+
+    runRequested = Signal()
+    pauseRequested = Signal()
+    resumeRequested = Signal()
+    stopRequested = Signal()
+    exportRequested = Signal()
+    deviceChanged = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("attackPanel")
+        self.method_combo = QComboBox()
+        self.method_combo.setObjectName("methodCombo")
+        self.method_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.method_combo.setMinimumContentsLength(14)
+        for name in METHODS:
+            self.method_combo.addItem(METHOD_TITLES.get(name, name.upper()), name)
+            self.method_combo.setItemData(self.method_combo.count() - 1,
+                                          (METHODS[name].__doc__ or name).strip().splitlines()[0],
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.parameter_form = ParameterForm()
+        self.iterations_spin = QSpinBox()
+        self.iterations_spin.setObjectName("iterationsSpin")
+        self.iterations_spin.setRange(1, 1_000_000)
+        self.iterations_spin.setSingleStep(50)
+        self.stop_iou_spin = QDoubleSpinBox()
+        self.stop_iou_spin.setObjectName("stopIouSpin")
+        self.stop_iou_spin.setRange(0.0, 1.0)
+        self.stop_iou_spin.setDecimals(3)
+        self.stop_iou_spin.setSingleStep(0.01)
+        self.stop_iou_spin.setSpecialValueText("off")  # 0 means: run every iteration
+        self.device_combo = QComboBox()
+        self.device_combo.setObjectName("deviceCombo")
+        self.device_combo.setToolTip("Where the model and the attack run. Changing it moves the loaded model.")
+        for device in available_devices():
+            self.device_combo.addItem(device, device)
+        self.run_button = QPushButton("Run")
+        self.run_button.setObjectName("runButton")
+        self.run_button.setToolTip("Start the attack on the image towards the painted target (Ctrl+R)")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setObjectName("pauseButton")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopButton")
+        self.stop_button.setToolTip("Stop after the current iteration; the run so far is kept and can be exported")
+        self.run_button.setMinimumHeight(30)
+        self.export_button = QPushButton("Export results…")
+        self.export_button.setObjectName("exportButton")
+        self.export_button.setToolTip("Write the last run to a folder: images, arrays, metrics.csv, summary.json")
+        self.hint_label = QLabel()
+        self.hint_label.setWordWrap(True)
+        self.hint_label.setStyleSheet("color: #555;")
+        self._state = "idle"
+        self._can_run = False
+        self._can_export = False
+        self._build_layout()
+        self.method_combo.currentIndexChanged.connect(self._on_method_changed)
+        self.device_combo.currentIndexChanged.connect(self._on_device_changed)
+        self.run_button.clicked.connect(self.runRequested)
+        self.pause_button.clicked.connect(self._on_pause_clicked)
+        self.stop_button.clicked.connect(self.stopRequested)
+        self.export_button.clicked.connect(self.exportRequested)
+        self._on_method_changed()
+        self.iterations_spin.setValue(_config_field(self.method, "iterations").default)
+        self._update_buttons()
+
+    def _build_layout(self) -> None:
+        method_box = QGroupBox("Method and budget")
+        form = QFormLayout(method_box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Method", self.method_combo)
+        form.addRow("Iterations", self.iterations_spin)
+        form.addRow("Stop at IoU", self.stop_iou_spin)
+        form.addRow("Device", self.device_combo)
+        parameters_box = QGroupBox("Parameters")
+        parameters_layout = QVBoxLayout(parameters_box)
+        parameters_layout.addWidget(self.parameter_form)
+        settings = QWidget()
+        self._settings_layout = QVBoxLayout(settings)
+        self._settings_layout.setContentsMargins(4, 4, 4, 4)
+        self._settings_layout.addWidget(method_box)
+        self._settings_layout.addWidget(parameters_box)
+        self._settings_layout.addStretch(1)
+        self.pages = QTabWidget()
+        self.pages.setObjectName("controlPages")
+        self.add_page("Attack settings", settings)
+        controls = QHBoxLayout()
+        for button in (self.run_button, self.pause_button, self.stop_button):
+            controls.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.pages, 1)
+        layout.addWidget(self.hint_label)
+        layout.addLayout(controls)
+        layout.addWidget(self.export_button)
+
+    def add_settings_section(self, widget: QWidget) -> None:
+        """A box below the parameters on the settings page (the last run's summary)."""
+        self._settings_layout.insertWidget(self._settings_layout.count() - 1, widget)
+
+    def add_page(self, title: str, widget: QWidget) -> None:
+        """Another page beside the settings (the label palette); Run, Pause and Stop stay visible below."""
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(widget)
+        self.pages.addTab(scroll, title)
+        self.setMinimumWidth(max(self.minimumWidth(), widget.minimumSizeHint().width() + 30))
+
+    # ------------------------------------------------------------------ settings
+    @property
+    def method(self) -> str:
+        return self.method_combo.currentData()
+
+    def set_method(self, method: str) -> None:
+        index = self.method_combo.findData(method)
+        if index < 0:
+            raise ValueError(f"unknown method {method!r}")
+        self.method_combo.setCurrentIndex(index)
+
+    @property
+    def device(self) -> str:
+        return self.device_combo.currentData()
+
+    def set_device(self, device: str) -> None:
+        index = self.device_combo.findData(device)
+        if index >= 0:
+            self.device_combo.setCurrentIndex(index)
+
+    def settings(self) -> tuple[str, dict]:
+        """(method, parameters) for ``create_attack``; raises SegAttackError for a bad value."""
+        parameters = self.parameter_form.values()
+        parameters["iterations"] = self.iterations_spin.value()
+        stop_iou = self.stop_iou_spin.value()
+        parameters["stop_iou"] = stop_iou if stop_iou > 0 else None
+        return self.method, parameters
+
+    def apply_settings(self, method: str | None = None, **parameters) -> None:
+        """Set the method and any parameters (scripts, demos, tests)."""
+        if method is not None:
+            self.set_method(method)
+        if "iterations" in parameters:
+            self.iterations_spin.setValue(int(parameters.pop("iterations")))
+        if "stop_iou" in parameters:
+            value = parameters.pop("stop_iou")
+            self.stop_iou_spin.setValue(0.0 if value is None else float(value))
+        self.parameter_form.set_values(parameters)
+
+    @Slot()
+    def _on_method_changed(self) -> None:
+        method = self.method
+        config_type = METHODS[method].config_type
+        self.parameter_form.set_config_type(config_type)
+        self.method_combo.setToolTip((METHODS[method].__doc__ or method).strip())
+        self.iterations_spin.setToolTip(tooltip(_config_field(method, "iterations")))
+        self.stop_iou_spin.setToolTip(tooltip(_config_field(method, "stop_iou")) + "\n'off' (0): run every iteration.")
+
+    @Slot()
+    def _on_device_changed(self) -> None:
+        self.deviceChanged.emit(self.device)
+
+    # ------------------------------------------------------------------ state
+    @Slot()
+    def _on_pause_clicked(self) -> None:
+        if self._state == "paused":
+            self.resumeRequested.emit()
+        else:
+            self.pauseRequested.emit()
+
+    def set_state(self, state: str) -> None:
+        """Reflect the attack session's state: idle, running, paused or stopping."""
+        self._state = state
+        self._update_buttons()
+
+    def set_readiness(self, can_run: bool, can_export: bool, hint: str = "") -> None:
+        self._can_run = can_run
+        self._can_export = can_export
+        self.hint_label.setText(hint)
+        self.hint_label.setVisible(bool(hint))
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        state = self._state
+        idle = state == "idle"
+        self.run_button.setEnabled(idle and self._can_run)
+        self.pause_button.setEnabled(state in ("running", "paused"))
+        self.pause_button.setText("Resume" if state == "paused" else "Pause")
+        self.pause_button.setToolTip("Continue the attack" if state == "paused" else
+                                     "Hold the attack after the current iteration (Space)")
+        self.stop_button.setEnabled(state in ("running", "paused"))
+        self.export_button.setEnabled(idle and self._can_export)
+        for widget in (self.method_combo, self.parameter_form, self.iterations_spin, self.stop_iou_spin,
+                       self.device_combo):
+            widget.setEnabled(idle)

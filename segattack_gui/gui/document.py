@@ -1,0 +1,211 @@
+"""The state of one document: image, model, target, perturbation region and the last run.
+
+Widgets observe this object's signals and change it through its methods; they do not
+talk to each other behind its back. The canvas is the editor of the target and the
+region: the main window mirrors its edits here (``note_target_edited``) and pushes
+targets that come from elsewhere (a file, a prediction) to it on ``targetReplaced``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+
+from ..core.models import OutputGrid
+from ..core.results import AttackResult, Snapshot
+from ..io.export import Provenance
+from ..io.images import LoadedImage
+from ..io.inputs import model_colors
+from ..io.masks import default_colors
+from ..io.model_files import LoadedModel
+from .snapshot_store import SnapshotStore
+
+
+@dataclass
+class RunRecord:
+    """One attack as the GUI saw it: its inputs, the kept frames and, once done, the result."""
+
+    method: str
+    config: dict
+    device: str
+    original: np.ndarray  # H x W x C float32
+    target: np.ndarray  # H x W class ids the run aimed at (a copy: painting goes on)
+    grid: OutputGrid
+    colors: list[tuple[int, int, int]]
+    provenance: Provenance
+    store: SnapshotStore | None = None
+    latest: Snapshot | None = None
+    result: AttackResult | None = None
+    error: str | None = None
+
+    def __post_init__(self):
+        if self.store is None:
+            self.store = SnapshotStore(self.original)
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None or self.error is not None
+
+
+class AttackDocument(QObject):
+    """Image, model, target, region and run; one signal per kind of change."""
+
+    imageChanged = Signal()
+    modelChanged = Signal()
+    targetReplaced = Signal()  # a whole new target from outside the canvas
+    targetEdited = Signal()  # the canvas changed the target
+    regionReplaced = Signal()
+    baselineChanged = Signal()  # the model's prediction on the clean image
+    runStarted = Signal()
+    snapshotAdded = Signal()
+    runFinished = Signal()
+    shownFrameChanged = Signal()
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.image: LoadedImage | None = None
+        self.image_sha256: str | None = None
+        self.model: LoadedModel | None = None
+        self.target = np.zeros((1, 1), np.uint8)
+        self.target_origin = "empty"  # a file path, "painted", "model prediction", ...
+        self.target_path: str | None = None
+        self.region: np.ndarray | None = None  # bool H x W; None = every pixel may change
+        self.baseline_prediction: np.ndarray | None = None  # output grid, clean image
+        self.run: RunRecord | None = None
+        self.shown_frame: int | None = None  # index into run.store; None follows the live run
+
+    # ------------------------------------------------------------------ inputs
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        if self.model is not None:
+            return tuple(self.model.adapter.class_names)
+        return ("background", "foreground")
+
+    @property
+    def colors(self) -> list[tuple[int, int, int]]:
+        if self.model is not None:
+            return model_colors(self.model)
+        return default_colors(len(self.class_names))
+
+    @property
+    def image_shape(self) -> tuple[int, int] | None:
+        return None if self.image is None else (self.image.height, self.image.width)
+
+    def set_image(self, image: LoadedImage, sha256: str) -> None:
+        """A new image; a target or region of another size cannot follow it and is cleared."""
+        self.image = image
+        self.image_sha256 = sha256
+        self.baseline_prediction = None
+        shape = (image.height, image.width)
+        if self.target.shape != shape:
+            self.target = np.zeros(shape, np.uint8)
+            self.target_origin, self.target_path = "empty", None
+        if self.region is not None and self.region.shape != shape:
+            self.region = None
+        self.imageChanged.emit()
+
+    def set_model(self, model: LoadedModel) -> list[int]:
+        """A new model; returns the target's class ids it does not know (set to background)."""
+        self.model = model
+        self.baseline_prediction = None
+        unknown = sorted(int(v) for v in np.unique(self.target) if v >= model.adapter.num_classes)
+        self.modelChanged.emit()
+        if unknown:
+            cleaned = np.where(self.target >= model.adapter.num_classes, 0, self.target).astype(np.uint8)
+            self.replace_target(cleaned, self.target_origin)
+        return unknown
+
+    def replace_target(self, class_ids: np.ndarray, origin: str, path: str | None = None) -> None:
+        self.target = np.ascontiguousarray(class_ids, dtype=np.uint8)
+        self.target_origin = origin
+        self.target_path = path
+        self.targetReplaced.emit()
+
+    def note_target_edited(self, class_ids: np.ndarray) -> None:
+        """The canvas changed the target; ignored when nothing changed (e.g. an echo of a replace)."""
+        class_ids = np.asarray(class_ids)
+        if class_ids.shape == self.target.shape and np.array_equal(class_ids, self.target):
+            return
+        self.target = np.ascontiguousarray(class_ids, dtype=np.uint8)
+        self.target_origin = "painted"
+        self.target_path = None
+        self.targetEdited.emit()
+
+    def replace_region(self, region: np.ndarray | None) -> None:
+        self.region = None if region is None else np.asarray(region, bool).copy()
+        self.regionReplaced.emit()
+
+    def note_region_edited(self, region: np.ndarray | None) -> None:
+        self.region = None if region is None or bool(np.all(region)) else np.asarray(region, bool).copy()
+
+    def set_baseline_prediction(self, prediction: np.ndarray | None) -> None:
+        self.baseline_prediction = prediction
+        self.baselineChanged.emit()
+
+    def missing_inputs(self) -> str | None:
+        """Why an attack cannot start yet, or None."""
+        if self.image is None:
+            return "open an image first (File > Open image)"
+        if self.model is None:
+            return "open a model first (File > Open model)"
+        if self.target.shape != (self.image.height, self.image.width):
+            return "paint or open a target mask first"
+        return None
+
+    def provenance(self) -> Provenance:
+        return Provenance(
+            model_path=str(self.model.path) if self.model else None,
+            model_sha256=self.model.sha256 if self.model else None,
+            image_path=str(self.image.path) if self.image else None,
+            image_sha256=self.image_sha256,
+            image_conversion=self.image.conversion if self.image else None,
+            target_path=self.target_path,
+            target_rule=self.target_origin if self.target_path is None else f"read from file ({self.target_origin})",
+            extra={"front_end": "segattack-gui"},
+        )
+
+    # ------------------------------------------------------------------ runs
+    def begin_run(self, record: RunRecord) -> None:
+        self.run = record
+        self.shown_frame = None
+        self.runStarted.emit()
+
+    def restart_run(self) -> None:
+        """The run starts over (out of memory: again on the CPU); what it showed so far is dropped."""
+        if self.run is None:
+            return
+        self.run.store = SnapshotStore(self.run.original)
+        self.run.latest = None
+        self.shown_frame = None
+        self.runStarted.emit()
+
+    def replace_adapter(self, adapter) -> None:
+        """The same model now runs elsewhere (moved to the CPU after running out of GPU memory)."""
+        if self.model is not None:
+            self.set_model(dataclasses.replace(self.model, adapter=adapter))
+
+    @Slot(object)
+    def add_snapshot(self, snapshot: Snapshot) -> None:
+        if self.run is None:
+            return
+        self.run.latest = snapshot
+        self.run.store.add(snapshot)
+        self.snapshotAdded.emit()
+
+    def finish_run(self, result: AttackResult | None, error: str | None = None) -> None:
+        if self.run is None:
+            return
+        self.run.result = result
+        self.run.error = error
+        self.runFinished.emit()
+
+    def show_frame(self, index: int | None) -> None:
+        """Replay kept frame ``index``; ``None`` follows the newest."""
+        if self.run is None or index is None or index >= len(self.run.store) - 1:
+            index = None
+        if index != self.shown_frame:
+            self.shown_frame = index
+            self.shownFrameChanged.emit()

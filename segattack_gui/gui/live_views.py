@@ -1,0 +1,251 @@
+"""Live views of a running attack: the adversarial image, its prediction against the target,
+and the perturbation heatmap with a colour bar.
+
+All three draw one :class:`ShownFrame` (the newest snapshot or a replayed one), chosen by
+:func:`shown_frame` from the document. Document changes only mark the views dirty; a
+coalescing timer redraws them (see :mod:`refresh`), so drawing never keeps pace with the
+attack. Images use pyqtgraph ``ImageItem`` with levels set here, never auto-levels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Slot
+from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from . import plot_style
+from .plot_style import nice_ceiling
+from .refresh import CoalescingRefresh
+from .shown_frame import AGREEMENT_COLORS, ShownFrame, agreement_map, shown_frame
+from .snapshot_store import to_uint8_fast
+
+AMPLIFICATIONS = (1, 2, 5, 10, 20, 50, 100)
+CHANNEL_NAMES = {1: ("grey",), 3: ("red", "green", "blue")}
+
+
+def display_uint8(pixels: np.ndarray) -> np.ndarray:
+    """An image as the views draw it: uint8 (as kept), H x W for one channel, H x W x 3 otherwise."""
+    shown = pixels if pixels.dtype == np.uint8 else to_uint8_fast(pixels)
+    return shown[..., 0] if shown.ndim == 3 and shown.shape[2] == 1 else shown
+
+
+class ImagePanel(QWidget):
+    """A titled image in a pyqtgraph view box: aspect locked, y pointing down, no axes."""
+
+    def __init__(self, title: str, object_name: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName(object_name)
+        self.title_label = QLabel(title)
+        self.title_label.setStyleSheet("font-weight: 600;")
+        self.detail_label = QLabel("")
+        self.detail_label.setStyleSheet("color: #333;")
+        # Captions change every frame: they must never widen the panel or push the image around.
+        self.detail_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground(plot_style.IMAGE_BACKGROUND)
+        self.graphics.setMinimumSize(160, 160)
+        self.graphics.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.graphics.ci.setContentsMargins(2, 2, 2, 2)
+        self.view = self.graphics.addViewBox(row=0, col=0, lockAspect=True, invertY=True, enableMenu=False)
+        self.view.setDefaultPadding(0.0)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.view.addItem(self.image_item)
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.setContentsMargins(0, 0, 0, 0)
+        self.layout_.setSpacing(2)
+        self.layout_.addWidget(self.title_label)
+        self.layout_.addWidget(self.detail_label)
+        self.layout_.addWidget(self.graphics, 1)
+        self._shape: tuple[int, int] | None = None
+
+    def set_caption(self, detail: str) -> None:
+        self.detail_label.setText(detail)
+        self.detail_label.setToolTip(detail)
+
+    def _fit_if_new_shape(self, shape: tuple[int, int]) -> None:
+        if shape != self._shape:
+            self._shape = shape
+            self.view.setRange(QRectF(0, 0, shape[1], shape[0]), padding=0.0)
+
+    def clear(self) -> None:
+        self.image_item.clear()
+        self.set_caption("")
+
+
+class AdversarialView(ImagePanel):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Adversarial image", "adversarialView", parent)
+
+    def show_frame(self, frame: ShownFrame) -> None:
+        self.image_item.setImage(display_uint8(frame.kept.adversarial), autoLevels=False, levels=(0, 255))
+        self._fit_if_new_shape(frame.target.shape)
+        if frame.iteration is None:
+            self.set_caption("clean, no attack yet")
+        else:
+            self.set_caption(f"iteration {frame.iteration} / {frame.total_iterations}")
+
+
+def _swatch(rgb: tuple[int, int, int]) -> QLabel:
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(QColor(*rgb))
+    label = QLabel()
+    label.setPixmap(pixmap)
+    return label
+
+
+class PredictionView(ImagePanel):
+    """The adversarial image, dimmed, under the agreement map of its prediction and the target."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Prediction vs target", "predictionView", parent)
+        self.overlay_item = pg.ImageItem(axisOrder="row-major")
+        lookup = np.zeros((256, 4), np.uint8)
+        for code, (rgb, _) in AGREEMENT_COLORS.items():
+            lookup[code] = (*rgb, 120 if code == 4 else 235)
+        self.overlay_item.setLookupTable(lookup)
+        self.overlay_item.setLevels((0, 255))
+        self.view.addItem(self.overlay_item)
+        self.overlay_item.setZValue(1)
+        legend = QHBoxLayout()
+        legend.setSpacing(4)
+        for code in (1, 2, 3):
+            rgb, words = AGREEMENT_COLORS[code]
+            legend.addWidget(_swatch(rgb))
+            text = QLabel(words.split(":")[0])
+            text.setToolTip(words)
+            legend.addWidget(text)
+            legend.addSpacing(6)
+        legend.addStretch(1)
+        self.layout_.addLayout(legend)
+        self.codes: np.ndarray | None = None
+
+    def show_frame(self, frame: ShownFrame) -> None:
+        # Dimmed by its levels (white maps to 55 % grey), so the colours on top stand out; no copy needed.
+        self.image_item.setImage(display_uint8(frame.kept.adversarial), autoLevels=False, levels=(0, 255 / 0.55))
+        self.codes = agreement_map(frame.prediction, frame.target)
+        self.overlay_item.setImage(self.codes, autoLevels=False, levels=(0, 255))
+        self._fit_if_new_shape(frame.target.shape)
+        if frame.prediction is None:
+            self.set_caption("no prediction yet")
+        elif "iou" in frame.metrics:
+            self.set_caption(f"IoU {frame.metrics['iou']:.3f} · PA {frame.metrics['pixel_accuracy']:.3f}")
+        else:
+            self.set_caption("clean image")
+
+
+class HeatmapView(ImagePanel):
+    """Perturbation as magnitude (L2 over channels) or signed per channel, with a colour bar.
+
+    Levels are set here, never auto-levelled: 0..top (or -top..top) where top is the
+    largest perturbation of the newest frame, rounded up to 1, 2, 2.5 or 5 times a power of
+    ten, divided by the amplification. A replayed
+    early frame is drawn on the scale of the newest one, so the growth stays visible,
+    and amplifying saturates the strongest pixels to reveal faint ones.
+    """
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Perturbation", "heatmapView", parent)
+        self.title_label.setToolTip("adversarial − original on the [0, 1] intensity scale; the colour bar gives values")
+        self.colorbar = pg.ColorBarItem(colorMap="inferno", interactive=False, width=12, colorMapMenu=False,
+                                        rounding=1e-12)
+        self.colorbar.axis.enableAutoSIPrefix(False)
+        self.colorbar.axis.setWidth(48)
+        self.graphics.addItem(self.colorbar, row=0, col=1)
+        self.colorbar.setImageItem(self.image_item)
+        self.mode_combo = QComboBox()
+        self.mode_combo.setObjectName("heatmapModeCombo")
+        self.mode_combo.setToolTip("Magnitude: per-pixel L2 norm over channels of adversarial - original.\n"
+                                   "Signed: one channel of adversarial - original (blue darker, red brighter).")
+        self.amplify_combo = QComboBox()
+        self.amplify_combo.setObjectName("heatmapAmplifyCombo")
+        self.amplify_combo.setToolTip("Divide the colour scale by this factor: strong pixels saturate, faint ones show.")
+        for factor in AMPLIFICATIONS:
+            self.amplify_combo.addItem(f"×{factor}", factor)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Show"))
+        controls.addWidget(self.mode_combo, 1)
+        controls.addWidget(QLabel("amplify"))
+        controls.addWidget(self.amplify_combo)
+        self.layout_.addLayout(controls)
+        self._channels = 0
+        self._set_channels(3)
+
+    def _set_channels(self, channels: int) -> None:
+        if channels == self._channels:
+            return
+        self._channels = channels
+        self.mode_combo.blockSignals(True)
+        self.mode_combo.clear()
+        self.mode_combo.addItem("magnitude |δ|", -1)
+        names = CHANNEL_NAMES.get(channels, tuple(f"channel {index}" for index in range(channels)))
+        for index, name in enumerate(names):
+            self.mode_combo.addItem(f"signed δ, {name}", index)
+        self.mode_combo.blockSignals(False)
+
+    @property
+    def amplification(self) -> float:
+        return float(self.amplify_combo.currentData())
+
+    def show_frame(self, frame: ShownFrame) -> None:
+        self._set_channels(frame.channels)
+        channel = self.mode_combo.currentData()
+        if channel is None or channel < 0:
+            values = frame.kept.magnitude()
+            top = _scale_top(frame.peak_magnitude, self.amplification)
+            levels, color_map, label = (0.0, top), "inferno", "|δ| (L2 over channels)"
+        else:
+            values = frame.kept.perturbation_channel(channel)
+            top = _scale_top(frame.peak_abs, self.amplification)
+            levels, color_map, label = (-top, top), "CET-D1", f"δ {self.mode_combo.currentText().split(', ')[-1]}"
+        if self.colorbar.colorMap().name != color_map:
+            self.colorbar.setColorMap(pg.colormap.get(color_map))
+        self.image_item.setImage(np.ascontiguousarray(values, dtype=np.float32), autoLevels=False)
+        self.colorbar.setLevels(levels)
+        self._fit_if_new_shape(values.shape)
+        linf = frame.metrics.get("linf")
+        self.set_caption(f"{label}, L∞ {linf:.2g}" if linf is not None else f"{label}, none yet")
+
+
+def _scale_top(peak: float, amplification: float) -> float:
+    """Top of the colour scale: a round number at or above the peak (so the colour bar's ticks,
+    costly to lay out, change only now and then), divided by the amplification; one 8-bit step
+    when nothing has changed yet."""
+    return nice_ceiling(peak if peak > 0 else 1.0 / 255) / amplification
+
+
+class LiveViews(QWidget):
+    """The three views side by side, redrawn together from the document."""
+
+    def __init__(self, document, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.adversarial_view = AdversarialView()
+        self.prediction_view = PredictionView()
+        self.heatmap_view = HeatmapView()
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for view in (self.adversarial_view, self.prediction_view, self.heatmap_view):
+            layout.addWidget(view, 1)
+        self.refresh = CoalescingRefresh(self.redraw, interval_ms=125, parent=self)
+        for signal in (document.imageChanged, document.modelChanged, document.targetReplaced,
+                       document.targetEdited, document.baselineChanged, document.runStarted,
+                       document.snapshotAdded, document.runFinished, document.shownFrameChanged):
+            signal.connect(self.refresh.mark_dirty)
+        self.heatmap_view.mode_combo.currentIndexChanged.connect(self.refresh.mark_dirty)
+        self.heatmap_view.amplify_combo.currentIndexChanged.connect(self.refresh.mark_dirty)
+
+    @Slot()
+    def redraw(self) -> None:
+        frame = shown_frame(self.document)
+        if frame is None:
+            for view in (self.adversarial_view, self.prediction_view, self.heatmap_view):
+                view.clear()
+            return
+        self.adversarial_view.show_frame(frame)
+        self.prediction_view.show_frame(frame)
+        self.heatmap_view.show_frame(frame)
+
+
+__all__ = ["AdversarialView", "HeatmapView", "LiveViews", "PredictionView", "display_uint8"]

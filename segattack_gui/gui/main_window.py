@@ -1,0 +1,392 @@
+"""The main window: canvas in the centre, attack panel and label palette docked, live results beside.
+
+It wires the parts to one :class:`AttackDocument` and offers the scripting API of SPEC 6,
+so tests and scripts drive it exactly as a user would:
+
+* ``open_image(path)``, ``open_model(path)``, ``open_target(path)`` load in the background,
+  in order; wait for ``loading_idle`` (e.g. ``qtbot.waitSignal(window.loading_idle)``) or
+  poll ``busy``. Problems arrive on ``error_reported`` and in a non-blocking dialog.
+* ``start_attack()`` starts a run (returns False and reports why if it cannot);
+  ``attack_finished(result)`` fires once its thread has ended (``None`` if it failed).
+* ``export_results(folder)`` writes the last run; ``export_finished(path)`` when done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
+
+from ..errors import SegAttackError
+from . import plot_style
+from .attack_panel import AttackPanel
+from .attack_worker import AttackJob, AttackSession
+from .canvas import MaskCanvas
+from .canvas_binding import CanvasBinding
+from .document import AttackDocument, RunRecord
+from .drop_files import DropHandler
+from .export_worker import RunExporter, default_run_folder
+from .label_palette import LabelPalette
+from .live_views import LiveViews
+from .loading import DocumentLoader
+from .mask_sources import MaskSources
+from .metrics_plot import MetricsPlot
+from .recent_files import RecentFiles
+from .replay_bar import ReplayBar
+from .run_setup import prepare_run
+from .run_summary import RunSummary
+from .status_panel import StatusPanel
+from .window_menus import build_menus
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIZE = (1440, 900)
+DEMO_SETTINGS = {"method": "asma", "iterations": 300}
+"""The demo starts with few enough iterations to finish in well under a minute on a CPU."""
+
+
+class MainWindow(QMainWindow):
+    attack_finished = Signal(object)  # AttackResult, or None when the run failed
+    loading_idle = Signal()
+    export_finished = Signal(str)
+    error_reported = Signal(str)
+
+    def __init__(self, demo: str | None = "fundus", demo_root: Path | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        plot_style.configure()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("SegAttack")
+        self.resize(*DEFAULT_SIZE)
+        self.setAcceptDrops(True)
+        self.document = AttackDocument(self)
+        self.loader = DocumentLoader(self.document, self)
+        self.loader.ask_consent = self._ask_consent
+        self.session = AttackSession(self)
+        self.exporter = RunExporter(self)
+        self.recent = RecentFiles(self)
+        self.error_box: QMessageBox | None = None
+        self._finished_result = None
+        self._build_widgets()
+        self.canvas_binding = CanvasBinding(self.document, self.canvas, self)
+        self.mask_sources = MaskSources(self.document, self.loader, self.canvas, self)
+        self.menus = build_menus(self)
+        self.drops = DropHandler(self)
+        self._connect()
+        self.panel.set_device(self.panel.device_combo.itemData(self.panel.device_combo.count() - 1))
+        self.loader.device = self.panel.device
+        self._update_readiness()
+        if demo:
+            self.open_demo(demo, demo_root)
+
+    # ------------------------------------------------------------------ layout
+    def _build_widgets(self) -> None:
+        self.canvas = MaskCanvas()
+        self.canvas.setMinimumSize(360, 360)
+        self.panel = AttackPanel()
+        self.palette_widget = LabelPalette(self.canvas)
+        self.live_views = LiveViews(self.document)
+        self.replay_bar = ReplayBar(self.document)
+        self.metrics_plot = MetricsPlot(self.document)
+        results = QWidget()
+        results.setObjectName("resultsPanel")
+        column = QVBoxLayout(results)
+        column.setContentsMargins(4, 0, 0, 0)
+        splitter_results = QSplitter(Qt.Orientation.Vertical)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.live_views, 1)
+        top_layout.addWidget(self.replay_bar)
+        splitter_results.addWidget(top)
+        splitter_results.addWidget(self.metrics_plot)
+        splitter_results.setStretchFactor(0, 1)
+        splitter_results.setStretchFactor(1, 1)
+        splitter_results.setSizes([370, 430])
+        column.addWidget(splitter_results)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.canvas)
+        self.splitter.addWidget(results)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setSizes([420, 690])
+        self.setCentralWidget(self.splitter)
+        self.run_summary = RunSummary(self.document)
+        self.panel.add_settings_section(self.run_summary)
+        self.panel.add_page("Paint target", self.palette_widget)
+        self.panel_dock = QDockWidget("Controls", self)
+        self.panel_dock.setObjectName("controlsDock")
+        self.panel_dock.setWidget(self.panel)
+        self.panel_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable |
+                                    QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.panel_dock)
+        self.resizeDocks([self.panel_dock], [320], Qt.Orientation.Horizontal)
+        self.status = StatusPanel(self.statusBar(), self.document, self.session)
+
+    def _connect(self) -> None:
+        document, panel, session = self.document, self.panel, self.session
+        document.imageChanged.connect(self._on_image_changed)
+        document.modelChanged.connect(self._on_model_changed)
+        for signal in (document.imageChanged, document.modelChanged, document.targetReplaced,
+                       document.targetEdited, document.runFinished, document.runStarted):
+            signal.connect(self._update_readiness)
+        self.canvas.cursorMoved.connect(self.status.show_cursor)
+        panel.runRequested.connect(self.start_attack)
+        panel.pauseRequested.connect(session.pause)
+        panel.resumeRequested.connect(session.resume)
+        panel.stopRequested.connect(session.stop)
+        panel.exportRequested.connect(self.menus.choose_export_folder)
+        panel.deviceChanged.connect(self.loader.move_model)
+        session.stateChanged.connect(panel.set_state)
+        session.stateChanged.connect(self._update_readiness)
+        session.snapshotReady.connect(document.add_snapshot)
+        session.succeeded.connect(self._on_attack_succeeded)
+        session.interrupted.connect(self._on_attack_interrupted)
+        session.failed.connect(self._on_attack_failed)
+        session.restarted.connect(self._on_attack_restarted)
+        session.adapterMoved.connect(self._on_adapter_moved)
+        session.ended.connect(self._on_attack_ended)
+        self.loader.failed.connect(self.report_error)
+        self.loader.message.connect(self.status.show_message)
+        self.loader.tasks.busyChanged.connect(self._update_readiness)
+        self.loader.tasks.idle.connect(self.loading_idle)
+        self.loader.imageLoaded.connect(self._remember_image)
+        self.loader.modelLoaded.connect(self._remember_model)
+        self.loader.targetLoaded.connect(self._remember_target)
+        self.exporter.exported.connect(self._on_exported)
+        self.exporter.failed.connect(self.report_error)
+        self.exporter.tasks.busyChanged.connect(self._update_readiness)
+        self.recent.chosen.connect(self.open_file_as)
+
+    # ------------------------------------------------------------------ scripting API (SPEC 6)
+    @property
+    def busy(self) -> bool:
+        """True while files are loading (``loading_idle`` fires when they are done)."""
+        return self.loader.busy
+
+    def open_image(self, path) -> None:
+        self.loader.open_image(path)
+
+    def open_model(self, path) -> None:
+        self.loader.open_model(path)
+
+    def open_target(self, path) -> None:
+        self.loader.open_target(path)
+
+    def open_file_as(self, kind: str, path: str) -> None:
+        {"image": self.open_image, "model": self.open_model, "target": self.open_target}[kind](path)
+
+    def target_mask(self) -> np.ndarray:
+        """The painted target: class ids on the image grid (uint8 H x W)."""
+        return self.canvas.target_mask()
+
+    def start_attack(self) -> bool:
+        """Start the attack with the panel's settings; False (and a message) when it cannot start."""
+        try:
+            job, record = self._prepare_run()
+        except SegAttackError as error:
+            self.report_error(error.one_line())
+            return False
+        self._finished_result = None
+        self.document.begin_run(record)
+        self.session.start(job)
+        self.status.show_message(f"Running {record.method} for {record.config['iterations']} iterations "
+                                 f"on {record.device}")
+        return True
+
+    def pause_attack(self) -> None:
+        self.session.pause()
+
+    def resume_attack(self) -> None:
+        self.session.resume()
+
+    def stop_attack(self) -> None:
+        self.session.stop()
+
+    def export_results(self, folder) -> None:
+        """Write the last run to ``folder`` (SPEC 7) in the background; ``export_finished`` when done."""
+        run = self.document.run
+        try:
+            if run is None or run.result is None:
+                raise SegAttackError(None, "there is no finished run to export yet; press Run first")
+            self.exporter.export(run, Path(folder))
+        except SegAttackError as error:
+            self.report_error(error.one_line())
+
+    def open_demo(self, name: str = "fundus", root: Path | None = None) -> bool:
+        """Open a shipped demo's image, model and ready target (False if its files are missing)."""
+        from ..assets import resource_root
+        from ..demo import DEMOS
+
+        demo = DEMOS[name]
+        root = Path(root) if root is not None else resource_root()
+        paths = {field: demo.path(field, root) for field in ("image", "model", "target")}
+        missing = [path.name for path in paths.values() if not path.exists()]
+        if missing:
+            self.status.show_message(f"The {name} demo is not installed ({', '.join(missing)} missing); "
+                                     "run `segattack demo` to build it")
+            return False
+        self.panel.apply_settings(**DEMO_SETTINGS)
+        self.open_image(paths["image"])
+        self.open_model(paths["model"])
+        self.open_target(paths["target"])
+        return True
+
+    # ------------------------------------------------------------------ messages
+    @Slot(str)
+    def report_error(self, message: str) -> None:
+        """Every user-facing problem comes here: one line, in a dialog that does not block."""
+        log.warning("%s", message)
+        self.error_reported.emit(message)
+        self.show_error(message)
+
+    def show_error(self, message: str) -> None:
+        """A window-modal message box opened with ``open()``: it never blocks the event loop."""
+        if self.error_box is None:
+            self.error_box = QMessageBox(QMessageBox.Icon.Warning, "SegAttack", "", QMessageBox.StandardButton.Ok,
+                                         self)
+            self.error_box.setObjectName("errorDialog")
+        self.error_box.setText(message)
+        self.error_box.open()
+
+    def _ask_consent(self, path: Path, sha256: str) -> bool:
+        return self.ask_pickle_consent(path, sha256)
+
+    def ask_pickle_consent(self, path: Path, sha256: str) -> bool:
+        """A pickled model runs code from the file: ask before loading it (tests replace this)."""
+        answer = QMessageBox.question(
+            self, "Load a pickled model?",
+            f"{Path(path).name} is a pickled PyTorch model. Loading it runs code stored in the file, "
+            f"which could do anything a program can do.\n\nSHA-256: {sha256}\n\n"
+            "Load it only if you trust where it came from. Load it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    # ------------------------------------------------------------------ runs
+    def _prepare_run(self) -> tuple[AttackJob, RunRecord]:
+        if self.session.running:
+            raise SegAttackError(None, "an attack is already running")
+        if self.loader.busy:
+            raise SegAttackError(None, "files are still loading; try again in a moment")
+        method, parameters = self.panel.settings()
+        return prepare_run(self.document, method, parameters, self.canvas.target_mask(), self.canvas.region_mask())
+
+    @Slot(object)
+    def _on_attack_succeeded(self, result) -> None:
+        self._finished_result = result
+        self.document.finish_run(result)
+        final = result.final
+        self.status.show_message(
+            f"{result.method}: {result.iterations_run} iterations in {result.seconds:.1f} s ({result.stop_reason}); "
+            f"IoU {final['iou']:.3f}, L2 {final['l2']:.3f}, L∞ {final['linf']:.4f}")
+        if result.error:
+            self.report_error(result.error)
+
+    @Slot(object, str)
+    def _on_attack_interrupted(self, result, message: str) -> None:
+        """The model failed mid-run: keep (and allow exporting) what it computed, say what happened."""
+        self._finished_result = result
+        self.document.finish_run(result, message)
+        self.report_error(message)
+
+    @Slot(str)
+    def _on_attack_restarted(self, message: str) -> None:
+        self.document.restart_run()
+        self.report_error(message)
+
+    @Slot(object)
+    def _on_adapter_moved(self, adapter) -> None:
+        self.document.replace_adapter(adapter)
+        self.loader.device = str(adapter.device)
+        self.panel.set_device(str(adapter.device))
+
+    @Slot(str)
+    def _on_attack_failed(self, message: str) -> None:
+        self._finished_result = None
+        self.document.finish_run(None, message)
+        self.report_error(message)
+
+    @Slot()
+    def _on_attack_ended(self) -> None:
+        for refresh in (self.live_views.refresh, self.metrics_plot.refresh, self.replay_bar.refresh):
+            refresh.flush()
+        result, self._finished_result = self._finished_result, None
+        self.attack_finished.emit(result)
+
+    @Slot(str)
+    def _on_exported(self, path: str) -> None:
+        self.status.show_message(f"Exported the run to {path}")
+        self.export_finished.emit(path)
+
+    def choose_export_parent(self, parent: Path) -> None:
+        """Export into a new, named folder inside ``parent`` (what the Export button does)."""
+        run = self.document.run
+        if run is None or run.result is None:
+            self.report_error("there is no finished run to export yet; press Run first")
+            return
+        image = self.document.image
+        self.export_results(default_run_folder(parent, run, image.path.name if image else None))
+
+    # ------------------------------------------------------------------ document -> window
+    @Slot()
+    def _on_image_changed(self) -> None:
+        self._update_title()
+
+    @Slot()
+    def _on_model_changed(self) -> None:
+        self.status.show_device(str(self.document.model.adapter.device))
+        self._update_title()
+
+    @Slot()
+    def _update_readiness(self, *_) -> None:
+        missing = self.document.missing_inputs()
+        loading = self.loader.busy
+        run = self.document.run
+        can_export = run is not None and run.result is not None and not self.exporter.busy
+        hint = "Loading…" if loading else (missing or "")
+        self.panel.set_readiness(missing is None and not loading, can_export, hint)
+        self.menus.update_enabled(can_export)
+
+    def _update_title(self) -> None:
+        parts = [path.name for path in (getattr(self.document.image, "path", None),
+                                        getattr(self.document.model, "path", None)) if path is not None]
+        self.setWindowTitle("SegAttack" + (" — " + " · ".join(parts) if parts else ""))
+
+    @Slot(str)
+    def _remember_image(self, path: str) -> None:
+        self.recent.add("image", path)
+
+    @Slot(str)
+    def _remember_model(self, path: str) -> None:
+        self.recent.add("model", path)
+
+    @Slot(str)
+    def _remember_target(self, path: str) -> None:
+        self.recent.add("target", path)
+
+    # ------------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self.drops.drag_enter(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        self.drops.drop(event)
+
+    # ------------------------------------------------------------------ closing
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        """Stop the attack (within a second), let loads and exports end, stop every timer."""
+        started = time.perf_counter()
+        self.session.shutdown(timeout_ms=1000)
+        self.loader.shutdown()
+        self.exporter.shutdown()
+        for refresh in (self.live_views.refresh, self.metrics_plot.refresh, self.status.refresh,
+                        self.replay_bar.refresh):
+            refresh.stop()
+        if self.error_box is not None:
+            self.error_box.close()
+        QSettings().setValue("window/geometry", self.saveGeometry())
+        log.debug("closed in %.3f s", time.perf_counter() - started)
+        super().closeEvent(event)

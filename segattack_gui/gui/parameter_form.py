@@ -1,0 +1,186 @@
+"""A form generated from an attack's configuration dataclass.
+
+Every method's config is a frozen dataclass whose fields carry ``help``, ``minimum``,
+``maximum`` and ``choices`` metadata (:func:`core.attacks.base.parameter`). Building the
+form from them means a method added to ``METHODS`` appears in the GUI with its
+parameters and tooltips, with no GUI change. Floats are typed as text so 1e-7 reads
+as 1e-7; they are checked when the attack starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QSpinBox, QWidget
+
+from ..errors import SegAttackError
+
+OWN_WIDGETS = ("iterations", "stop_iou")
+"""Fields that have their own widgets in the attack panel, outside the generated form."""
+
+COMMON_LAST = ("quantize", "quantize_fraction", "seed")
+"""Fields every method shares: shown after the method's own parameters."""
+
+
+def field_type(config_type: type, field: dataclasses.Field) -> type:
+    """The field's type with ``Optional`` removed (``float | None`` -> ``float``)."""
+    hint = typing.get_type_hints(config_type)[field.name]
+    arguments = [a for a in typing.get_args(hint) if a is not type(None)]
+    return arguments[0] if arguments else hint
+
+
+def tooltip(field: dataclasses.Field) -> str:
+    meta = field.metadata
+    parts = [meta.get("help", field.name)]
+    limits = []
+    if meta.get("minimum") is not None:
+        limits.append(f"≥ {meta['minimum']:g}")
+    if meta.get("maximum") is not None:
+        limits.append(f"≤ {meta['maximum']:g}")
+    if limits:
+        parts.append("Range: " + ", ".join(limits) + ".")
+    default = "empty (off)" if field.default is None else format_value(field.default)
+    parts.append(f"Default: {default}.")
+    return "\n".join(parts)
+
+
+def format_value(value) -> str:
+    """Short where that is exact (1e-07), as 8-bit steps where that is what it is (8/255),
+    else every digit."""
+    if isinstance(value, float):
+        short = f"{value:g}"
+        if float(short) == value:
+            return short
+        steps = round(value * 255)
+        if steps and steps / 255 == value:
+            return f"{steps}/255"
+        return repr(value)
+    return str(value)
+
+
+def parse_number(text: str, kind: type):
+    """A typed number; floats may be written as a fraction such as ``8/255``."""
+    if kind is float and "/" in text:
+        numerator, _, denominator = text.partition("/")
+        return float(numerator) / float(denominator)
+    return kind(text)
+
+
+def ordered_fields(config_type: type) -> list[dataclasses.Field]:
+    fields = [f for f in dataclasses.fields(config_type) if f.name not in OWN_WIDGETS]
+    own = [f for f in fields if f.name not in COMMON_LAST]
+    common = [f for f in fields if f.name in COMMON_LAST]
+    return own + common
+
+
+class ParameterForm(QWidget):
+    """Editors for one config type; remembers what the user typed per field name across methods."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._layout = QFormLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self._editors: dict[str, QWidget] = {}
+        self._fields: dict[str, dataclasses.Field] = {}
+        self._types: dict[str, type] = {}
+        self._typed: dict[str, object] = {}
+        self.config_type: type | None = None
+
+    def editor(self, name: str) -> QWidget:
+        return self._editors[name]
+
+    def set_config_type(self, config_type: type) -> None:
+        self._remember()
+        while self._layout.rowCount():
+            self._layout.removeRow(0)
+        self._editors.clear()
+        self._fields.clear()
+        self.config_type = config_type
+        for field in ordered_fields(config_type):
+            kind = field_type(config_type, field)
+            editor = self._make_editor(field, kind)
+            editor.setObjectName(f"param_{field.name}")
+            editor.setToolTip(tooltip(field))
+            self._editors[field.name] = editor
+            self._fields[field.name] = field
+            self._types[field.name] = kind
+            self._write(field.name, self._typed.get(field.name, field.default))
+            self._layout.addRow(field.name.replace("_", " "), editor)
+            label = self._layout.labelForField(editor)
+            if label is not None:
+                label.setToolTip(editor.toolTip())
+
+    def _make_editor(self, field: dataclasses.Field, kind: type) -> QWidget:
+        meta = field.metadata
+        if meta.get("choices"):
+            combo = QComboBox()
+            combo.addItems([str(choice) for choice in meta["choices"]])
+            return combo
+        if kind is bool:
+            return QCheckBox()
+        if kind is int:
+            spin = QSpinBox()
+            spin.setRange(int(meta.get("minimum") or 0) if meta.get("minimum") is not None else -2**31 + 1,
+                          int(meta["maximum"]) if meta.get("maximum") is not None else 2**31 - 1)
+            return spin
+        line = QLineEdit()
+        line.setPlaceholderText("empty: off" if field.default is None else "")
+        return line
+
+    def _write(self, name: str, value) -> None:
+        editor = self._editors[name]
+        if isinstance(editor, QComboBox):
+            editor.setCurrentText(str(value))
+        elif isinstance(editor, QCheckBox):
+            editor.setChecked(bool(value))
+        elif isinstance(editor, QSpinBox):
+            editor.setValue(int(value))
+        else:
+            editor.setText("" if value is None else format_value(value))
+
+    def _read(self, name: str):
+        editor = self._editors[name]
+        field, kind = self._fields[name], self._types[name]
+        if isinstance(editor, QComboBox):
+            return editor.currentText()
+        if isinstance(editor, QCheckBox):
+            return editor.isChecked()
+        if isinstance(editor, QSpinBox):
+            return editor.value()
+        text = editor.text().strip()
+        if not text:
+            if field.default is None:
+                return None
+            raise SegAttackError(None, f"{name}: enter a number (default {format_value(field.default)})")
+        try:
+            value = parse_number(text, kind)
+        except (ValueError, ZeroDivisionError):
+            raise SegAttackError(None, f"{name}: {text!r} is not a number") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SegAttackError(None, f"{name}: must be a finite number")
+        return value
+
+    def _remember(self) -> None:
+        for name in list(self._editors):
+            try:
+                self._typed[name] = self._read(name)
+            except SegAttackError:
+                pass
+
+    def values(self) -> dict:
+        """Parameter values as typed; raises SegAttackError naming the first bad field."""
+        return {name: self._read(name) for name in self._editors}
+
+    def set_values(self, values: dict) -> None:
+        for name, value in values.items():
+            if name in self._editors:
+                self._write(name, value)
+            self._typed[name] = value
+
+    def reset_defaults(self) -> None:
+        self._typed.clear()
+        for name, field in self._fields.items():
+            self._write(name, field.default)

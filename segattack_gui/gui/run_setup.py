@@ -1,0 +1,36 @@
+"""Gather one attack's inputs from the document, the panel and the canvas, or say why not.
+
+Everything is checked here, in the GUI thread, before a thread starts, so a bad
+parameter or a missing input is one message in a dialog rather than a failed run.
+"""
+
+from __future__ import annotations
+
+from ..core.attacks import create_attack
+from ..core.models import ModelOutputError
+from ..errors import SegAttackError
+from .attack_worker import AttackJob
+from .document import AttackDocument, RunRecord
+
+
+def prepare_run(document: AttackDocument, method: str, parameters: dict, target, region) -> tuple[AttackJob, RunRecord]:
+    """``target``: painted class ids (H x W); ``region``: bool H x W (all True = everywhere)."""
+    missing = document.missing_inputs()
+    if missing:
+        raise SegAttackError(None, missing)
+    try:
+        attack = create_attack(method, **parameters)
+    except ValueError as error:
+        raise SegAttackError(None, str(error).replace("--", "")) from None
+    image, model = document.image, document.model
+    try:
+        grid = model.adapter.output_grid(image.height, image.width)
+    except (ModelOutputError, RuntimeError) as error:
+        raise SegAttackError(model.path, str(error).strip().splitlines()[0]) from None
+    if region is not None and region.all():
+        region = None
+    if region is not None and not region.any():
+        raise SegAttackError(None, "the perturbation region is empty: paint where pixels may change")
+    record = RunRecord(method, attack.config.as_dict(), str(model.adapter.device), image.pixels, target.copy(),
+                       grid, document.colors, document.provenance())
+    return AttackJob(model.adapter, image.pixels, target, attack, region), record

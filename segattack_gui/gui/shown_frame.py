@@ -1,0 +1,92 @@
+"""What the live views show right now: the newest snapshot, a replayed frame, or the clean image.
+
+Kept apart from the widgets (no Qt) so the choice and the agreement map can be tested
+on hand-made arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..io.figures import VOID_CLASS
+from .snapshot_store import KeptFrame
+
+AGREE, MISSING, EXTRA, OUTSIDE = 1, 2, 3, 4
+"""Codes of :func:`agreement_map`; 0 is background in both prediction and target."""
+
+AGREEMENT_COLORS = {
+    AGREE: ((0, 158, 115), "agree: target class predicted"),
+    MISSING: ((214, 40, 214), "missing: target not predicted"),
+    EXTRA: ((240, 150, 0), "extra: predicted, not in target"),
+    OUTSIDE: ((128, 128, 128), "outside the model's output"),
+}
+
+
+@dataclass(frozen=True)
+class ShownFrame:
+    """One state of the attack as the views draw it, on the image grid."""
+
+    iteration: int | None  # None before any run
+    total_iterations: int | None
+    kept: KeptFrame  # adversarial (uint8), perturbation and its magnitude
+    prediction: np.ndarray | None  # H x W uint8 class ids, VOID_CLASS outside the output grid
+    target: np.ndarray  # H x W class ids
+    live: bool  # True while following a running attack
+    peak_abs: float  # largest |perturbation| of one channel in the newest frame (fixes heatmap levels)
+    peak_magnitude: float  # largest per-pixel L2 over channels in the newest frame
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.kept.metrics
+
+    @property
+    def channels(self) -> int:
+        return self.kept.perturbation_int8.shape[2]
+
+
+def agreement_map(prediction: np.ndarray | None, target: np.ndarray) -> np.ndarray:
+    """uint8 codes: AGREE, MISSING (target class not predicted), EXTRA (foreground where the target
+    has background), OUTSIDE (no prediction there); 0 where both are background."""
+    target = np.asarray(target)
+    codes = np.zeros(target.shape, np.uint8)
+    if prediction is None:
+        return codes
+    prediction = np.asarray(prediction)
+    outside = prediction == VOID_CLASS
+    wanted = target != 0
+    codes[wanted & (prediction == target)] = AGREE
+    codes[wanted & (prediction != target)] = MISSING
+    codes[~wanted & (prediction != 0)] = EXTRA
+    codes[outside] = OUTSIDE
+    return codes
+
+
+def shown_frame(document) -> ShownFrame | None:
+    """The frame the views should draw for ``document`` (an :class:`AttackDocument`).
+
+    While a run exists: the replayed kept frame, or the newest one (every snapshot is kept
+    before it is drawn). Before any run: the clean image with the model's prediction on it.
+    """
+    run = document.run
+    if run is not None and len(run.store):
+        height, width = run.original.shape[:2]
+        newest = run.store.newest()
+        replaying = document.shown_frame is not None and document.shown_frame < len(run.store) - 1
+        frame = run.store[document.shown_frame] if replaying else newest
+        total = run.latest.total_iterations if run.latest is not None else run.config.get("iterations")
+        prediction = run.grid.paste(frame.prediction, height, width, fill=VOID_CLASS)
+        return ShownFrame(frame.iteration, total, frame, prediction, run.target, not replaying and not run.finished,
+                          newest.peak_abs, newest.peak_magnitude)
+    image = document.image
+    if image is None:
+        return None
+    prediction = None
+    if document.baseline_prediction is not None and document.model is not None:
+        grid = document.model.adapter.output_grid(image.height, image.width)
+        prediction = grid.paste(document.baseline_prediction, image.height, image.width, fill=VOID_CLASS)
+    target = document.target if document.target.shape == (image.height, image.width) else np.zeros(
+        (image.height, image.width), np.uint8)
+    clean = KeptFrame.from_arrays(0, image.pixels, image.pixels, None, {})
+    return ShownFrame(None, None, clean, prediction, target, False, 0.0, 0.0)

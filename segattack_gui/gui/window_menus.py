@@ -1,0 +1,137 @@
+"""The main window's menus: File (open, recent, export, quit), Target, Attack, View, Help.
+
+File dialogs live here; each ends in a call to the window's scripting API
+(``open_image`` ...), so a menu does nothing a script could not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from .. import __version__
+from .mask_sources import IMAGE_FILTER
+
+MODEL_FILTER = "PyTorch models (*.pt *.pth *.ts *.jit *.pkl);;All files (*)"
+LAST_FOLDER_KEY = "dialogs/last_folder"
+
+
+class WindowMenus(QObject):
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        bar = window.menuBar()
+        file_menu = bar.addMenu("&File")
+        self.open_image_action = self._add(file_menu, "Open &image…", self._open_image, QKeySequence.StandardKey.Open,
+                                           "Open the image to attack (PNG, JPEG, TIFF incl. 16-bit, BMP)")
+        self.open_model_action = self._add(file_menu, "Open &model…", self._open_model, "Ctrl+M",
+                                           "Open a model file (TorchScript, state dict + sidecar, or pickled)")
+        self.open_target_action = self._add(file_menu, "Open &target mask…", self._open_target, "Ctrl+T",
+                                            "Open a target mask (class-id, 0/255 binary or palette PNG)")
+        demo_menu = file_menu.addMenu("Open &demo")
+        from ..demo import DEMOS
+
+        for name in DEMOS:
+            action = demo_menu.addAction(f"{name} (synthetic)")
+            action.setData(name)
+            action.triggered.connect(self._open_demo)
+        self.recent_menu = file_menu.addMenu("&Recent files")
+        window.recent.attach(self.recent_menu)
+        file_menu.addSeparator()
+        self.export_action = self._add(file_menu, "&Export results…", self.choose_export_folder, "Ctrl+E",
+                                       "Write the last run to a new folder (images, arrays, metrics, summary)")
+        file_menu.addSeparator()
+        self._add(file_menu, "&Quit", window.close, QKeySequence.StandardKey.Quit, "Close SegAttack")
+
+        target_menu = bar.addMenu("&Target")
+        window.mask_sources.build_menu(target_menu, self.open_target_action)
+
+        attack_menu = bar.addMenu("&Attack")
+        self._add(attack_menu, "&Run", window.start_attack, "Ctrl+R", "Start the attack")
+        self._add(attack_menu, "&Pause / resume", self._toggle_pause, "Ctrl+Shift+P", "Hold or continue the attack")
+        self._add(attack_menu, "&Stop", window.stop_attack, "Ctrl+.", "Stop after the current iteration")
+
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(window.panel_dock.toggleViewAction())
+        self._add(view_menu, "&Fit image", window.canvas.zoom_to_fit, "Ctrl+0", "Fit the image in the canvas")
+
+        help_menu = bar.addMenu("&Help")
+        self._add(help_menu, "&About SegAttack", self._about, None, "Version and what this tool does")
+
+    def _add(self, menu, text, slot, shortcut, tip) -> QAction:
+        action = QAction(text, self.window)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def update_enabled(self, can_export: bool) -> None:
+        self.export_action.setEnabled(can_export)
+
+    # ------------------------------------------------------------------ dialogs
+    def _ask_file(self, title: str, file_filter: str) -> str | None:
+        folder = QSettings().value(LAST_FOLDER_KEY, "")
+        path, _ = QFileDialog.getOpenFileName(self.window, title, str(folder or ""), file_filter)
+        if path:
+            QSettings().setValue(LAST_FOLDER_KEY, str(Path(path).parent))
+        return path or None
+
+    @Slot()
+    def _open_image(self) -> None:
+        path = self._ask_file("Open image", IMAGE_FILTER)
+        if path:
+            self.window.open_image(path)
+
+    @Slot()
+    def _open_model(self) -> None:
+        path = self._ask_file("Open model", MODEL_FILTER)
+        if path:
+            self.window.open_model(path)
+
+    @Slot()
+    def _open_target(self) -> None:
+        path = self._ask_file("Open target mask", IMAGE_FILTER)
+        if path:
+            self.window.open_target(path)
+
+    @Slot()
+    def _open_demo(self) -> None:
+        action = self.sender()
+        if isinstance(action, QAction):
+            self.window.open_demo(str(action.data()))
+
+    @Slot()
+    def choose_export_folder(self) -> None:
+        """Ask for a parent folder; the run goes into a new folder named after image, method and time."""
+        folder = QSettings().value("dialogs/export_folder", "")
+        parent = QFileDialog.getExistingDirectory(self.window, "Export the run into a new folder inside…",
+                                                  str(folder or ""))
+        if parent:
+            QSettings().setValue("dialogs/export_folder", parent)
+            self.window.choose_export_parent(Path(parent))
+
+    @Slot()
+    def _toggle_pause(self) -> None:
+        session = self.window.session
+        if session.state == "paused":
+            session.resume()
+        else:
+            session.pause()
+
+    @Slot()
+    def _about(self) -> None:
+        QMessageBox.about(
+            self.window, "About SegAttack",
+            f"<b>SegAttack {__version__}</b><br>Targeted adversarial attacks on biomedical segmentation "
+            "models: ASMA and relatives (Ozbulak, Van Messem and De Neve, MICCAI 2019), DAG, targeted PGD.<br>"
+            "Paint the mask you want the model to predict, press Run, and keep the evidence.")
+
+
+def build_menus(window) -> WindowMenus:
+    return WindowMenus(window)

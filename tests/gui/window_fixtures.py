@@ -1,0 +1,85 @@
+"""Fixtures for main-window tests: isolated QSettings, the demo files, a loaded window.
+
+Import the fixtures into a test module (``from tests.gui.window_fixtures import ...``).
+The demo is the shipped one when ``resources/`` holds it, else a quick, untrained demo
+built once per session in a temporary folder (same files, same layout).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QSettings
+
+from segattack_gui.assets import resource_root
+from segattack_gui.demo import DEMOS
+
+LOAD_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory):
+    shipped = resource_root()
+    if all(DEMOS["fundus"].path(field, shipped).exists() for field in ("model", "sidecar", "image", "target")):
+        return shipped
+    from segattack_gui.demo import train_demo_models
+
+    root = tmp_path_factory.mktemp("demo")
+    train_demo_models(root, which=("fundus",), quick=True, num_threads=1)
+    return root
+
+
+@pytest.fixture
+def isolated_settings(tmp_path):
+    """QSettings in ``tmp_path`` (labelme does the same), so recent files never leak between tests."""
+    QCoreApplication.setOrganizationName("SegAttackTests")
+    QCoreApplication.setApplicationName("SegAttackTests")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    QSettings().clear()
+    yield tmp_path / "settings"
+    QSettings().clear()
+
+
+class ErrorLog:
+    """Records what the window would show in its error dialog."""
+
+    def __init__(self):
+        self.messages: list[str] = []
+
+    def __call__(self, message: str) -> None:
+        self.messages.append(message)
+
+
+@pytest.fixture
+def errors():
+    return ErrorLog()
+
+
+def wait_until_idle(qtbot, window, timeout_ms: int = LOAD_TIMEOUT_MS) -> None:
+    qtbot.waitUntil(lambda: not window.busy, timeout=timeout_ms)
+
+
+@pytest.fixture
+def window(qtbot, isolated_settings, demo_root, errors, monkeypatch):
+    """The main window on the fundus demo, loaded, shown, with dialogs recorded instead of shown."""
+    from segattack_gui.gui.main_window import MainWindow
+
+    started = time.perf_counter()
+    window = MainWindow(demo="fundus", demo_root=demo_root)
+    monkeypatch.setattr(window, "show_error", errors)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    wait_until_idle(qtbot, window)
+    window.load_seconds = time.perf_counter() - started
+    return window
+
+
+def run_and_wait(qtbot, window, iterations: int = 3, timeout_ms: int = 120_000):
+    """Start an attack of a few iterations and return its AttackResult."""
+    window.panel.apply_settings(iterations=iterations)
+    with qtbot.waitSignal(window.attack_finished, timeout=timeout_ms) as finished:
+        assert window.start_attack()
+    return finished.args[0]
