@@ -46,8 +46,6 @@ from .window_menus import build_menus
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = (1440, 900)
-DEMO_SETTINGS = {"method": "asma", "iterations": 300}
-"""The demo starts with few enough iterations to finish in well under a minute on a CPU."""
 
 
 class MainWindow(QMainWindow):
@@ -230,7 +228,8 @@ class MainWindow(QMainWindow):
             self.status.show_message(f"The {name} demo is not installed ({', '.join(missing)} missing); "
                                      "run `segattack demo` to build it")
             return False
-        self.panel.apply_settings(**DEMO_SETTINGS)
+        # The demo's measured settings (segattack_gui.demo.catalog.DEMO_ATTACK): it converges in seconds.
+        self.panel.apply_settings(method="asma", **demo.attack_parameters)
         self.open_image(paths["image"])
         self.open_model(paths["model"])
         self.open_target(paths["target"])

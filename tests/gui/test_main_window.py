@@ -38,6 +38,9 @@ def test_starts_on_the_demo_ready_to_run(window, demo_root, errors):
     assert window.target_mask().any()
     assert window.panel.run_button.isEnabled()
     assert window.panel.method == "asma"
+    method, parameters = window.panel.settings()
+    for name, value in DEMOS["fundus"].attack_parameters.items():  # the demo's measured settings
+        assert parameters[name] == pytest.approx(value), name
     assert not errors.messages
     print(f"demo loaded in {window.load_seconds:.2f} s")
 
@@ -85,7 +88,7 @@ def test_slider_replays_an_earlier_frame(qtbot, window):
 
 
 def test_pause_resume_and_stop(qtbot, window):
-    window.panel.apply_settings(iterations=5000)
+    window.panel.apply_settings(iterations=5000, stop_iou=None)
     with qtbot.waitSignal(window.document.snapshotAdded, timeout=60_000):
         assert window.start_attack()
     window.panel.pause_button.click()
@@ -106,7 +109,7 @@ def test_pause_resume_and_stop(qtbot, window):
 
 
 def test_closing_during_an_attack_stops_it_quickly(qtbot, window):
-    window.panel.apply_settings(iterations=5000)
+    window.panel.apply_settings(iterations=5000, stop_iou=None)
     with qtbot.waitSignal(window.document.snapshotAdded, timeout=60_000):
         assert window.start_attack()
     qtbot.waitUntil(lambda: window.document.run.latest.iteration >= 2, timeout=60_000)
@@ -124,7 +127,7 @@ def test_closing_during_an_attack_stops_it_quickly(qtbot, window):
 
 
 def test_closing_while_paused_also_ends_the_thread(qtbot, window):
-    window.panel.apply_settings(iterations=5000)
+    window.panel.apply_settings(iterations=5000, stop_iou=None)
     with qtbot.waitSignal(window.document.snapshotAdded, timeout=60_000):
         assert window.start_attack()
     window.pause_attack()
@@ -158,7 +161,7 @@ def test_export_writes_the_spec_files(qtbot, window, tmp_path):
         assert (folder / name).is_file(), name
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["method"] == "asma" and summary["config"]["iterations"] == 3
-    assert summary["config"]["tau"] == pytest.approx(1e-7)
+    assert summary["config"]["tau"] == pytest.approx(DEMOS["fundus"].attack_parameters["tau"])
     assert summary["iterations_run"] == 3 and summary["device"] == result.device
     assert summary["model_sha256"] == sha256_file(window.document.model.path)
     assert summary["image_sha256"] == sha256_file(window.document.image.path)
@@ -230,7 +233,7 @@ def test_event_loop_never_stalls_during_an_attack(qtbot, window):
     qtbot.wait(1000)
     idle.stop()
     meter = GapMeter()
-    window.panel.apply_settings(iterations=5000)
+    window.panel.apply_settings(iterations=5000, stop_iou=None)
     with qtbot.waitSignal(window.document.snapshotAdded, timeout=60_000):
         assert window.start_attack()
     meter.start()
