@@ -1,6 +1,6 @@
 """Render the real main window on the fundus demo after a short attack, for the README.
 
-    python scripts/screenshot.py [--out docs/screenshot.png] [--iterations 120] [--seconds 40] [--demo-root DIR]
+    python scripts/screenshot.py [--out docs/screenshot.png] [--iterations 300] [--seconds 120] [--threads N]
 
 Runs offscreen (no display needed): opens the demo exactly as ``segattack-gui`` does,
 presses Run, lets the attack go for ``--iterations`` (or stops it after ``--seconds``),
@@ -54,14 +54,20 @@ def wait(milliseconds: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPOSITORY / "docs" / "screenshot.png")
-    parser.add_argument("--iterations", type=int, default=120)
-    parser.add_argument("--seconds", type=float, default=40.0, help="stop the attack after this long")
+    parser.add_argument("--iterations", type=int, default=300, help="the demo's own setting")
+    parser.add_argument("--seconds", type=float, default=120.0, help="stop the attack after this long")
     parser.add_argument("--width", type=int, default=1440)
     parser.add_argument("--height", type=int, default=900)
     parser.add_argument("--amplify", type=int, default=5, help="heatmap amplification (1, 2, 5, 10, ...)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice); 1 is faster "
+                        "on a machine shared with other busy processes")
     parser.add_argument("--demo-root", type=Path, help="a folder laid out like resources/ (default: the shipped one)")
     options = parser.parse_args()
 
+    if options.threads:
+        import torch
+
+        torch.set_num_threads(options.threads)
     app = create_application([sys.argv[0]])
     from segattack_gui.gui.main_window import MainWindow
 

@@ -313,6 +313,10 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
     return 0
 
 
+def _print_training_progress(message: str, fraction: float) -> None:
+    print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
+
+
 def demo_command(arguments: argparse.Namespace) -> int:
     from .assets import resource_root
     from .demo import train_demo_models
@@ -326,9 +330,10 @@ def demo_command(arguments: argparse.Namespace) -> int:
     except OSError as error:
         raise SegAttackError(out, f"cannot write here ({error.strerror or error}); pass --out DIR") from None
     report = train_demo_models(out, quick=arguments.quick,
-                               progress=None if arguments.quiet else (lambda line: print(line, file=sys.stderr)))
+                               progress=None if arguments.quiet else _print_training_progress)
     for name, record in report.items():
-        print(f"{name}: {record}")
+        sidecar = record.get("sidecar", {}) if isinstance(record, dict) else {}
+        print(f"{name}: held-out Dice {sidecar.get('heldout_dice')}, written to {out}")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Drawing pieces shared by the synthetic demo generators (numpy + OpenCV).
 
-Soft edges are the key to a learnable task: a structure's opacity is 0.5 exactly on
+Soft edges are the key to a learnable task: a structure's opacity is 0.5 on
 the boundary that defines its label, so the label is a function of the image.
 """
 

@@ -192,9 +192,12 @@ def test_shipped_target_is_another_plausible_structure(name):
 
 
 @pytest.mark.slow
-def test_full_retraining_reaches_the_recorded_quality(tmp_path):
-    results = train_demo_models(tmp_path, num_threads=2, measure_speed=False)
+def test_full_retraining_reaches_and_reproduces_the_shipped_quality(tmp_path):
+    # one thread, as the shipped models were trained (README): same seeds, same weights
+    results = train_demo_models(tmp_path, num_threads=1, measure_speed=False)
     for name, result in results.items():
-        assert result["sidecar"]["heldout_dice"]["mean"] >= 0.9, (name, result["sidecar"]["heldout_dice"])
-        for class_name in result["sidecar"]["classes"][1:]:
-            assert result["sidecar"]["heldout_dice"][class_name] >= 0.88
+        dice = result["sidecar"]["heldout_dice"]
+        assert dice["mean"] >= 0.9, (name, dice)
+        assert all(dice[class_name] >= 0.88 for class_name in result["sidecar"]["classes"][1:]), (name, dice)
+        shipped = json.loads(DEMOS[name].path("sidecar").read_text())["heldout_dice"]
+        assert dice == pytest.approx(shipped, abs=0.02), (name, dice, shipped)

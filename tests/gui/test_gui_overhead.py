@@ -25,7 +25,8 @@ ROUNDS = 3
 
 def headless_rate(window) -> float:
     document = window.document
-    attack = create_attack("asma", iterations=ITERATIONS)
+    method, parameters = window.panel.settings()  # the same attack the GUI runs
+    attack = create_attack(method, **parameters)
     outcome = {}
 
     def work():
@@ -40,7 +41,9 @@ def headless_rate(window) -> float:
 
 @pytest.mark.slow
 def test_live_views_cost_little_of_the_headless_rate(qtbot, window):
+    window.panel.apply_settings(stop_iou=None)  # every run does all its iterations
     run_and_wait(qtbot, window, iterations=5)  # warm up: first-call allocations on both paths
+    window.panel.apply_settings(iterations=ITERATIONS)
     headless, gui, gui_thread_share = [], [], []
     for _ in range(ROUNDS):
         headless.append(headless_rate(window))
