@@ -83,13 +83,11 @@ DEMOS: dict[str, DemoFiles] = {name: _files(name) for name in ("fundus", "skin")
 
 
 def write_class_png(path: Path, labels: np.ndarray, colors: list[list[int]]) -> None:
-    """A class-id PNG: mode 'P', pixel value = class id, palette = class colours."""
-    labels = np.ascontiguousarray(labels, dtype=np.uint8)
-    image = Image.frombytes("P", (labels.shape[1], labels.shape[0]), labels.tobytes())
-    palette = [channel for color in colors for channel in color]
-    image.putpalette(palette + [0] * (768 - len(palette)))
+    """A class-id PNG (mode 'P', pixel value = class id), written by the project's one mask writer."""
+    from segattack_gui.io.masks import write_class_png as write_palette_png
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format="PNG", optimize=True)
+    write_palette_png(path, np.asarray(labels, dtype=np.uint8), [tuple(color) for color in colors])
 
 
 def write_rgb_png(path: Path, image: np.ndarray) -> None:
