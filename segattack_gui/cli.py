@@ -79,6 +79,23 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--out", type=Path, required=True, help="folder for run folders and tables (resumable)")
     _add_method_parameters(batch)
 
+    universal = commands.add_parser("universal", help="one perturbation for a set of images (static target)")
+    universal.add_argument("--model", type=Path, required=True)
+    universal.add_argument("--images", type=Path, required=True, help="folder of equally sized images")
+    universal.add_argument("--target", type=Path, required=True, help="the one target mask for every image")
+    universal.add_argument("--holdout", type=int, default=1, help="last N images (name order) kept out of fitting")
+    universal.add_argument("--iterations", type=int, default=None, metavar="N")
+    universal.add_argument("--epsilon", type=float, default=None, metavar="F")
+    universal.add_argument("--alpha", type=float, default=None, metavar="F")
+    universal.add_argument("--batch-size", dest="batch_size", type=int, default=None, metavar="N")
+    universal.add_argument("--stop-iou", dest="stop_iou", type=float, default=None, metavar="F")
+    universal.add_argument("--seed", type=int, default=None, metavar="N")
+    universal.add_argument("--device", default="auto")
+    universal.add_argument("--mask-threshold", type=int, default=20)
+    universal.add_argument("--trust-model", action="store_true")
+    universal.add_argument("--quiet", action="store_true")
+    universal.add_argument("--out", type=Path, required=True)
+
     demo = commands.add_parser("demo", help="regenerate the demo data and retrain the demo models")
     demo.add_argument("--out", type=Path, help="folder to write into (default: the shipped resources folder)")
     demo.add_argument("--quick", action="store_true", help="a tiny training run (for tests)")
@@ -313,6 +330,39 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
     return 0
 
 
+def universal_command(arguments: argparse.Namespace) -> int:
+    from .batch import list_images
+    from .core.attacks.universal import UniversalConfig
+    from .io.model_files import load_model
+    from .universal_run import run_universal
+
+    names = ("iterations", "epsilon", "alpha", "batch_size", "stop_iou", "seed")
+    given = {name: getattr(arguments, name) for name in names if getattr(arguments, name) is not None}
+    try:
+        config = UniversalConfig(**given)
+        config.validate()
+    except ValueError as error:
+        flag, _, problem = str(error).partition(" ")
+        raise SegAttackError(flag if flag.startswith("--") else "--iterations", problem or str(error)) from None
+    out = arguments.out
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise SegAttackError(out, "already exists and is not empty; choose a new folder")
+    images = list_images(arguments.images)
+    try:
+        model = load_model(arguments.model, trust_pickle=arguments.trust_model, device=arguments.device)
+    except ValueError as error:
+        raise SegAttackError("--device", str(error)) from None
+    summary = run_universal(model, images, arguments.target, config, arguments.holdout, out,
+                            mask_threshold=arguments.mask_threshold)
+    for part in ("fitting", "held_out"):
+        mean = summary[part]["mean"]
+        if mean["iou"] is not None:
+            print(f"{part:8s} n={len(summary[part]['images'])}  IoU {mean['iou']:.4f}  PA {mean['pixel_accuracy']:.4f}"
+                  f"  L2 {mean['l2']:.4f}  Linf {mean['linf']:.4f}")
+    print(f"  written to {out}")
+    return 0
+
+
 def _print_training_progress(message: str, fraction: float) -> None:
     print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
 
@@ -381,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
             return attack_command(arguments)
         if arguments.command == "batch":
             return batch_command(arguments)
+        if arguments.command == "universal":
+            return universal_command(arguments)
         if arguments.command == "demo":
             return demo_command(arguments)
         if arguments.command == "bench":

@@ -105,6 +105,11 @@ def export_run(
     Staging folders older than an hour, left by a killed process, are removed from the
     parent folder on the next export into it.
     """
+    return write_folder_atomically(destination, lambda staging: _write_files(staging, result, provenance, colors, frames))
+
+
+def write_folder_atomically(destination, write_files) -> Path:
+    """Run ``write_files(staging_folder)`` and rename the staging folder to ``destination``."""
     destination = Path(destination)
     if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
         raise SegAttackError(destination, "already exists and is not empty; choose a new folder")
@@ -119,7 +124,7 @@ def export_run(
         raise SegAttackError(parent, f"cannot write here ({error.strerror or error}); nothing was written") from None
     _remove_stale_staging(parent, keep=staging)
     try:
-        _write_files(staging, result, provenance, colors, frames)
+        write_files(staging)
         if destination.exists():
             destination.rmdir()
         os.replace(staging, destination)

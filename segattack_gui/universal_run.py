@@ -1,0 +1,76 @@
+"""``segattack universal``: one perturbation for a set of images (Metzen et al. 2017, static target).
+
+The images are split into a fitting set and a held-out set (the last ``holdout`` files
+in name order); the perturbation is fitted on the first and reported on both, so the
+table says how well it transfers to images it never saw.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .core.attacks.universal import UniversalConfig, evaluate_universal, fit_universal
+from .errors import SegAttackError
+from .io.export import _write_bgr, versions, write_folder_atomically
+from .io.figures import heatmap_image
+from .io.hashing import sha256_array, sha256_file
+from .io.images import read_image
+from .io.inputs import check_channels, model_colors
+from .io.masks import read_mask
+from .io.model_files import LoadedModel, check_model_fits
+
+
+def _means(records: list[dict]) -> dict:
+    keys = ("iou", "pixel_accuracy", "l2", "linf")
+    return {key: float(np.mean([r[key] for r in records])) if records else None for key in keys}
+
+
+def run_universal(model: LoadedModel, image_paths: list[Path], target_path: Path, config: UniversalConfig,
+                  holdout: int, out: Path, mask_threshold: int = 20, progress=None) -> dict:
+    """Fit, evaluate on fitting and held-out images, and write ``out`` atomically; return the summary."""
+    if holdout < 0 or holdout >= len(image_paths):
+        raise SegAttackError("--holdout", f"must leave at least one of the {len(image_paths)} images to fit on")
+    images = [read_image(path) for path in image_paths]
+    shapes = {image.pixels.shape for image in images}
+    if len(shapes) != 1:
+        raise SegAttackError(image_paths[0].parent, f"a universal perturbation needs equally sized images, got {sorted(shapes)}")
+    for image in images:
+        check_channels(model, image)
+    height, width = images[0].pixels.shape[:2]
+    check_model_fits(model, height, width)
+    target = read_mask(target_path, num_classes=model.adapter.num_classes, palette=model_colors(model),
+                       expected_shape=(height, width), threshold=mask_threshold)
+    split = len(images) - holdout
+    fitting, held_out = images[:split], images[split:]
+    result = fit_universal(model.adapter, [i.pixels for i in fitting], target.class_ids, config, progress=progress)
+    fit_records = evaluate_universal(model.adapter, result.perturbation, [i.pixels for i in fitting], target.class_ids)
+    held_records = evaluate_universal(model.adapter, result.perturbation, [i.pixels for i in held_out],
+                                      target.class_ids) if held_out else []
+    summary = {
+        "method": "universal", "config": config.as_dict(), "iterations_run": result.iterations_run,
+        "stop_reason": result.stop_reason, "seconds": result.seconds, "device": str(model.adapter.device),
+        "fitting": {"images": [str(p) for p in image_paths[:split]], "mean": _means(fit_records), "per_image": fit_records},
+        "held_out": {"images": [str(p) for p in image_paths[split:]], "mean": _means(held_records), "per_image": held_records},
+        "model_path": str(model.path), "model_sha256": model.sha256,
+        "image_sha256": {p.name: sha256_file(p) for p in image_paths},
+        "target_path": str(target_path), "target_sha256": sha256_array(target.class_ids.astype(np.uint8)),
+        "versions": versions(), "error": result.error,
+    }
+
+    def write(folder: Path) -> None:
+        np.save(folder / "perturbation.npy", result.perturbation.astype(np.float32))
+        _write_bgr(folder / "perturbation_heatmap.png", heatmap_image(result.perturbation))
+        with (folder / "metrics.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            columns = list(result.history)
+            writer.writerow(columns)
+            for row in zip(*(result.history[c] for c in columns)):
+                writer.writerow([f"{float(v):.9g}" for v in row])
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+
+    write_folder_atomically(out, write)
+    return summary
