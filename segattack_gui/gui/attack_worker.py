@@ -167,8 +167,7 @@ class AttackSession(QObject):
         self._worker.restarted.connect(self._on_restarted)
         self._worker.adapterMoved.connect(self._on_adapter_moved)
         self.started_at = time.perf_counter()
-        self._thread = start_in_thread(self._worker, "attack")
-        self._thread.finished.connect(self._on_thread_finished)
+        self._thread = start_in_thread(self._worker, "attack", self._on_thread_finished)
         self._set_state("running")
         self.started.emit()
 

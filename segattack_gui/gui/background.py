@@ -24,7 +24,7 @@ from PySide6.QtCore import QEventLoop, QObject, Qt, QThread, QTimer, Signal, Slo
 log = logging.getLogger(__name__)
 
 
-def start_in_thread(worker: QObject, name: str) -> QThread:
+def start_in_thread(worker: QObject, name: str, on_finished=None) -> QThread:
     """Move ``worker`` (with a ``run`` slot and a ``finished`` signal) to a new thread and start it.
 
     Python owns both objects: keep references until the thread has finished (by then every
@@ -39,6 +39,9 @@ def start_in_thread(worker: QObject, name: str) -> QThread:
     # Direct: the worker's thread ends its own event loop (quit() is thread-safe), so the thread
     # ends even while the GUI thread is blocked waiting for it.
     worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+    if on_finished is not None:
+        # Connected before start: a job that ends at once must still be seen to end.
+        thread.finished.connect(on_finished)
     thread.start()
     return thread
 
@@ -180,8 +183,7 @@ class TaskQueue(QObject):
             self._worker = _JobWorker(job)
             self._worker.succeeded.connect(self._on_succeeded)
             self._worker.failed.connect(self._on_failed)
-            self._thread = start_in_thread(self._worker, f"{self._name}: {pending.name}")
-            self._thread.finished.connect(self._on_thread_finished)
+            self._thread = start_in_thread(self._worker, f"{self._name}: {pending.name}", self._on_thread_finished)
             return
         if self._current is None and not self._pending:
             self.busyChanged.emit(False)
