@@ -211,7 +211,7 @@ def model_failure(model_path, interrupted) -> SegAttackError:
 def attack_command(arguments: argparse.Namespace) -> int:
     from .core.fallback import OutOfMemoryFallback
     from .core.runner import AttackInterrupted, run_attack
-    from .io.export import Provenance, export_run
+    from .io.export import Provenance, export_run, require_new_folder
     from .io.inputs import load_attack_inputs
 
     if arguments.demo:
@@ -222,8 +222,7 @@ def attack_command(arguments: argparse.Namespace) -> int:
             raise SegAttackError("--" + missing[0], "is required (or use --demo fundus|skin)")
         model_path, image_path, target_path = arguments.model, arguments.image, arguments.target
     out = arguments.out
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise SegAttackError(out, "already exists and is not empty; choose a new folder")
+    require_new_folder(out)  # checked before any work, so a clash costs nothing
     parameters = method_parameters(arguments, arguments.method)
     if arguments.demo:
         from .demo import DEMOS
@@ -334,6 +333,7 @@ def universal_command(arguments: argparse.Namespace) -> int:
     from .batch import list_images
     from .core.attacks.universal import UniversalConfig
     from .io.model_files import load_model
+    from .io.export import require_new_folder
     from .universal_run import run_universal
 
     names = ("iterations", "epsilon", "alpha", "batch_size", "stop_iou", "seed")
@@ -345,8 +345,7 @@ def universal_command(arguments: argparse.Namespace) -> int:
         flag, _, problem = str(error).partition(" ")
         raise SegAttackError(flag if flag.startswith("--") else "--iterations", problem or str(error)) from None
     out = arguments.out
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise SegAttackError(out, "already exists and is not empty; choose a new folder")
+    require_new_folder(out)  # checked before any work, so a clash costs nothing
     images = list_images(arguments.images)
     try:
         model = load_model(arguments.model, trust_pickle=arguments.trust_model, device=arguments.device)

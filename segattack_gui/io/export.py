@@ -108,11 +108,16 @@ def export_run(
     return write_folder_atomically(destination, lambda staging: _write_files(staging, result, provenance, colors, frames))
 
 
+def require_new_folder(destination: Path) -> None:
+    """A run folder must not exist yet, or be empty: nothing a researcher kept is overwritten."""
+    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
+        raise SegAttackError(destination, "already exists and is not empty; choose a new folder")
+
+
 def write_folder_atomically(destination, write_files) -> Path:
     """Run ``write_files(staging_folder)`` and rename the staging folder to ``destination``."""
     destination = Path(destination)
-    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
-        raise SegAttackError(destination, "already exists and is not empty; choose a new folder")
+    require_new_folder(destination)
     parent = destination.parent
     created = _missing_folders(parent)  # removed again if the export fails
     was_empty_folder = destination.is_dir()

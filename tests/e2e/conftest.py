@@ -54,3 +54,20 @@ def files(tmp_path: Path) -> dict[str, Path]:
         "pickle": folder / "pickled.pt",
         "folder": folder,
     }
+
+
+def write_case_dataset(folder: Path, count: int, size: int, seed: int, row_step: int, row_height: int,
+                       columns: tuple[int, int]) -> tuple[Path, Path]:
+    """``images/caseN.png`` (near the threshold model's boundary) and 0/255 ``masks/caseN.png``."""
+    rng = np.random.default_rng(seed)
+    images, masks = folder / "images", folder / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for index in range(count):
+        pixels = (rng.uniform(0.35, 0.48, (size, size, 3)) * 255).round().astype(np.uint8)
+        Image.fromarray(pixels).save(images / f"case{index}.png")
+        mask = np.zeros((size, size), np.uint8)
+        top = 2 + row_step * index
+        mask[top : top + row_height, columns[0] : columns[1]] = 255
+        Image.fromarray(mask).save(masks / f"case{index}.png")
+    return images, masks

@@ -7,25 +7,18 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from segattack_gui.batch import TABLE_COLUMNS, seeded_derangement
 from segattack_gui.cli import main
 
+from .conftest import write_case_dataset
+
+from .conftest import write_case_dataset
+
 
 @pytest.fixture
 def dataset(files, tmp_path):
-    rng = np.random.default_rng(1)
-    images, masks = tmp_path / "images", tmp_path / "masks"
-    images.mkdir()
-    masks.mkdir()
-    for index in range(3):
-        pixels = (rng.uniform(0.35, 0.48, (24, 24, 3)) * 255).round().astype(np.uint8)
-        Image.fromarray(pixels).save(images / f"case{index}.png")
-        mask = np.zeros((24, 24), np.uint8)
-        mask[2 + 5 * index : 10 + 5 * index, 4:18] = 255
-        Image.fromarray(mask).save(masks / f"case{index}.png")
-    return images, masks
+    return write_case_dataset(tmp_path, count=3, size=24, seed=1, row_step=5, row_height=8, columns=(4, 18))
 
 
 def run_batch(files, dataset, out, *extra):

@@ -11,27 +11,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from segattack_gui.batch import Pair, run_folder
 from segattack_gui.distributed import Team
+
+from .conftest import write_case_dataset
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def four_cases(tmp_path: Path) -> tuple[Path, Path]:
-    rng = np.random.default_rng(4)
-    images, masks = tmp_path / "images", tmp_path / "masks"
-    images.mkdir()
-    masks.mkdir()
-    for index in range(4):
-        pixels = (rng.uniform(0.35, 0.48, (20, 20, 3)) * 255).round().astype(np.uint8)
-        Image.fromarray(pixels).save(images / f"case{index}.png")
-        mask = np.zeros((20, 20), np.uint8)
-        mask[2 + 4 * index : 8 + 4 * index, 3:16] = 255
-        Image.fromarray(mask).save(masks / f"case{index}.png")
-    return images, masks
+    return write_case_dataset(tmp_path, count=4, size=20, seed=4, row_step=4, row_height=6, columns=(3, 16))
 
 
 def test_shares_are_disjoint_and_cover_every_item():
