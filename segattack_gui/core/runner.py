@@ -323,7 +323,8 @@ class _AttackLoop:
             stepped = self.constrain(self.attack.step(x, gradient, multiplier.detach())).detach()
             previous_x, x = x, torch.where(state.active.view(-1, 1, 1, 1), stepped, x)
             now = time.perf_counter()
-            snapshot_due = self.on_snapshot is not None and now - last_snapshot >= self.snapshot_interval
+            # The start is always shown, so a replay begins at x_0 however fast the first step was.
+            snapshot_due = self.on_snapshot is not None and (row == 0 or now - last_snapshot >= self.snapshot_interval)
             if snapshot_due:
                 self._emit(x_eval, prediction, history, seconds, row, now - started, final=False)
                 last_snapshot = time.perf_counter()

@@ -76,8 +76,9 @@ def test_snapshots_are_throttled_and_copies(adapter):
     snapshots = []
     run_attack(adapter, image, target, create_attack("asma", iterations=300, tau=1e-3),
                on_snapshot=snapshots.append, snapshot_interval=10.0)
-    assert len(snapshots) == 1 and snapshots[0].final  # only the final one within 10 s
-    snapshot = snapshots[0]
+    # Only the start and the end within 10 s.
+    assert [(s.iteration, s.final) for s in snapshots] == [(0, False), (300, True)]
+    snapshot = snapshots[-1]
     assert snapshot.adversarial.flags.owndata or snapshot.adversarial.base is not None
     assert snapshot.adversarial.dtype == np.float32 and snapshot.prediction.dtype == np.uint8
     assert len(snapshot.history["iou"]) == 301
