@@ -28,6 +28,10 @@ from .results import HISTORY_COLUMNS, AttackResult, Snapshot
 
 SnapshotCallback = Callable[[Snapshot], None]
 
+LIVE_SNAPSHOT_INTERVAL = 0.1
+"""Seconds between the GUI's snapshots: 10 a second, more than its views redraw (8 a second at
+most), so every redraw has a new frame and no snapshot is copied for nothing (SPEC 6: 20 at most)."""
+
 _REASONS = ("iterations", "stop_iou", "finished", "non-finite", "user")
 MODEL_ERROR = "model error"
 """``stop_reason`` of the items a model failure interrupted (see :class:`AttackInterrupted`)."""

@@ -4,7 +4,7 @@
 callback into Qt signals; it knows nothing of widgets. :class:`AttackSession` lives in
 the GUI thread, owns the thread and the :class:`AttackControl` flags (pause, resume and
 stop are flags the runner polls each iteration), and re-emits what arrives. The runner
-throttles snapshots to one per ``snapshot_interval`` (20 per second), and every array
+throttles snapshots to one per ``LIVE_SNAPSHOT_INTERVAL`` (10 per second), and every array
 in a snapshot is already a copy, so the GUI may keep them.
 
 Out of memory on the GPU restarts the run on the CPU (``core.fallback``, the CLI's rule),
@@ -27,13 +27,11 @@ from ..core.attacks import Attack
 from ..core.fallback import run_with_fallback
 from ..core.models import ModelAdapter, ModelOutputError
 from ..core.results import AttackResult, Snapshot
-from ..core.runner import AttackControl, AttackInterrupted, run_attack
+from ..core.runner import LIVE_SNAPSHOT_INTERVAL, AttackControl, AttackInterrupted, run_attack
 from ..errors import SegAttackError
 from .background import join_thread, start_in_thread, wait_for_thread
 
 log = logging.getLogger(__name__)
-
-SNAPSHOT_INTERVAL = 0.05
 
 
 @dataclass(frozen=True)
@@ -107,7 +105,7 @@ class AttackWorker(QObject):
         """One attempt; out of memory makes ``run_with_fallback`` call it again on the CPU."""
         job = jobs[0]
         return [run_attack(adapter, job.image, job.target, job.attack, region=job.region,
-                           on_snapshot=self._forward_snapshot, snapshot_interval=SNAPSHOT_INTERVAL,
+                           on_snapshot=self._forward_snapshot, snapshot_interval=LIVE_SNAPSHOT_INTERVAL,
                            control=self._control)]
 
     def _forward_restart(self, message: str) -> None:

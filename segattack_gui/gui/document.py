@@ -58,6 +58,7 @@ class AttackDocument(QObject):
     targetReplaced = Signal()  # a whole new target from outside the canvas
     targetEdited = Signal()  # the canvas changed the target
     regionReplaced = Signal()
+    regionEdited = Signal()  # the canvas changed the region
     baselineChanged = Signal()  # the model's prediction on the clean image
     runStarted = Signal()
     snapshotAdded = Signal()
@@ -140,6 +141,14 @@ class AttackDocument(QObject):
 
     def note_region_edited(self, region: np.ndarray | None) -> None:
         self.region = None if region is None or bool(np.all(region)) else np.asarray(region, bool).copy()
+        self.regionEdited.emit()
+
+    @property
+    def masks_worth_keeping(self) -> bool:
+        """True when the target or region exists nowhere but here (painted, transformed, predicted):
+        a target read from a file can be read again, so it needs no autosave."""
+        return self.image is not None and (self.target_path is None and bool(self.target.any())
+                                           or self.region is not None)
 
     def set_baseline_prediction(self, prediction: np.ndarray | None) -> None:
         self.baseline_prediction = prediction

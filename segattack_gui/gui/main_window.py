@@ -34,6 +34,7 @@ from .export_worker import RunExporter, default_run_folder
 from .label_palette import LabelPalette
 from .live_views import LiveViews
 from .loading import DocumentLoader
+from .mask_autosaver import MaskAutosaver
 from .mask_sources import MaskSources
 from .metrics_plot import MetricsPlot
 from .recent_files import RecentFiles
@@ -54,7 +55,8 @@ class MainWindow(QMainWindow):
     export_finished = Signal(str)
     error_reported = Signal(str)
 
-    def __init__(self, demo: str | None = "fundus", demo_root: Path | None = None, parent: QWidget | None = None):
+    def __init__(self, demo: str | None = "fundus", demo_root: Path | None = None, parent: QWidget | None = None,
+                 autosave_folder: Path | None = None):
         super().__init__(parent)
         plot_style.configure()
         self.setObjectName("mainWindow")
@@ -66,9 +68,11 @@ class MainWindow(QMainWindow):
         self.loader.ask_consent = self._ask_consent
         self.session = AttackSession(self)
         self.exporter = RunExporter(self)
+        self.autosaver = MaskAutosaver(self.document, self.loader, autosave_folder, self)
         self.recent = RecentFiles(self)
         self.error_box: QMessageBox | None = None
         self._finished_result = None
+        self._close_after_export = False
         self._build_widgets()
         self.canvas_binding = CanvasBinding(self.document, self.canvas, self)
         self.mask_sources = MaskSources(self.document, self.loader, self.canvas, self)
@@ -80,6 +84,7 @@ class MainWindow(QMainWindow):
         self._update_readiness()
         if demo:
             self.open_demo(demo, demo_root)
+        self.autosaver.offer_restore(self)
 
     # ------------------------------------------------------------------ layout
     def _build_widgets(self) -> None:
@@ -156,7 +161,8 @@ class MainWindow(QMainWindow):
         self.loader.modelLoaded.connect(self._remember_model)
         self.loader.targetLoaded.connect(self._remember_target)
         self.exporter.exported.connect(self._on_exported)
-        self.exporter.failed.connect(self.report_error)
+        self.exporter.failed.connect(self._on_export_failed)
+        self.exporter.tasks.idle.connect(self._close_if_asked)
         self.exporter.tasks.busyChanged.connect(self._update_readiness)
         self.recent.chosen.connect(self.open_file_as)
 
@@ -311,7 +317,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_attack_ended(self) -> None:
-        for refresh in (self.live_views.refresh, self.metrics_plot.refresh, self.replay_bar.refresh):
+        for refresh in self._refreshes():
             refresh.flush()
         result, self._finished_result = self._finished_result, None
         self.attack_finished.emit(result)
@@ -320,6 +326,17 @@ class MainWindow(QMainWindow):
     def _on_exported(self, path: str) -> None:
         self.status.show_message(f"Exported the run to {path}")
         self.export_finished.emit(path)
+
+    @Slot()
+    def _close_if_asked(self) -> None:
+        """The exports are written: the close that waited for them goes ahead."""
+        if self._close_after_export:
+            self.close()
+
+    @Slot(str)
+    def _on_export_failed(self, message: str) -> None:
+        self._close_after_export = False  # stay open: the run is still here to export elsewhere
+        self.report_error(message)
 
     def choose_export_parent(self, parent: Path) -> None:
         """Export into a new, named folder inside ``parent`` (what the Export button does)."""
@@ -367,6 +384,10 @@ class MainWindow(QMainWindow):
     def _remember_target(self, path: str) -> None:
         self.recent.add("target", path)
 
+    def _refreshes(self):
+        """Every coalescing redraw timer of the window (flushed when a run ends, stopped at close)."""
+        return (self.live_views.refresh, self.metrics_plot.refresh, self.replay_bar.refresh, self.status.refresh)
+
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt override)
         self.drops.drag_enter(event)
@@ -376,13 +397,25 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        """Stop the attack (within a second), let loads and exports end, stop every timer."""
+        """Stop the attack (within a second), let loads end, stop every timer.
+
+        An export still being written is let finish first, with the window responsive: the
+        close is put off until it is written, and called off if it fails, so the run it holds
+        can still be exported elsewhere.
+        """
+        if self.exporter.busy:
+            self.session.stop()
+            if not self._close_after_export:
+                self._close_after_export = True
+                self.status.show_message("Closing as soon as the export is written…")
+            event.ignore()
+            return
         started = time.perf_counter()
         self.session.shutdown(timeout_ms=1000)
         self.loader.shutdown()
         self.exporter.shutdown()
-        for refresh in (self.live_views.refresh, self.metrics_plot.refresh, self.status.refresh,
-                        self.replay_bar.refresh):
+        self.autosaver.shutdown()
+        for refresh in self._refreshes():
             refresh.stop()
         if self.error_box is not None:
             self.error_box.close()

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from segattack_gui.io.autosave import MaskAutosave
+from segattack_gui.io.autosave import MaskAutosave, saved_slots, slot_name
 
 
 def masks_pair(shape=(6, 5)):
@@ -90,3 +90,33 @@ def test_shape_mismatch_is_rejected(tmp_path):
     target, _ = masks_pair()
     with pytest.raises(ValueError):
         MaskAutosave(tmp_path).save(target, np.ones((2, 2), bool), "1" * 64)
+
+
+def test_record_names_the_image_and_model_files(tmp_path):
+    store = MaskAutosave(tmp_path)
+    target, region = masks_pair()
+    store.save(target, region, "1" * 64, image_path="/data/eye é.png", model_path="/models/unet.pt")
+    record = store.load()
+    assert record.image_path == "/data/eye é.png" and record.model_path == "/models/unet.pt"
+    # The same masks opened with another model are a new record.
+    assert store.save(target, region, "1" * 64, image_path="/data/eye é.png", model_path="/models/other.pt")
+    assert store.load().model_path == "/models/other.pt"
+
+
+def test_record_without_paths_reads_them_as_none(tmp_path):
+    store = MaskAutosave(tmp_path)
+    store.save(*masks_pair(), "1" * 64)
+    record = store.load()
+    assert record.image_path is None and record.model_path is None
+
+
+def test_each_window_has_its_own_slot_and_slots_list_newest_first(tmp_path):
+    target, region = masks_pair()
+    first = MaskAutosave(tmp_path, slot_name("101"))
+    second = MaskAutosave(tmp_path, slot_name("202"))
+    first.save(target, region, "1" * 64)
+    second.save(target + 1, region, "2" * 64)
+    os.utime(first.path, (1_000_000, 1_000_000))  # first is older
+    assert saved_slots(tmp_path) == [second.path, first.path]
+    assert MaskAutosave(tmp_path, first.path.name).load().image_sha256 == "1" * 64
+    assert saved_slots(tmp_path / "missing") == []

@@ -252,3 +252,46 @@ def test_event_loop_never_stalls_during_an_attack(qtbot, window):
     # 20-75 ms 99th percentile; the scheduler alone holds the GUI thread back that long. The bound
     # leaves room for it and still catches real stalls (a forward pass in the GUI thread is ~300 ms).
     assert np.percentile(gaps_ms, 99) < 100 and gaps_ms.max() < 250
+
+
+def test_closing_during_an_export_waits_for_it_without_freezing(qtbot, window, tmp_path, monkeypatch):
+    from segattack_gui.gui import export_worker
+
+    run_and_wait(qtbot, window, iterations=3)
+    real_export = export_worker.export_run
+
+    def slow_export(*args, **kwargs):  # a large image on a slow disk
+        time.sleep(1.0)
+        return real_export(*args, **kwargs)
+
+    monkeypatch.setattr(export_worker, "export_run", slow_export)
+    folder = tmp_path / "run"
+    window.export_results(folder)
+    started = time.perf_counter()
+    assert not window.close()  # put off: the export is still being written
+    assert time.perf_counter() - started < 0.1  # and the event loop was not held
+    assert window.isVisible() and "export" in window.statusBar().currentMessage()
+    with qtbot.waitSignal(window.export_finished, timeout=60_000):
+        pass
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
+    assert (folder / "summary.json").is_file() and (folder / "adversarial.png").is_file()
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
+
+
+def test_a_failed_export_calls_off_the_close(qtbot, window, tmp_path, monkeypatch, errors):
+    from segattack_gui.errors import SegAttackError
+    from segattack_gui.gui import export_worker
+
+    run_and_wait(qtbot, window, iterations=2)
+
+    def failing_export(result, folder, *args, **kwargs):
+        time.sleep(0.3)
+        raise SegAttackError(folder, "no space left on the device")
+
+    monkeypatch.setattr(export_worker, "export_run", failing_export)
+    window.export_results(tmp_path / "full-disk")
+    assert not window.close()
+    qtbot.waitUntil(lambda: bool(errors.messages), timeout=10_000)
+    qtbot.wait(200)
+    assert window.isVisible() and "no space left" in errors.messages[-1]
+    assert window.panel.export_button.isEnabled()  # the run can still go elsewhere

@@ -62,12 +62,12 @@ def wait_until_idle(qtbot, window, timeout_ms: int = LOAD_TIMEOUT_MS) -> None:
 
 
 @pytest.fixture
-def window(qtbot, isolated_settings, demo_root, errors, monkeypatch):
+def window(qtbot, isolated_settings, demo_root, errors, monkeypatch, tmp_path):
     """The main window on the fundus demo, loaded, shown, with dialogs recorded instead of shown."""
     from segattack_gui.gui.main_window import MainWindow
 
     started = time.perf_counter()
-    window = MainWindow(demo="fundus", demo_root=demo_root)
+    window = MainWindow(demo="fundus", demo_root=demo_root, autosave_folder=tmp_path / "autosave")
     monkeypatch.setattr(window, "show_error", errors)
     qtbot.addWidget(window)
     window.show()
