@@ -2,11 +2,12 @@
 
 Attacks always work on images in [0, 1] of shape ``[B, C, H, W]`` on the *image grid*.
 The :class:`ModelAdapter` owns everything between that image and the logits the
-attack differentiates: channel mapping, normalisation, padding or resizing to the
-model's input size, output format (dict, one-channel sigmoid), and alignment of the
-output with the image. The result is logits ``[B, K, h, w]`` on the *output grid*, a
-pixel-aligned box of the image (the whole image for same-size models, a centred
-crop for valid-convolution models such as the paper's U-Net).
+attack differentiates: channel mapping, normalisation, padding, resizing or tiling
+(:mod:`.tiling`) to the model's input size, output format (dict, one-channel sigmoid),
+and alignment of the output with the image. The result is logits ``[B, K, h, w]`` on
+the *output grid*, a pixel-aligned box of the image (the whole image for same-size
+models and for tiled images, a centred crop for valid-convolution models such as the
+paper's U-Net).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .tiling import TileLayout, tile_layout, tiled_logits
 
 Precision = Literal["fp32", "tf32", "bf16"]
 
@@ -34,7 +37,7 @@ class ModelSpec:
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     input_size: tuple[int, int] | None = None
-    input_policy: Literal["pad", "resize"] = "pad"
+    input_policy: Literal["pad", "resize", "tile"] = "pad"
     output: Literal["logits", "sigmoid"] = "logits"
     in_channels: int | None = None
     architecture: str | None = None
@@ -80,6 +83,7 @@ class _Placement:
     resize_to: tuple[int, int] | None
     logits_crop: tuple[int, int, int, int]  # top, left, height, width in the raw output
     logits_resize: tuple[int, int] | None
+    tiles: TileLayout | None = None  # the "tile" policy on an image larger than the model input
 
 
 class ModelAdapter:
@@ -128,9 +132,9 @@ class ModelAdapter:
         """Differentiable logits ``[B, K, h, w]`` (float32) on the output grid of ``images``."""
         placement = self._placement(images.shape[-2], images.shape[-1])
         model_input = self._prepare(images, placement)
-        with self._autocast():
-            raw = self._standardise(self.model(model_input))
-        raw = raw.float()
+        if placement.tiles is not None:
+            return tiled_logits(self._run, model_input, placement.tiles)
+        raw = self._run(model_input)
         top, left, height, width = placement.logits_crop
         logits = raw[..., top : top + height, left : left + width]
         if placement.logits_resize is not None:
@@ -200,9 +204,14 @@ class ModelAdapter:
             x = F.pad(x, placement.pad, mode="replicate")
         if placement.resize_to is not None:
             x = F.interpolate(x, size=placement.resize_to, mode="bilinear", align_corners=False)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
         return x
+
+    def _run(self, model_input: torch.Tensor) -> torch.Tensor:
+        """The model on a prepared input: float32 logits ``[N, K, h', w']`` in the model's own geometry."""
+        if self.channels_last:
+            model_input = model_input.contiguous(memory_format=torch.channels_last)
+        with self._autocast():
+            return self._standardise(self.model(model_input)).float()
 
     def _standardise(self, output) -> torch.Tensor:
         """Dict (``out``), tuple and one-channel sigmoid outputs become ``[B, K, h', w']`` logits."""
@@ -242,28 +251,24 @@ class ModelAdapter:
         input_height, input_width = height, width
         if self.spec.input_size is not None:
             input_height, input_width = self.spec.input_size
+            larger = input_height < height or input_width < width
             if self.spec.input_policy == "resize":
                 resize_to = (input_height, input_width)
-            else:
-                if input_height < height or input_width < width:
-                    raise ModelOutputError(
-                        f"the image ({height}x{width}) is larger than the model input "
-                        f"({input_height}x{input_width}) and the sidecar's \"input_policy\" is \"pad\"; "
-                        f"crop or downscale the image to at most {input_height}x{input_width}, or set "
-                        f"\"input_policy\": \"resize\" in the sidecar to resize every image to the model input"
-                    )
+            elif larger and self.spec.input_policy == "tile":
+                return self._place_tiles(height, width)
+            elif larger:
+                raise ModelOutputError(
+                    f"the image ({height}x{width}) is larger than the model input "
+                    f"({input_height}x{input_width}) and the sidecar's \"input_policy\" is \"pad\"; "
+                    f"crop or downscale the image to at most {input_height}x{input_width}, or set "
+                    f"\"input_policy\": \"tile\" in the sidecar to run the model on overlapping "
+                    f"{input_height}x{input_width} windows, or \"input_policy\": \"resize\" to resize every "
+                    f"image to the model input"
+                )
+            else:  # "pad", and "tile" with an image that fits one window
                 top, left = (input_height - height) // 2, (input_width - width) // 2
                 pad = (left, input_width - width - left, top, input_height - height - top)
-        probe_placement = _Placement(OutputGrid(0, 0, height, width), pad, resize_to, (0, 0, 0, 0), None)
-        channels = self.expected_channels(3)
-        probe = torch.zeros(1, channels, height, width, device=self.device)
-        with torch.no_grad(), self._autocast():
-            raw = self._standardise(self.model(self._prepare(probe, probe_placement)))
-        out_height, out_width = raw.shape[-2:]
-        if out_height > input_height or out_width > input_width:
-            raise ModelOutputError(
-                f"the model output ({out_height}x{out_width}) is larger than its input ({input_height}x{input_width})"
-            )
+        out_height, out_width = self._probe(height, width, pad, resize_to, (input_height, input_width))
         # The output grid is centred in the model input (valid convolutions trim equally).
         offset_y, offset_x = (input_height - out_height) // 2, (input_width - out_width) // 2
         if resize_to is not None:
@@ -288,6 +293,28 @@ class ModelAdapter:
         grid = OutputGrid(image_top, image_left, image_bottom - image_top, image_right - image_left)
         crop = (image_top - (offset_y - pad_top), image_left - (offset_x - pad_left), grid.height, grid.width)
         return _Placement(grid, pad, None, crop, None)
+
+    def _place_tiles(self, height: int, width: int) -> _Placement:
+        """The "tile" policy on an image larger than the model input: the whole image is the output grid."""
+        window = self.spec.input_size
+        output = self._probe(*window, None, None, window)
+        if min(output) < 1:
+            raise ModelOutputError(f"the model output for a {window[0]}x{window[1]} input is empty")
+        layout = tile_layout(height, width, window, output)
+        return _Placement(OutputGrid(0, 0, height, width), layout.padding, None, (0, 0, height, width), None, layout)
+
+    def _probe(self, height: int, width: int, pad, resize_to, input_size: tuple[int, int]) -> tuple[int, int]:
+        """The model's output size for a ``height x width`` image padded or resized to ``input_size``."""
+        probe_placement = _Placement(OutputGrid(0, 0, height, width), pad, resize_to, (0, 0, 0, 0), None)
+        probe = torch.zeros(1, self.expected_channels(3), height, width, device=self.device)
+        with torch.no_grad():
+            out_height, out_width = self._run(self._prepare(probe, probe_placement)).shape[-2:]
+        input_height, input_width = input_size
+        if out_height > input_height or out_width > input_width:
+            raise ModelOutputError(
+                f"the model output ({out_height}x{out_width}) is larger than its input ({input_height}x{input_width})"
+            )
+        return out_height, out_width
 
 
 def first_conv_channels(model: nn.Module) -> int | None:

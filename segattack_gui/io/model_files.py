@@ -129,8 +129,8 @@ def _spec_from_dict(values: dict, source) -> ModelSpec:
         if size[0] * size[1] > MAX_INPUT_PIXELS:
             fail(f'"input_size" {size[0]}x{size[1]} is more than {MAX_INPUT_PIXELS:,} pixels')
         spec_values["input_size"] = tuple(size)
-    if spec_values.get("input_policy", "pad") not in ("pad", "resize"):
-        fail('"input_policy" must be "pad" or "resize"')
+    if spec_values.get("input_policy", "pad") not in ("pad", "resize", "tile"):
+        fail('"input_policy" must be "pad", "resize" or "tile"')
     if spec_values.get("output", "logits") not in ("logits", "sigmoid"):
         fail('"output" must be "logits" or "sigmoid"')
     architecture = spec_values.get("architecture")

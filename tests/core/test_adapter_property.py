@@ -126,7 +126,7 @@ valid_values = {
     "mean": st.lists(st.floats(0, 1), min_size=1, max_size=4),
     "std": st.lists(st.floats(0.05, 2), min_size=1, max_size=4),
     "input_size": st.lists(st.integers(1, 80), min_size=2, max_size=2),
-    "input_policy": st.sampled_from(["pad", "resize"]),
+    "input_policy": st.sampled_from(["pad", "resize", "tile"]),
     "output": st.sampled_from(["logits", "sigmoid"]),
     "in_channels": st.integers(1, 4),
     "architecture": st.sampled_from(["unet", "padded_unet"]),
@@ -140,7 +140,7 @@ wrong_values = {  # values a hurried user (or a broken tool) writes
     "mean": st.sampled_from([[], [True], ["0.5"], 0.5, [None]]),
     "std": st.sampled_from([[0.0], [-1.0], [1e-300], [1e-300, 1e-300, 1e-300]]),
     "input_size": st.sampled_from([[0, 8], [-3, 8], [8], [8, 8, 8], [10**6, 10**6], [True, 8], [8.5, 8], "8x8"]),
-    "input_policy": st.sampled_from(["tile", "PAD", None, ["pad"]]),
+    "input_policy": st.sampled_from(["tiles", "PAD", None, ["pad"]]),
     "output": st.sampled_from(["softmax", None, 1]),
     "in_channels": st.sampled_from([0, -1, True, 2.5, "3"]),
     "architecture": st.sampled_from(["resnet", ["unet"], {"name": "unet"}, 3]),
@@ -227,7 +227,7 @@ def test_random_sidecar_files(tmp_path_factory, sidecar, overrides):
     except SegAttackError as error:
         assert error.source == str(path)
         return
-    assert len(spec.classes) >= 2 and spec.input_policy in ("pad", "resize")
+    assert len(spec.classes) >= 2 and spec.input_policy in ("pad", "resize", "tile")
 
 
 @pytest.mark.parametrize("text", ["[" * 100_000, "{\"classes\": NaN}", "\ufeff{}", "null", "{\"mean\": [1e999]}", ""])

@@ -88,7 +88,7 @@ def test_grey_image_feeds_an_rgb_model():
 
 
 def test_misfits_are_clear():
-    with pytest.raises(ModelOutputError, match="larger than the model input"):
+    with pytest.raises(ModelOutputError, match='larger than the model input.*"input_policy": "tile"'):
         ModelAdapter(ThresholdModel(), ModelSpec(input_size=(8, 8))).output_grid(16, 16)
     with pytest.raises(ModelOutputError, match="classes"):
         ModelAdapter(ThresholdModel(), ModelSpec(classes=("a", "b", "c"))).output_grid(4, 4)

@@ -171,7 +171,7 @@ def test_image_conversion_is_recorded_in_the_summary(files, tmp_path, make, chan
 
 
 def test_image_larger_than_the_model_input(files, tmp_path, capsys):
-    """Pad policy: a one-line error that says what to do. Resize policy: the attack runs end to end."""
+    """Pad policy: a one-line error that says what to do. Resize and tile policies: the attack runs end to end."""
     sidecar = files["torchscript"].with_suffix(".json")
     sidecar.write_text(json.dumps({"classes": ["background", "lesion"], "input_size": [16, 20]}))
     assert attack(files["torchscript"], files["image"], files["target"], tmp_path / "padded", "--iterations", "3") == 2
@@ -179,18 +179,22 @@ def test_image_larger_than_the_model_input(files, tmp_path, capsys):
     assert error.startswith(f"segattack: error: {files['torchscript']}: the image (32x40) is larger than the model "
                             "input (16x20)")
     assert "crop or downscale the image to at most 16x20" in error and '"input_policy": "resize"' in error
+    assert '"input_policy": "tile"' in error
     assert not (tmp_path / "padded").exists()
 
-    sidecar.write_text(json.dumps({"classes": ["background", "lesion"], "input_size": [16, 20],
-                                   "input_policy": "resize"}))
-    out = tmp_path / "resized"
-    assert attack(files["torchscript"], files["image"], files["target"], out, "--iterations", "100",
-                  "--tau", "2e-4", "--beta", "2e-3") == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["output_grid"] == {"top": 0, "left": 0, "height": 32, "width": 40}
-    assert np.load(out / "adversarial.npy").shape == (32, 40, 3)
-    assert np.asarray(Image.open(out / "prediction_adversarial.png")).shape == (32, 40)
-    assert summary["final"]["iou"] > 0.8  # the attack works through the resize in both directions
+    for policy in ("resize", "tile"):
+        sidecar.write_text(json.dumps({"classes": ["background", "lesion"], "input_size": [16, 20],
+                                       "input_policy": policy}))
+        out = tmp_path / policy
+        assert attack(files["torchscript"], files["image"], files["target"], out, "--iterations", "100",
+                      "--tau", "2e-4", "--beta", "2e-3") == 0
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["output_grid"] == {"top": 0, "left": 0, "height": 32, "width": 40}
+        assert np.load(out / "adversarial.npy").shape == (32, 40, 3)
+        assert np.asarray(Image.open(out / "adversarial.png")).shape[:2] == (32, 40)
+        assert np.asarray(Image.open(out / "prediction_adversarial.png")).shape == (32, 40)
+        # the gradient reaches every pixel through the resize (both directions) or through every window
+        assert summary["final"]["iou"] > 0.8
 
 
 # --- faults ---------------------------------------------------------------------------------------
