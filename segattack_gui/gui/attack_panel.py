@@ -24,6 +24,11 @@ def _config_field(method: str, name: str) -> dataclasses.Field:
     return next(f for f in dataclasses.fields(METHODS[method].config_type) if f.name == name)
 
 
+def split_title(title: str) -> tuple[str, str]:
+    """``"ASMA (adaptive mask, dynamic multiplier)"`` -> ``("ASMA", "adaptive mask, dynamic multiplier")``."""
+    name, _, rest = title.partition(" (")
+    return name, rest.rstrip(")")
+
 class AttackPanel(QWidget):
     """Settings and controls of one attack; ``settings()`` gives what ``create_attack`` takes."""
 
@@ -42,10 +47,16 @@ class AttackPanel(QWidget):
         self.method_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.method_combo.setMinimumContentsLength(14)
         for name in METHODS:
-            self.method_combo.addItem(METHOD_TITLES.get(name, name.upper()), name)
+            short_name, _ = split_title(METHOD_TITLES.get(name, name.upper()))
+            self.method_combo.addItem(short_name, name)
             self.method_combo.setItemData(self.method_combo.count() - 1,
                                           (METHODS[name].__doc__ or name).strip().splitlines()[0],
                                           Qt.ItemDataRole.ToolTipRole)
+        # The combo shows the names researchers know (ASMA, DAG, ...); what they stand for goes below it.
+        self.method_description = QLabel()
+        self.method_description.setObjectName("methodDescription")
+        self.method_description.setWordWrap(True)
+        self.method_description.setStyleSheet("color: #555;")
         self.parameter_form = ParameterForm()
         self.iterations_spin = QSpinBox()
         self.iterations_spin.setObjectName("iterationsSpin")
@@ -96,6 +107,7 @@ class AttackPanel(QWidget):
         form = QFormLayout(method_box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Method", self.method_combo)
+        form.addRow("", self.method_description)
         form.addRow("Iterations", self.iterations_spin)
         form.addRow("Stop at IoU", self.stop_iou_spin)
         form.addRow("Device", self.device_combo)
@@ -180,6 +192,9 @@ class AttackPanel(QWidget):
         config_type = METHODS[method].config_type
         self.parameter_form.set_config_type(config_type)
         self.method_combo.setToolTip((METHODS[method].__doc__ or method).strip())
+        description = split_title(METHOD_TITLES.get(method, method))[1]
+        self.method_description.setText(description[:1].upper() + description[1:])
+        self.method_description.setVisible(bool(description))
         self.iterations_spin.setToolTip(tooltip(_config_field(method, "iterations")))
         self.stop_iou_spin.setToolTip(tooltip(_config_field(method, "stop_iou")) + "\n'off' (0): run every iteration.")
 

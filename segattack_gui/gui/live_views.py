@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBox
 
 from . import plot_style
 from .plot_style import nice_ceiling
+from .live_text import LiveText
 from .refresh import CoalescingRefresh
 from .shown_frame import AGREEMENT_COLORS, ShownFrame, agreement_map, shown_frame
 from .snapshot_store import to_uint8_fast
@@ -39,10 +40,9 @@ class ImagePanel(QWidget):
         self.setObjectName(object_name)
         self.title_label = QLabel(title)
         self.title_label.setStyleSheet("font-weight: 600;")
-        self.detail_label = QLabel("")
-        self.detail_label.setStyleSheet("color: #333;")
-        # Captions change every frame: they must never widen the panel or push the image around.
-        self.detail_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # Captions change every frame: they must never widen the panel or relayout the window.
+        self.detail_label = LiveText("", widest="iteration 10000 / 10000")
+        self.detail_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(plot_style.IMAGE_BACKGROUND)
         self.graphics.setMinimumSize(160, 160)

@@ -30,7 +30,7 @@ class DrawingBudget:
     views stay live even where fixed costs alone exceed the budget.
     """
 
-    def __init__(self, share: float = 0.03, window_s: float = 1.0, max_stretch: float = 6.0,
+    def __init__(self, share: float = 0.03, window_s: float = 1.0, max_stretch: float = 3.0,
                  clock: Callable[[], float] = time.perf_counter,
                  cpu_clock: Callable[[], float] = time.thread_time):
         self.share = share
@@ -48,6 +48,11 @@ class DrawingBudget:
         """Called from the GUI thread at every redraw; adjusts the stretch once per window."""
         wall = self._clock() - self._wall_start
         if wall < self.window_s:
+            return
+        if wall > 5 * self.window_s:
+            # The first redraw in a while (start-up, a new run after idling): what the thread
+            # did meanwhile (building the window, loading) was not drawing; measure afresh.
+            self._wall_start, self._cpu_start = self._clock(), self._cpu_clock()
             return
         self.last_share = (self._cpu_clock() - self._cpu_start) / wall
         if self.last_share > self.share:

@@ -11,6 +11,7 @@ from PySide6.QtCore import QSignalBlocker, Qt, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QWidget
 
 from .document import AttackDocument
+from .live_text import LiveText
 from .refresh import CoalescingRefresh
 
 
@@ -23,8 +24,7 @@ class ReplayBar(QWidget):
         self.slider.setToolTip("Replay the attack: drag to show an earlier iteration in the views and plots; "
                                "at the right end the views follow the run.")
         self.slider.setEnabled(False)
-        self.label = QLabel("no run yet")
-        self.label.setMinimumWidth(190)
+        self.label = LiveText("no run yet", widest="iteration 100000 / 100000 (live)")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(QLabel("Replay"))

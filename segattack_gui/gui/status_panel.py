@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QLabel, QStatusBar
 
+from .live_text import LiveText
 from .refresh import CoalescingRefresh
 
 MESSAGE_MS = 10_000
@@ -18,10 +19,12 @@ class StatusPanel(QObject):
         self.bar = status_bar
         self.document = document
         self.session = session
-        self.cursor_label = QLabel("")
+        # Read-outs that change while an attack runs or the mouse moves: LiveText, not QLabel,
+        # so an update repaints the text and never relayouts the window.
+        self.cursor_label = LiveText("", widest="x 99999, y 99999")
         self.device_label = QLabel("device: –")
-        self.rate_label = QLabel("– it/s")
-        self.elapsed_label = QLabel("elapsed –")
+        self.rate_label = LiveText("– it/s", widest="99999.9 it/s")
+        self.elapsed_label = LiveText("elapsed –", widest="elapsed 99999.9 s")
         for label, name, tip in (
             (self.cursor_label, "cursorLabel", "Image pixel under the mouse (x, y)"),
             (self.device_label, "deviceLabel", "Where the model runs"),

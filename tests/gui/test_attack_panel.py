@@ -96,3 +96,16 @@ def test_buttons_follow_the_attack_state(panel):
 def test_device_list_holds_the_cpu(panel):
     devices = [panel.device_combo.itemData(index) for index in range(panel.device_combo.count())]
     assert devices[0] == "cpu"
+
+
+def test_method_list_shows_short_names_and_says_what_they_stand_for(panel):
+    combo = panel.method_combo
+    shown = [combo.itemText(index) for index in range(combo.count())]
+    assert shown == ["ASMA", "ASM", "SSM", "DAG", "PGD", "SegPGD", "CosPGD"]
+    panel.set_method("asma")
+    assert panel.method_description.text() == "Adaptive mask, dynamic multiplier"
+    panel.set_method("dag")
+    assert panel.method_description.text() == "Dense adversary generation"
+    # Every name fits the combo at the panel's width: nothing clipped.
+    metrics = combo.fontMetrics()
+    assert max(metrics.horizontalAdvance(text) for text in shown) < combo.sizeHint().width()

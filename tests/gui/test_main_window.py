@@ -203,25 +203,31 @@ def test_error_dialog_is_a_message_box_that_does_not_block(qtbot, window):
 
 
 class GapMeter(QObject):
-    """A 10 ms timer in the GUI thread; the worst gap between its ticks is the event loop's worst stall."""
+    """A 10 ms timer in the GUI thread; the worst gap between its ticks is the event loop's worst stall.
+
+    It also records the GUI thread's own CPU time within each gap: the part of a stall that our code
+    caused, as opposed to the scheduler giving the core to the attack's threads.
+    """
 
     def __init__(self):
         super().__init__()
         self.timer = QTimer(self)
         self.timer.setInterval(10)
         self.timer.timeout.connect(self.tick)
-        self.last = None
+        self.last = self.last_cpu = None
         self.gaps = []
+        self.busy = []
 
     def start(self):
-        self.last = time.perf_counter()
+        self.last, self.last_cpu = time.perf_counter(), time.thread_time()
         self.timer.start()
 
     @Slot()
     def tick(self):
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         self.gaps.append(now - self.last)
-        self.last = now
+        self.busy.append(cpu - self.last_cpu)
+        self.last, self.last_cpu = now, cpu
 
     def stop(self):
         self.timer.stop()
@@ -242,16 +248,20 @@ def test_event_loop_never_stalls_during_an_attack(qtbot, window):
     with qtbot.waitSignal(window.attack_finished, timeout=60_000):
         window.stop_attack()
     idle_ms, gaps_ms = np.array(idle.gaps) * 1000, np.array(meter.gaps) * 1000
+    busy_ms = np.array(meter.busy) * 1000
     refresh = window.live_views.refresh
     print(f"event loop idle: worst gap {idle_ms.max():.1f} ms; during the attack: {len(gaps_ms)} ticks, "
           f"worst gap {gaps_ms.max():.1f} ms, 99th percentile {np.percentile(gaps_ms, 99):.1f} ms, "
-          f"median {np.median(gaps_ms):.1f} ms; {refresh.redraw_count} view redraws, "
+          f"median {np.median(gaps_ms):.1f} ms; the GUI thread's own work within a gap at most "
+          f"{busy_ms.max():.1f} ms; {refresh.redraw_count} view redraws, "
           f"{1000 * refresh.redraw_seconds / max(1, refresh.redraw_count):.1f} ms each")
     assert refresh.redraw_count >= 2  # the views were drawing while we measured
-    # SPEC: < 50 ms. Measured on two CPU cores shared with other jobs (load 3-4): 31-92 ms worst,
-    # 20-75 ms 99th percentile; the scheduler alone holds the GUI thread back that long. The bound
-    # leaves room for it and still catches real stalls (a forward pass in the GUI thread is ~300 ms).
-    assert np.percentile(gaps_ms, 99) < 100 and gaps_ms.max() < 250
+    # SPEC: the event loop never stalls > 50 ms. Our own work between two ticks is the firm check; the
+    # wall-clock gaps also hold the scheduler's share of two cores that the attack's threads keep busy
+    # (measured here, idle machine: worst 28-32 ms, 99th percentile 19-25 ms), so the worst one gets
+    # room for a busier machine, while the 99th percentile must meet the SPEC.
+    assert busy_ms.max() < 50
+    assert np.percentile(gaps_ms, 99) < 50 and gaps_ms.max() < 100
 
 
 def test_closing_during_an_export_waits_for_it_without_freezing(qtbot, window, tmp_path, monkeypatch):

@@ -41,13 +41,24 @@ def test_over_budget_stretches_in_proportion_and_relaxes_back():
     assert budget.stretch == 1.0
 
 
+def test_a_long_quiet_spell_is_not_judged_as_drawing():
+    clocks = FakeClocks()
+    budget = budget_with(clocks, share=0.03)
+    clocks.spend(wall=30.0, cpu=6.0)  # building the window and loading a model, before any redraw
+    budget.note()
+    assert budget.stretch == 1.0
+    clocks.spend(wall=1.0, cpu=0.01)
+    budget.note()
+    assert budget.stretch == 1.0 and abs(budget.last_share - 0.01) < 1e-9
+
+
 def test_stretch_is_capped_so_views_stay_live():
     clocks = FakeClocks()
-    budget = budget_with(clocks, share=0.03, max_stretch=6.0)
+    budget = budget_with(clocks, share=0.03, max_stretch=3.0)
     for _ in range(5):
         clocks.spend(wall=1.0, cpu=0.9)
         budget.note()
-    assert budget.stretch == 6.0
+    assert budget.stretch == 3.0
 
 
 def test_refresh_coalesces_and_waits_the_stretched_interval(qtbot):
