@@ -341,8 +341,10 @@ class _AttackLoop:
         elapsed = time.perf_counter() - started
         final_x = quantize_8bit(x) if row >= self.quantized_from else x
         if self.on_snapshot is not None and failure is None:  # after a failure the results carry the end
+            # The first item's own end: it may have stopped (stop IoU) a few rows before the loop did.
+            shown_row = min(row, int(state.stopped_at[0]))
             with torch.no_grad():
-                self._emit(final_x, self.adapter.predict(final_x), history, seconds, row, elapsed, final=True)
+                self._emit(final_x, self.adapter.predict(final_x), history, seconds, shown_row, elapsed, final=True)
         return _LoopOutcome(final_x, state, history[: row + 1].cpu().numpy(), seconds[: row + 1], row,
                             self.quantized_from, elapsed, user_stopped, failure)
 

@@ -139,3 +139,17 @@ def test_bad_targets_are_rejected(adapter):
         run_attack(adapter, image, target * 5, create_attack("asma", iterations=1))
     with pytest.raises(ValueError, match="but the image is"):
         run_attack(adapter, image, target[:5], create_attack("asma", iterations=1))
+
+
+def test_final_snapshot_ends_where_the_result_does(adapter):
+    """A run stopped by its stop IoU may loop a few rows past it (it checks every few rows);
+    the final snapshot, which the GUI shows, must report the result's own last iteration."""
+    image, target = image_and_target()
+    snapshots = []
+    result = run_attack(adapter, image, target, create_attack("asma", iterations=500, tau=1e-3, stop_iou=0.5),
+                        on_snapshot=snapshots.append, snapshot_interval=10.0, check_every=25)
+    assert result.stop_reason == "stop_iou" and result.iterations_run < 500
+    final = snapshots[-1]
+    assert final.final and final.iteration == result.iterations_run
+    assert len(final.history["iou"]) == len(result.history["iou"])
+    assert np.allclose(final.adversarial, result.adversarial)
