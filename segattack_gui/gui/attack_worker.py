@@ -5,7 +5,8 @@ callback into Qt signals; it knows nothing of widgets. :class:`AttackSession` li
 the GUI thread, owns the thread and the :class:`AttackControl` flags (pause, resume and
 stop are flags the runner polls each iteration), and re-emits what arrives. The runner
 throttles snapshots to one per ``LIVE_SNAPSHOT_INTERVAL`` (10 per second), and every array
-in a snapshot is already a copy, so the GUI may keep them.
+in a snapshot is already a copy, so the GUI may keep them. The worker reduces each to the
+live views' display grid (``display_grid``) before it leaves the attack's thread.
 
 Out of memory on the GPU restarts the run on the CPU (``core.fallback``, the CLI's rule),
 announced on ``restarted``; the adapter it ends on comes back on ``adapterMoved``. A model
@@ -25,11 +26,12 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..core.attacks import Attack
 from ..core.fallback import run_with_fallback
-from ..core.models import ModelAdapter, ModelOutputError
+from ..core.models import ModelAdapter, ModelOutputError, OutputGrid
 from ..core.results import AttackResult, Snapshot
 from ..core.runner import LIVE_SNAPSHOT_INTERVAL, AttackControl, AttackInterrupted, run_attack
 from ..errors import SegAttackError
 from .background import join_thread, start_in_thread, wait_for_thread
+from .display_grid import DisplayGrid
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ class AttackJob:
     target: np.ndarray  # H x W class ids
     attack: Attack
     region: np.ndarray | None = None
+    display: DisplayGrid | None = None  # the live views' grid; None: snapshots go out as the runner made them
+    output_grid: OutputGrid | None = None  # where the model's prediction lies in the image
 
 
 class _Abandoned(Exception):
@@ -69,6 +73,8 @@ class AttackWorker(QObject):
         self._job = job
         self._control = control
         self._abandoned = threading.Event()
+        self._display = job.display
+        self._output_grid = job.output_grid
 
     def abandon(self) -> None:
         self._abandoned.set()
@@ -114,6 +120,8 @@ class AttackWorker(QObject):
     def _forward_snapshot(self, snapshot: Snapshot) -> None:
         if self._abandoned.is_set():
             raise _Abandoned
+        if self._display is not None:  # reduced here, so the GUI thread never handles full-size frames
+            snapshot = self._display.snapshot(snapshot, self._output_grid)
         self.snapshotReady.emit(snapshot)
 
 

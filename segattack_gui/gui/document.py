@@ -21,12 +21,17 @@ from ..io.images import LoadedImage
 from ..io.inputs import model_colors
 from ..io.masks import default_colors
 from ..io.model_files import LoadedModel
+from .display_grid import DisplayGrid
 from .snapshot_store import SnapshotStore
 
 
 @dataclass
 class RunRecord:
-    """One attack as the GUI saw it: its inputs, the kept frames and, once done, the result."""
+    """One attack as the GUI saw it: its inputs, the kept frames and, once done, the result.
+
+    The kept frames and the latest snapshot lie on ``display`` (the image reduced for the
+    views, see ``display_grid``); ``display_original`` and ``display_target`` match them.
+    """
 
     method: str
     config: dict
@@ -36,14 +41,19 @@ class RunRecord:
     grid: OutputGrid
     colors: list[tuple[int, int, int]]
     provenance: Provenance
+    display: DisplayGrid | None = None  # the live views' grid; None: the image's own
     store: SnapshotStore | None = None
-    latest: Snapshot | None = None
+    latest: Snapshot | None = None  # on the display grid (the worker reduces snapshots)
     result: AttackResult | None = None
     error: str | None = None
 
     def __post_init__(self):
+        if self.display is None:
+            self.display = DisplayGrid(self.original.shape[0], self.original.shape[1], 1)
+        self.display_original = self.display.image(self.original)
+        self.display_target = self.display.labels(self.target)
         if self.store is None:
-            self.store = SnapshotStore(self.original)
+            self.store = SnapshotStore(self.display_original)
 
     @property
     def finished(self) -> bool:
@@ -186,7 +196,7 @@ class AttackDocument(QObject):
         """The run starts over (out of memory: again on the CPU); what it showed so far is dropped."""
         if self.run is None:
             return
-        self.run.store = SnapshotStore(self.run.original)
+        self.run.store = SnapshotStore(self.run.display_original)
         self.run.latest = None
         self.shown_frame = None
         self.runStarted.emit()

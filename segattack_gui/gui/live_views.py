@@ -64,10 +64,16 @@ class ImagePanel(QWidget):
         self.detail_label.setText(detail)
         self.detail_label.setToolTip(detail)
 
-    def _fit_if_new_shape(self, shape: tuple[int, int]) -> None:
-        if shape != self._shape:
-            self._shape = shape
-            self.view.setRange(QRectF(0, 0, shape[1], shape[0]), padding=0.0)
+    def _place(self, frame: ShownFrame, *items: pg.ImageItem) -> None:
+        """Stretch the (maybe reduced) frame over the image's own extent, so coordinates stay image
+        pixels; fit the view when the image size changes."""
+        height, width = frame.image_shape
+        extent = QRectF(0, 0, width, height)
+        for item in items:
+            item.setRect(extent)
+        if frame.image_shape != self._shape:
+            self._shape = frame.image_shape
+            self.view.setRange(extent, padding=0.0)
 
     def clear(self) -> None:
         self.image_item.clear()
@@ -80,7 +86,7 @@ class AdversarialView(ImagePanel):
 
     def show_frame(self, frame: ShownFrame) -> None:
         self.image_item.setImage(display_uint8(frame.kept.adversarial), autoLevels=False, levels=(0, 255))
-        self._fit_if_new_shape(frame.target.shape)
+        self._place(frame, self.image_item)
         if frame.iteration is None:
             self.set_caption("clean, no attack yet")
         else:
@@ -126,7 +132,7 @@ class PredictionView(ImagePanel):
         self.image_item.setImage(display_uint8(frame.kept.adversarial), autoLevels=False, levels=(0, 255 / 0.55))
         self.codes = agreement_map(frame.prediction, frame.target)
         self.overlay_item.setImage(self.codes, autoLevels=False, levels=(0, 255))
-        self._fit_if_new_shape(frame.target.shape)
+        self._place(frame, self.image_item, self.overlay_item)
         if frame.prediction is None:
             self.set_caption("no prediction yet")
         elif "iou" in frame.metrics:
@@ -203,7 +209,7 @@ class HeatmapView(ImagePanel):
             self.colorbar.setColorMap(pg.colormap.get(color_map))
         self.image_item.setImage(np.ascontiguousarray(values, dtype=np.float32), autoLevels=False)
         self.colorbar.setLevels(levels)
-        self._fit_if_new_shape(values.shape)
+        self._place(frame, self.image_item)
         linf = frame.metrics.get("linf")
         self.set_caption(f"{label}, L∞ {linf:.2g}" if linf is not None else f"{label}, none yet")
 

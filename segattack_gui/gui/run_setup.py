@@ -10,6 +10,7 @@ from ..core.attacks import create_attack
 from ..core.models import ModelOutputError
 from ..errors import SegAttackError
 from .attack_worker import AttackJob
+from .display_grid import DisplayGrid
 from .document import AttackDocument, RunRecord
 
 
@@ -31,6 +32,7 @@ def prepare_run(document: AttackDocument, method: str, parameters: dict, target,
         region = None
     if region is not None and not region.any():
         raise SegAttackError(None, "the perturbation region is empty: paint where pixels may change")
+    display = DisplayGrid.for_image(image.height, image.width)
     record = RunRecord(method, attack.config.as_dict(), str(model.adapter.device), image.pixels, target.copy(),
-                       grid, document.colors, document.provenance())
-    return AttackJob(model.adapter, image.pixels, target, attack, region), record
+                       grid, document.colors, document.provenance(), display)
+    return AttackJob(model.adapter, image.pixels, target, attack, region, display, grid), record

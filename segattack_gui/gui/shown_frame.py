@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..io.figures import VOID_CLASS
+from .display_grid import DisplayGrid
 from .snapshot_store import KeptFrame
 
 AGREE, MISSING, EXTRA, OUTSIDE = 1, 2, 3, 4
@@ -26,16 +27,17 @@ AGREEMENT_COLORS = {
 
 @dataclass(frozen=True)
 class ShownFrame:
-    """One state of the attack as the views draw it, on the image grid."""
+    """One state of the attack as the views draw it, on the display grid (the image, maybe reduced)."""
 
     iteration: int | None  # None before any run
     total_iterations: int | None
     kept: KeptFrame  # adversarial (uint8), perturbation and its magnitude
-    prediction: np.ndarray | None  # H x W uint8 class ids, VOID_CLASS outside the output grid
-    target: np.ndarray  # H x W class ids
+    prediction: np.ndarray | None  # uint8 class ids, VOID_CLASS outside the model's output grid
+    target: np.ndarray  # class ids
     live: bool  # True while following a running attack
     peak_abs: float  # largest |perturbation| of one channel in the newest frame (fixes heatmap levels)
     peak_magnitude: float  # largest per-pixel L2 over channels in the newest frame
+    image_shape: tuple[int, int]  # the image's own height and width: the views stretch the frame over it
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -68,25 +70,28 @@ def shown_frame(document) -> ShownFrame | None:
 
     While a run exists: the replayed kept frame, or the newest one (every snapshot is kept
     before it is drawn). Before any run: the clean image with the model's prediction on it.
+    Either way on the display grid (``display_grid``), with the image's own size beside it.
     """
     run = document.run
     if run is not None and len(run.store):
-        height, width = run.original.shape[:2]
         newest = run.store.newest()
         replaying = document.shown_frame is not None and document.shown_frame < len(run.store) - 1
         frame = run.store[document.shown_frame] if replaying else newest
         total = run.latest.total_iterations if run.latest is not None else run.config.get("iterations")
-        prediction = run.grid.paste(frame.prediction, height, width, fill=VOID_CLASS)
-        return ShownFrame(frame.iteration, total, frame, prediction, run.target, not replaying and not run.finished,
-                          newest.peak_abs, newest.peak_magnitude)
+        return ShownFrame(frame.iteration, total, frame, frame.prediction, run.display_target,
+                          not replaying and not run.finished, newest.peak_abs, newest.peak_magnitude,
+                          run.original.shape[:2])
     image = document.image
     if image is None:
         return None
+    display = DisplayGrid.for_image(image.height, image.width)
     prediction = None
     if document.baseline_prediction is not None and document.model is not None:
         grid = document.model.adapter.output_grid(image.height, image.width)
-        prediction = grid.paste(document.baseline_prediction, image.height, image.width, fill=VOID_CLASS)
+        prediction = display.prediction(document.baseline_prediction, grid)
     target = document.target if document.target.shape == (image.height, image.width) else np.zeros(
         (image.height, image.width), np.uint8)
-    clean = KeptFrame.from_arrays(0, image.pixels, image.pixels, None, {})
-    return ShownFrame(None, None, clean, prediction, target, False, 0.0, 0.0)
+    pixels = display.image(image.pixels)
+    clean = KeptFrame.from_arrays(0, pixels, pixels, None, {})
+    return ShownFrame(None, None, clean, prediction, display.labels(target), False, 0.0, 0.0,
+                      (image.height, image.width))

@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from segattack_gui.demo import DEMOS
@@ -16,7 +15,7 @@ from segattack_gui.gui.shown_frame import AGREE, EXTRA, MISSING
 from segattack_gui.io.hashing import sha256_file
 from segattack_gui.io.masks import read_mask
 from tests.gui.window_fixtures import (  # noqa: F401 (fixtures)
-    demo_root, errors, isolated_settings, run_and_wait, window,
+    GapMeter, demo_root, errors, isolated_settings, run_and_wait, window,
 )
 
 SPEC_OBJECT_NAMES = (
@@ -200,37 +199,6 @@ def test_error_dialog_is_a_message_box_that_does_not_block(qtbot, window):
     assert window.panel.run_button.isEnabled()
     box.close()
     assert not box.isVisible() and window.isEnabled()
-
-
-class GapMeter(QObject):
-    """A 10 ms timer in the GUI thread; the worst gap between its ticks is the event loop's worst stall.
-
-    It also records the GUI thread's own CPU time within each gap: the part of a stall that our code
-    caused, as opposed to the scheduler giving the core to the attack's threads.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.timer = QTimer(self)
-        self.timer.setInterval(10)
-        self.timer.timeout.connect(self.tick)
-        self.last = self.last_cpu = None
-        self.gaps = []
-        self.busy = []
-
-    def start(self):
-        self.last, self.last_cpu = time.perf_counter(), time.thread_time()
-        self.timer.start()
-
-    @Slot()
-    def tick(self):
-        now, cpu = time.perf_counter(), time.thread_time()
-        self.gaps.append(now - self.last)
-        self.busy.append(cpu - self.last_cpu)
-        self.last, self.last_cpu = now, cpu
-
-    def stop(self):
-        self.timer.stop()
 
 
 def test_event_loop_never_stalls_during_an_attack(qtbot, window):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtCore import QCoreApplication, QObject, QSettings, QTimer, Slot
 
 from segattack_gui.assets import resource_root
 from segattack_gui.demo import DEMOS
@@ -83,3 +83,34 @@ def run_and_wait(qtbot, window, iterations: int = 3, timeout_ms: int = 120_000):
     with qtbot.waitSignal(window.attack_finished, timeout=timeout_ms) as finished:
         assert window.start_attack()
     return finished.args[0]
+
+
+class GapMeter(QObject):
+    """A 10 ms timer in the GUI thread; the worst gap between its ticks is the event loop's worst stall.
+
+    It also records the GUI thread's own CPU time within each gap: the part of a stall that our code
+    caused, as opposed to the scheduler giving the core to the attack's threads.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.timer = QTimer(self)
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(self.tick)
+        self.last = self.last_cpu = None
+        self.gaps = []
+        self.busy = []
+
+    def start(self):
+        self.last, self.last_cpu = time.perf_counter(), time.thread_time()
+        self.timer.start()
+
+    @Slot()
+    def tick(self):
+        now, cpu = time.perf_counter(), time.thread_time()
+        self.gaps.append(now - self.last)
+        self.busy.append(cpu - self.last_cpu)
+        self.last, self.last_cpu = now, cpu
+
+    def stop(self):
+        self.timer.stop()
