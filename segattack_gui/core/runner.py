@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from .attacks.base import Attack, StepInputs
 from .fallback import is_out_of_memory
-from .metrics import perturbation_norms, psnr, segmentation_scores, ssim
+from .metrics import max_abs, perturbation_norms, psnr, segmentation_scores, ssim
 from .models import ModelAdapter, class_ids
 from .results import HISTORY_COLUMNS, AttackResult, Snapshot
 
@@ -317,7 +317,7 @@ class _AttackLoop:
                 failure = (row, error)
                 break
             # Finite iff its largest magnitude is (NaN propagates): one pass instead of isfinite's four.
-            largest = torch.linalg.vector_norm(gradient.flatten(1), math.inf, dim=1)
+            largest = max_abs(gradient.flatten(1))
             finite = torch.isfinite(largest) & torch.isfinite(loss)
             state.retire(~finite, row, "non-finite")
             gradient = torch.where(finite.view(-1, 1, 1, 1), gradient, 0.0)

@@ -41,6 +41,7 @@ from typing import ClassVar
 import torch
 
 from .base import Attack, AttackConfig, StepInputs, parameter
+from ..metrics import max_abs
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class DAG(Attack):
         if self.config.norm == "l2":
             scale = math.sqrt(flat.shape[1]) / flat.norm(p=2, dim=1)
         else:
-            scale = 1 / flat.abs().amax(dim=1)
+            scale = 1 / max_abs(flat)
         # An empty active set gives r = 0; step by nothing rather than by 0/0.
         scale = torch.where(torch.isfinite(scale), scale, torch.zeros_like(scale))
         return x + (multiplier * scale).view(-1, 1, 1, 1) * gradient
