@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
     bench.add_argument("--seed", type=int, default=0, help="seed of the random weights and images")
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    bench.add_argument("--save-json", type=Path, metavar="FILE",
+                       help="also write the JSON object to FILE (the table for reading, the JSON for the record)")
     bench.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return parser
 
@@ -418,6 +420,11 @@ def bench_command(arguments: argparse.Namespace) -> int:
                            rounds=arguments.rounds, warmup_iterations=5 if on_cuda else 2, progress=progress)
     except ValueError as error:
         raise SegAttackError("--precision", str(error)) from None
+    if arguments.save_json is not None:
+        try:
+            arguments.save_json.write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+        except OSError as error:
+            raise SegAttackError(arguments.save_json, f"cannot write the report ({error.strerror or error})") from None
     print(json.dumps(report.as_dict(), indent=2) if arguments.json else report.text())
     return 0
 

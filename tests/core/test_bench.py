@@ -102,3 +102,16 @@ def test_cli_table_and_bad_flags(monkeypatch, capsys):
     assert main(["bench", "--device", "cpu", "--precision", "fp16", "--quiet"]) == 2
     assert "--precision" in capsys.readouterr().err
     assert main(["bench", "--device", "cpu", "--iterations", "0", "--quiet"]) == 2
+
+
+def test_cli_table_with_the_json_saved_beside_it(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(bench.BENCH_MODELS, "demo", tiny_model)
+    saved = tmp_path / "bench.json"
+    assert main(["bench", "--device", "cpu", "--precision", "fp32", "--iterations", "1", "--rounds", "1",
+                 "--batch-size", "1", "--quiet", "--save-json", str(saved)]) == 0
+    assert "engine/floor" in capsys.readouterr().out  # the table on stdout
+    document = json.loads(saved.read_text())
+    assert document["model"] == "tiny" and document["ratios"][0]["precision"] == "fp32"
+    assert main(["bench", "--device", "cpu", "--precision", "fp32", "--iterations", "1", "--rounds", "1",
+                 "--quiet", "--save-json", str(tmp_path / "missing" / "bench.json")]) == 2
+    assert "missing/bench.json" in capsys.readouterr().err
