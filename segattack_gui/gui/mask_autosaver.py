@@ -154,11 +154,11 @@ class MaskAutosaver(QObject):
         """A clean close: finish a running write, then remove this window's slot and its lock."""
         self._timer.stop()
         self.tasks.shutdown()
+        offered, self._offered = self._offered, None
+        if offered is not None:  # undecided: leave it for the next start
+            offered.lock.unlock()
         if self.dialog is not None:
             self.dialog.close()
-        if self._offered is not None:  # undecided: leave it for the next start
-            self._offered.lock.unlock()
-            self._offered = None
         if self._lock is not None:
             self.store.clear()
             self._lock.unlock()
@@ -171,8 +171,8 @@ class MaskAutosaver(QObject):
         if not orphans:
             return False
         newest, older = orphans[0], orphans[1:]
-        for orphan in older:  # older crashes: their masks were superseded by the newest one's
-            orphan.discard()
+        for orphan in older:  # one question per start: the older ones are offered at the next starts
+            orphan.lock.unlock()
         self._offered = newest
         record = newest.record
         when = datetime.datetime.fromtimestamp(record.saved_at).strftime("%Y-%m-%d %H:%M")
@@ -183,7 +183,8 @@ class MaskAutosaver(QObject):
                                   QMessageBox.StandardButton.NoButton, parent)
         self.dialog.setObjectName("restoreDialog")
         self.dialog.addButton("Restore", QMessageBox.ButtonRole.AcceptRole).setObjectName("restoreButton")
-        self.dialog.addButton("Discard", QMessageBox.ButtonRole.RejectRole).setObjectName("discardButton")
+        # Destructive, not Reject: Esc or closing the dialog must not throw the masks away.
+        self.dialog.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole).setObjectName("discardButton")
         self.dialog.finished.connect(self._on_answer)
         self.dialog.open()
         return True
@@ -194,9 +195,14 @@ class MaskAutosaver(QObject):
         if orphan is None or dialog is None:
             return
         clicked = dialog.clickedButton()
-        if clicked is not None and clicked.objectName() == "restoreButton":
-            self.restore(orphan.record)
-        orphan.discard()
+        answer = clicked.objectName() if clicked is not None else ""
+        if answer == "restoreButton":
+            self.restore(orphan.record)  # this window's own slot takes the masks over
+            orphan.discard()
+        elif answer == "discardButton":
+            orphan.discard()
+        else:  # dismissed without an answer: ask again at the next start
+            orphan.lock.unlock()
 
     def restore(self, record: AutosaveRecord) -> None:
         """Reopen the record's image (and model) unless they are open, then put the masks back.
@@ -207,8 +213,10 @@ class MaskAutosaver(QObject):
         """
         document = self.document
         if document.image_sha256 != record.image_sha256:
-            if not record.image_path:
-                self.loader.failed.emit("the autosaved masks name no image file; they cannot be restored")
+            if not record.image_path or not Path(record.image_path).is_file():
+                where = record.image_path or "the autosaved masks"
+                self.loader.failed.emit(SegAttackError(where, "the image the masks were painted on is missing; "
+                                                              "they were not restored").one_line())
                 return
             self.loader.open_image(record.image_path)
         if record.model_path and (document.model is None or str(document.model.path) != record.model_path):

@@ -217,3 +217,68 @@ def test_killed_gui_process_loses_no_painting(qtbot, demo_root, tmp_path, monkey
     wait_until_idle(qtbot, window)
     assert np.array_equal(window.target_mask(), painted)
     assert not errors.messages
+
+
+def test_closing_the_window_or_the_question_unanswered_keeps_the_masks_for_later(
+        qtbot, demo_root, tmp_path, monkeypatch, errors, isolated_settings):
+    folder = tmp_path / "autosave"
+    slot = crashed_slot(folder, demo_root, np.ones(DEMO_SHAPE, np.uint8), np.ones(DEMO_SHAPE, bool))
+    window = new_window(qtbot, demo_root, folder, monkeypatch, errors)
+    qtbot.waitUntil(window.autosaver.dialog.isVisible, timeout=5_000)
+    window.autosaver.dialog.reject()  # Esc: no answer
+    assert slot.exists()
+    window.close()
+    assert slot.exists()
+    second = new_window(qtbot, demo_root, folder, monkeypatch, errors)  # asked again
+    qtbot.waitUntil(second.autosaver.dialog.isVisible, timeout=5_000)
+    second.close()  # closing with the question open
+    assert slot.exists()
+
+
+def test_two_crashed_windows_are_offered_one_per_start_newest_first(
+        qtbot, demo_root, tmp_path, monkeypatch, errors, isolated_settings):
+    folder = tmp_path / "autosave"
+    older = crashed_slot(folder, demo_root, np.ones(DEMO_SHAPE, np.uint8), np.ones(DEMO_SHAPE, bool), owner="1")
+    os.utime(older, (1_000_000, 1_000_000))
+    newer = crashed_slot(folder, demo_root, np.full(DEMO_SHAPE, 2, np.uint8), np.ones(DEMO_SHAPE, bool), owner="2")
+    window = new_window(qtbot, demo_root, folder, monkeypatch, errors)
+    answer_restore(qtbot, window, "restoreButton")
+    wait_until_idle(qtbot, window)
+    assert (window.target_mask() == 2).all() and not newer.exists() and older.exists()
+    window.close()
+    window = new_window(qtbot, demo_root, folder, monkeypatch, errors)
+    answer_restore(qtbot, window, "restoreButton")
+    wait_until_idle(qtbot, window)
+    assert (window.target_mask() == 1).all() and not older.exists()
+
+
+def test_masks_whose_image_file_is_gone_say_so(qtbot, demo_root, tmp_path, monkeypatch, errors, isolated_settings):
+    folder = tmp_path / "autosave"
+    store = MaskAutosave(folder, slot_name("77777"))
+    store.save(np.ones(DEMO_SHAPE, np.uint8), np.ones(DEMO_SHAPE, bool), "0" * 64,
+               image_path=str(tmp_path / "moved away.png"))
+    window = new_window(qtbot, demo_root, folder, monkeypatch, errors)
+    answer_restore(qtbot, window, "restoreButton")
+    wait_until_idle(qtbot, window)
+    assert len(errors.messages) == 1 and "moved away.png" in errors.messages[0] and "missing" in errors.messages[0]
+    assert window.document.target_path is not None
+
+
+def test_restoring_reopens_the_image_the_masks_were_painted_on(qtbot, demo_root, tmp_path, monkeypatch, errors,
+                                                               isolated_settings):
+    from PIL import Image
+
+    other = tmp_path / "other eye.png"
+    pixels = np.asarray(Image.open(DEMOS["fundus"].path("image", demo_root)).convert("RGB"))
+    Image.fromarray(np.ascontiguousarray(pixels[:, ::-1])).save(other)  # the demo, mirrored
+    target = np.zeros(DEMO_SHAPE, np.uint8)
+    target[100:140, 30:90] = 1
+    folder = tmp_path / "autosave"
+    store = MaskAutosave(folder, slot_name("88888"))
+    store.save(target, np.ones(DEMO_SHAPE, bool), sha256_file(other), image_path=str(other),
+               model_path=str(DEMOS["fundus"].path("model", demo_root)))
+    window = new_window(qtbot, demo_root, folder, monkeypatch, errors)
+    answer_restore(qtbot, window, "restoreButton")
+    wait_until_idle(qtbot, window)
+    assert window.document.image.path == other
+    assert np.array_equal(window.target_mask(), target) and not errors.messages
