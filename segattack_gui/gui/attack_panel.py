@@ -29,6 +29,7 @@ def split_title(title: str) -> tuple[str, str]:
     name, _, rest = title.partition(" (")
     return name, rest.rstrip(")")
 
+
 class AttackPanel(QWidget):
     """Settings and controls of one attack; ``settings()`` gives what ``create_attack`` takes."""
 

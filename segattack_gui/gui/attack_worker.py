@@ -44,9 +44,9 @@ class AttackJob:
     image: np.ndarray  # H x W x C float32 in [0, 1]
     target: np.ndarray  # H x W class ids
     attack: Attack
+    display: DisplayGrid  # the live views' grid: every snapshot is reduced to it before it leaves
+    output_grid: OutputGrid  # where the model's prediction lies in the image
     region: np.ndarray | None = None
-    display: DisplayGrid | None = None  # the live views' grid; None: snapshots go out as the runner made them
-    output_grid: OutputGrid | None = None  # where the model's prediction lies in the image
 
 
 class _Abandoned(Exception):
@@ -120,9 +120,8 @@ class AttackWorker(QObject):
     def _forward_snapshot(self, snapshot: Snapshot) -> None:
         if self._abandoned.is_set():
             raise _Abandoned
-        if self._display is not None:  # reduced here, so the GUI thread never handles full-size frames
-            snapshot = self._display.snapshot(snapshot, self._output_grid)
-        self.snapshotReady.emit(snapshot)
+        # Reduced here, so the GUI thread never handles full-size frames.
+        self.snapshotReady.emit(self._display.snapshot(snapshot, self._output_grid))
 
 
 class AttackSession(QObject):

@@ -35,4 +35,4 @@ def prepare_run(document: AttackDocument, method: str, parameters: dict, target,
     display = DisplayGrid.for_image(image.height, image.width)
     record = RunRecord(method, attack.config.as_dict(), str(model.adapter.device), image.pixels, target.copy(),
                        grid, document.colors, document.provenance(), display)
-    return AttackJob(model.adapter, image.pixels, target, attack, region, display, grid), record
+    return AttackJob(model.adapter, image.pixels, target, attack, display, grid, region), record

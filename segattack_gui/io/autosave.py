@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["AutosaveRecord", "MaskAutosave"]
+__all__ = ["AutosaveRecord", "MaskAutosave", "saved_slots", "slot_name"]
 
 FILE_NAME = "mask_autosave.npz"
 SLOT_PATTERN = "mask_autosave*.npz"

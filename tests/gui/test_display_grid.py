@@ -14,7 +14,8 @@ def test_small_images_are_shown_as_they_are():
     grid = DisplayGrid.for_image(428, 569)
     assert grid.factor == 1 and grid.shape == (428, 569)
     pixels = np.random.default_rng(0).random((428, 569, 3), dtype=np.float32)
-    assert grid.image(pixels) is not None and np.array_equal(grid.image(pixels), pixels)
+    assert np.array_equal(grid.image(pixels), pixels) and np.array_equal(grid.labels(pixels[..., 0] > 0.5),
+                                                                          pixels[..., 0] > 0.5)
 
 
 def test_large_images_shrink_by_a_whole_factor_to_the_display_size():
