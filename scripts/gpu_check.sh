@@ -7,13 +7,17 @@
 # core and the CLI never import it), no install (runs from the checkout). Writes into OUT_DIR:
 # env.txt (GPU, driver, torch), demo.txt + demo_run/ (the demo attack end to end on the GPU),
 # bench.txt + bench.json (the paper's U-Net at 572 x 572: published loop, engine, floor, at
-# strict fp32, TF32 and bf16, B = 1 and B = 8, in one process), and core.txt (the core tests,
+# strict fp32, TF32 and bf16, B = 1 and B = 8, in one process; adv-lib's asma too when .bench-deps
+# holds it: run scripts/adv_lib_env.sh here and carry .bench-deps), and core.txt (the core tests,
 # which must pass on a GPU machine too). Every step runs even if an earlier one failed.
 set -u
 out=${1:?usage: bash scripts/gpu_check.sh OUT_DIR}
 mkdir -p "$out"
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+if [ -d .bench-deps/site ]; then  # adv-lib for the bench's adv-lib line: scripts/adv_lib_env.sh, then carry .bench-deps
+    PYTHONPATH="$PYTHONPATH:$PWD/.bench-deps/site:$PWD/.bench-deps/stand-ins"
+fi
 device=${DEVICE:-cuda}  # e.g. DEVICE=cuda:1
 status=0
 

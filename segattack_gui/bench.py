@@ -8,7 +8,9 @@ For one model on one device, and for each precision the device offers, it times
 * ``floor``: forward plus input-only backward of the bare network, same precision and batch:
   what one attack iteration cannot beat;
 * ``snapshots``: the engine with the GUI's live updates (a snapshot every 0.1 s, a callback
-  that makes the copies the GUI keeps).
+  that makes the copies the GUI keeps);
+* ``adv-lib``: adv-lib's ``asma`` on the same adapter, one image and a batch, when adv-lib is
+  installed (:mod:`.adv_lib_baseline`).
 
 Speeds are iterations per second (image-iterations per second for batches). Timings on a
 shared machine are noisy, so every measurement runs once to warm up and then once per
@@ -33,6 +35,7 @@ import numpy as np
 import torch
 
 from . import __version__
+from .adv_lib_baseline import AdapterModule, AdvLibAsma, batch_inputs
 from .core.architectures import PaddedUNet, ValidUNet
 from .core.attacks import create_attack
 from .core.models import ModelAdapter, ModelSpec
@@ -61,7 +64,7 @@ class BenchModel:
 class Measurement:
     """One timed setting: every round's rate and their median."""
 
-    measure: str  # published | engine | floor | snapshots
+    measure: str  # published | engine | floor | snapshots | adv-lib
     precision: str
     batch: int
     settings: dict
@@ -276,6 +279,20 @@ def time_floor(adapter: ModelAdapter, image: np.ndarray, batch: int, iterations:
     return time.perf_counter() - started
 
 
+def time_adv_lib(asma: AdvLibAsma, adapter: ModelAdapter, images: Sequence[np.ndarray],
+                 targets: Sequence[np.ndarray], iterations: int) -> float:
+    """Seconds for ``iterations`` steps of adv-lib's targeted ASMA (its defaults) on ``images`` at once."""
+    inputs, labels = batch_inputs(adapter, images, targets)
+    model = AdapterModule(adapter)
+    adapter.apply_backend_settings()
+    _synchronize(adapter.device)
+    started = time.perf_counter()
+    with torch.enable_grad():
+        asma(model, inputs, labels, targeted=True, num_steps=iterations)
+    _synchronize(adapter.device)
+    return time.perf_counter() - started
+
+
 def _first_tensor(output) -> torch.Tensor:
     if isinstance(output, dict):
         output = output["out"]
@@ -345,6 +362,10 @@ class BenchReport:
             if self.batch_size > 1:
                 pairs[f"engine_b{self.batch_size}_over_engine_b1"] = (("engine", self.batch_size), ("engine", 1))
             pairs["snapshots_over_engine"] = (("snapshots", 1), ("engine", 1))
+            pairs["engine_over_adv_lib"] = (("engine", 1), ("adv-lib", 1))
+            if self.batch_size > 1:
+                pairs[f"engine_over_adv_lib_b{self.batch_size}"] = (("engine", self.batch_size),
+                                                                    ("adv-lib", self.batch_size))
             for key, ((top, top_batch), (bottom, bottom_batch)) in pairs.items():
                 numerator = self.find(top, precision, top_batch)
                 denominator = self.find(bottom, precision, bottom_batch)
@@ -362,8 +383,12 @@ class BenchReport:
         for row in self.ratios():
             for key, value in row.items():
                 if key.startswith("engine_over_floor") and wanted:
-                    checks.append(f"{row['precision']} {key.replace('_', ' ')} = {value:.3f} "
+                    checks.append(f"{row['precision']} {_label(key)} = {value:.3f} "
                                   f"({'meets' if value >= wanted else 'misses'} >= {wanted})")
+            for key, value in row.items():
+                if key.startswith("engine_over_adv_lib"):
+                    checks.append(f"{row['precision']} {_label(key)} = "
+                                  f"{value:.2f} ({'meets' if value > 1 else 'misses'} > 1: ahead of adv-lib)")
             if "snapshots_over_engine" in row:
                 cost = 1 - row["snapshots_over_engine"]
                 checks.append(f"{row['precision']} live updates cost {100 * cost:.1f}% "
@@ -398,7 +423,7 @@ class BenchReport:
                          f"{settings_text(m.settings):<58} {self.device_name[:24]:<24} {self.torch_version}")
         lines += ["", "ratios (median over rounds of the ratio within each round)"]
         for row in self.ratios():
-            parts = [f"{key.replace('_over_', '/').replace('_', ' ')} {value:.2f}"
+            parts = [f"{_label(key).replace(' over ', '/')} {value:.2f}"
                      for key, value in row.items() if key != "precision"]
             lines.append(f"  {row['precision']:<5} " + " | ".join(parts))
         checks = self.target_checks()
@@ -407,6 +432,11 @@ class BenchReport:
         if self.notes:
             lines += [""] + [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+
+def _label(ratio_key: str) -> str:
+    """``engine_over_adv_lib_b8`` -> ``engine over adv-lib b8``."""
+    return ratio_key.replace("adv_lib", "adv-lib").replace("_", " ")
 
 
 def run_bench(
@@ -420,9 +450,14 @@ def run_bench(
     warmup_iterations: int = 2,
     published: bool = True,
     snapshots: bool = True,
+    adv_lib: AdvLibAsma | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> BenchReport:
-    """Time every measurement ``rounds`` times, interleaved, after one warm-up run each."""
+    """Time every measurement ``rounds`` times, interleaved, after one warm-up run each.
+
+    ``adv_lib`` is adv-lib's ``asma`` function (see :func:`.adv_lib_baseline.load_adv_lib_asma`);
+    given, it is timed beside the engine at every precision and batch.
+    """
     notes: list[str] = []
     offered = available_precisions(device)
     wanted = list(precisions) if precisions else list(offered)
@@ -453,6 +488,10 @@ def run_bench(
                          lambda n, a=adapter, b=batch: (time_engine(a, [image] * b, [target] * b, n), b * n)))
             jobs.append((Measurement("floor", precision, batch, settings()),
                          lambda n, a=adapter, b=batch: (time_floor(a, image, b, n), b * n)))
+            if adv_lib is not None:
+                jobs.append((Measurement("adv-lib", precision, batch, settings()),
+                             lambda n, a=adapter, b=batch: (time_adv_lib(adv_lib, a, [image] * b, [target] * b, n),
+                                                            b * n)))
             if batch == 1 and snapshots and precision == wanted[0]:
                 measurement = Measurement("snapshots", precision, 1, settings())
 

@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     bench.add_argument("--save-json", type=Path, metavar="FILE",
                        help="also write the JSON object to FILE (the table for reading, the JSON for the record)")
+    bench.add_argument("--no-adv-lib", action="store_true",
+                       help="leave out adv-lib's asma (timed beside the engine whenever adv-lib is installed)")
     bench.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return parser
 
@@ -393,6 +395,7 @@ def bench_command(arguments: argparse.Namespace) -> int:
 
     import torch
 
+    from .adv_lib_baseline import load_adv_lib_asma
     from .bench import BENCH_MODELS, parse_precisions, run_bench
     from .core.models import resolve_device
 
@@ -413,13 +416,15 @@ def bench_command(arguments: argparse.Namespace) -> int:
     on_cuda = device.type == "cuda"
     model = BENCH_MODELS[arguments.model or ("unet" if on_cuda else "demo")](arguments.seed)
     progress = None if arguments.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    adv_lib, adv_lib_label = (None, "adv-lib left out (--no-adv-lib)") if arguments.no_adv_lib else load_adv_lib_asma()
     try:
-        report = run_bench(model, device, precisions=precisions,
+        report = run_bench(model, device, precisions=precisions, adv_lib=adv_lib,
                            iterations=arguments.iterations or (50 if on_cuda else 20),
                            batch_size=arguments.batch_size or (8 if on_cuda else 4),
                            rounds=arguments.rounds, warmup_iterations=5 if on_cuda else 2, progress=progress)
     except ValueError as error:
         raise SegAttackError("--precision", str(error)) from None
+    report.notes.append(f"adv-lib baseline: {adv_lib_label}")
     if arguments.save_json is not None:
         try:
             arguments.save_json.write_text(json.dumps(report.as_dict(), indent=2) + "\n")

@@ -115,3 +115,87 @@ def test_cli_table_with_the_json_saved_beside_it(monkeypatch, capsys, tmp_path):
     assert main(["bench", "--device", "cpu", "--precision", "fp32", "--iterations", "1", "--rounds", "1",
                  "--quiet", "--save-json", str(tmp_path / "missing" / "bench.json")]) == 2
     assert "missing/bench.json" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ adv-lib baseline
+class StandInAsma:
+    """Takes adv-lib's ``asma`` signature and cost shape (a forward and an input backward per step)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, model, inputs, labels, masks=None, targeted=False, num_steps=1000, **kwargs):
+        self.calls.append({"inputs": tuple(inputs.shape), "labels": labels.clone(), "targeted": targeted,
+                           "num_steps": num_steps})
+        delta = torch.zeros_like(inputs, requires_grad=True)
+        for _ in range(num_steps):
+            logits = model(inputs + delta)
+            loss = logits.gather(1, labels.unsqueeze(1)).sum()
+            (gradient,) = torch.autograd.grad(loss, delta)
+            delta.data.add_(gradient, alpha=1e-7)
+        return inputs + delta.detach()
+
+
+def install_stand_in_adv_lib(monkeypatch, asma) -> None:
+    """``adv_lib.attacks.segmentation.asma`` importable for this test only."""
+    import sys
+    import types
+
+    for name in ("adv_lib", "adv_lib.attacks", "adv_lib.attacks.segmentation"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    sys.modules["adv_lib.attacks.segmentation"].asma = asma
+
+
+def test_adv_lib_is_timed_beside_the_engine_at_every_batch():
+    asma = StandInAsma()
+    report = bench.run_bench(tiny_model(), torch.device("cpu"), precisions=["fp32"], iterations=3, batch_size=2,
+                             rounds=2, warmup_iterations=1, published=False, snapshots=False, adv_lib=asma)
+    measured = {(m.measure, m.batch) for m in report.measurements}
+    assert measured == {("engine", 1), ("floor", 1), ("adv-lib", 1), ("engine", 2), ("floor", 2), ("adv-lib", 2)}
+    assert all(len(m.rates) == 2 and m.rate > 0 for m in report.measurements)
+    # a warm-up and two timed runs per batch size, targeted, with the asked number of steps
+    assert [(call["inputs"][0], call["num_steps"]) for call in asma.calls] == [(1, 1), (2, 1), (1, 3), (2, 3), (2, 3), (1, 3)]  # odd rounds backwards
+    assert all(call["targeted"] for call in asma.calls)
+    (row,) = report.ratios()
+    engine, adv_lib = report.find("engine", "fp32", 2), report.find("adv-lib", "fp32", 2)
+    assert row["engine_over_adv_lib_b2"] == pytest.approx(
+        float(np.median([e / a for e, a in zip(engine.rates, adv_lib.rates)])))
+    assert "engine/adv-lib" in report.text() and "engine/adv-lib b2" in report.text()
+    assert sum("ahead of adv-lib" in check for check in report.target_checks()) == 2
+
+
+def test_adv_lib_gets_the_target_on_the_output_grid():
+    """A valid convolution shrinks 16 x 16 to 12 x 12: adv-lib's labels are the centred crop, as the engine's."""
+    model = bench.module_bench_model("valid", "valid conv", lambda: torch.nn.Conv2d(3, 2, 5), ModelSpec(),
+                                     tiny_model().image, tiny_model().target)
+    adapter = model.make_adapter(torch.device("cpu"), "fp32")
+    asma = StandInAsma()
+    assert bench.time_adv_lib(asma, adapter, [model.image] * 2, [model.target] * 2, 2) > 0
+    labels = asma.calls[0]["labels"]
+    assert labels.shape == (2, 12, 12) and labels.dtype == torch.int64
+    assert torch.equal(labels[1], torch.as_tensor(model.target[2:14, 2:14]))
+
+
+def test_cli_times_adv_lib_when_installed_and_says_so_when_not(monkeypatch, capsys):
+    from segattack_gui import adv_lib_baseline
+
+    monkeypatch.setitem(bench.BENCH_MODELS, "demo", tiny_model)
+    flags = ["bench", "--device", "cpu", "--precision", "fp32", "--iterations", "1", "--rounds", "1",
+             "--batch-size", "1", "--json", "--quiet"]
+    monkeypatch.setattr(adv_lib_baseline, "import_module", lambda name: (_ for _ in ()).throw(ImportError("gone")))
+    assert main(flags) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert "adv-lib" not in {m["measure"] for m in document["measurements"]}
+    assert any("pip install adv-lib" in note for note in document["notes"])
+
+    monkeypatch.undo()
+    monkeypatch.setitem(bench.BENCH_MODELS, "demo", tiny_model)
+    install_stand_in_adv_lib(monkeypatch, StandInAsma())
+    assert main(flags) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert "adv-lib" in {m["measure"] for m in document["measurements"]}
+    assert "engine_over_adv_lib" in document["ratios"][0]
+    assert main(flags + ["--no-adv-lib"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert "adv-lib" not in {m["measure"] for m in document["measurements"]}
+    assert any("--no-adv-lib" in note for note in document["notes"])

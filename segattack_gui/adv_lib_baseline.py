@@ -1,0 +1,58 @@
+"""adv-lib's ASMA as a timing baseline for ``segattack bench``, when adv-lib is installed.
+
+SPEC 10 asks that the engine be ahead of adv-lib's ``asma`` (``adv_lib.attacks.segmentation``,
+the most widely used public re-implementation) at every setting. adv-lib is an optional
+package: it is imported, never copied or vendored, and the bench says so when it is absent.
+Both attacks run the same network through the same :class:`~.core.models.ModelAdapter`
+(normalisation, precision, memory layout), on the same images and targets, for a fixed
+number of steps (adv-lib's ASMA never stops early; it keeps the best iterate as it goes).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .core.models import ModelAdapter
+
+AdvLibAsma = Callable[..., torch.Tensor]
+
+
+def load_adv_lib_asma() -> tuple[AdvLibAsma | None, str]:
+    """adv-lib's ``asma`` and a label naming its version, or ``None`` and why it is not available."""
+    try:
+        module = import_module("adv_lib.attacks.segmentation")
+    except Exception as error:  # noqa: BLE001 - a broken optional install must not stop the bench
+        return None, f"adv-lib not importable ({type(error).__name__}: {error}); pip install adv-lib to compare"
+    try:
+        label = f"adv-lib {version('adv-lib')}"
+    except PackageNotFoundError:
+        label = "adv-lib"
+    return module.asma, label
+
+
+class AdapterModule(torch.nn.Module):
+    """The adapter as the ``nn.Module`` adv-lib calls: [0, 1] images in, float32 logits out."""
+
+    def __init__(self, adapter: ModelAdapter):
+        super().__init__()
+        self.adapter = adapter
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.adapter.logits(images)
+
+
+def batch_inputs(adapter: ModelAdapter, images: Sequence[np.ndarray],
+                 targets: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images ``[B, C, H, W]`` on the device (in the adapter's memory layout) and targets on the output grid."""
+    inputs = torch.cat([adapter.to_device(image) for image in images])
+    if adapter.channels_last:
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    grid = adapter.output_grid(*np.asarray(targets[0]).shape)
+    labels = torch.as_tensor(np.stack([grid.crop(np.asarray(target)) for target in targets]).astype(np.int64),
+                             device=adapter.device)
+    return inputs, labels
