@@ -13,6 +13,10 @@ import torch
 import torch.nn.functional as F
 
 
+HOST_COUNTING_DEVICES = frozenset({"cpu"})
+"""Devices where :func:`confusion_matrix` counts with ``bincount`` (it reads a maximum on the host)."""
+
+
 def confusion_matrix(prediction: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Pixel counts ``[B, K, K]``: entry ``[b, t, p]`` counts pixels of target class t predicted as p.
 
@@ -27,7 +31,7 @@ def confusion_matrix(prediction: torch.Tensor, target: torch.Tensor, num_classes
     if batch > 1:
         codes = codes + torch.arange(batch, device=codes.device).view(-1, *([1] * (codes.ndim - 1))) * bins
     codes = codes.reshape(-1)
-    if codes.device.type == "cpu":
+    if codes.device.type in HOST_COUNTING_DEVICES:
         counts = torch.bincount(codes, minlength=batch * bins)
     else:
         counts = torch.zeros(batch * bins, dtype=torch.long, device=codes.device)

@@ -1,0 +1,109 @@
+"""The attack loop reads nothing back to the host but its stop checks (SPEC 10).
+
+On a GPU every value the host reads (``.item()``, ``bool(tensor)``, ``.cpu()``, a
+data-dependent shape such as ``nonzero``) stalls the launch queue until the device
+catches up. These tests count such reads on the CPU, where they are free but visible:
+aten operators through a dispatch mode, ``numpy``/``tolist``/``cpu`` through the tensor
+methods. Two runs of one setting differ only in their number of iterations, so the
+difference in reads is what the extra iterations cost; it must be exactly their
+extra stop checks (one ``bool`` every ``check_every`` iterations), whatever the method.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from segattack_gui.core import metrics
+from segattack_gui.core.architectures import PaddedUNet
+from segattack_gui.core.attacks import create_attack
+from segattack_gui.core.models import ModelAdapter, ModelSpec
+from segattack_gui.core.runner import run_batch
+
+# Operators that wait for the device on CUDA: scalar reads and data-dependent output shapes.
+HOST_READS = {"_local_scalar_dense", "nonzero", "masked_select", "_unique2", "unique_dim", "unique_consecutive",
+              "bincount", "histc", "repeat_interleave", "equal", "is_nonzero"}
+
+
+class HostReadCounter(TorchDispatchMode):
+    """Counts operators that read device values on the host (by name), and tensor -> host conversions."""
+
+    def __init__(self, monkeypatch):
+        super().__init__()
+        self.reads: list[str] = []
+        for method in ("numpy", "tolist", "cpu"):
+            original = getattr(torch.Tensor, method)
+
+            def counted(tensor, *args, _original=original, _method=method, **kwargs):
+                self.reads.append(_method)
+                return _original(tensor, *args, **kwargs)
+
+            monkeypatch.setattr(torch.Tensor, method, counted)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func.overloadpacket.__name__
+        if name in HOST_READS or (name == "index" and any(
+                isinstance(index, torch.Tensor) and index.dtype == torch.bool for index in args[1] if index is not None)):
+            self.reads.append(name)
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.fixture
+def device_like_counting(monkeypatch):
+    """The confusion matrix counts as on a GPU (``index_add_``), not with the CPU's ``bincount``."""
+    monkeypatch.setattr(metrics, "HOST_COUNTING_DEVICES", frozenset())
+
+
+def reads_during_run(monkeypatch, method: str, iterations: int, **options) -> list[str]:
+    torch.manual_seed(0)
+    adapter = ModelAdapter(PaddedUNet(in_channels=3, num_classes=3, widths=(2, 4)), ModelSpec(classes=("a", "b", "c")))
+    rng = np.random.default_rng(0)
+    images = [rng.uniform(0, 1, (16, 16, 3)).astype(np.float32) for _ in range(2)]
+    targets = [np.zeros((16, 16), np.int64), np.full((16, 16), 2, np.int64)]
+    targets[0][4:12, 4:12] = 1
+    region = np.zeros((16, 16), bool)
+    region[2:14, 2:14] = True
+    attack = create_attack(method, iterations=iterations, **options.pop("parameters", {}))
+    with monkeypatch.context() as patches:
+        counter = HostReadCounter(patches)
+        with counter:
+            run_batch(adapter, images, targets, attack, regions=[region, None] if options.get("region") else None,
+                      check_every=25)
+    return counter.reads
+
+
+SETTINGS = [
+    ("asma", {}), ("asm", {}), ("ssm", {}), ("dag", {}), ("pgd", {}),
+    ("pgd", {"parameters": {"norm": "l2"}}), ("segpgd", {}), ("cospgd", {}),
+    ("asma", {"region": True}), ("pgd", {"region": True, "parameters": {"norm": "l2"}}),
+    ("asma", {"parameters": {"stop_iou": 0.99}}), ("asma", {"parameters": {"quantize": True}}),
+]
+
+
+@pytest.mark.parametrize(("method", "options"), SETTINGS, ids=[f"{m}-{'-'.join(map(str, o.values())) or 'plain'}"
+                                                              for m, o in SETTINGS])
+def test_iterations_add_no_host_reads_but_the_stop_checks(monkeypatch, device_like_counting, method, options):
+    short = reads_during_run(monkeypatch, method, 10, **dict(options))
+    long = reads_during_run(monkeypatch, method, 60, **dict(options))
+    # 60 iterations check at rows 0, 25 and 50; 10 iterations at row 0 only: two more reads, both stop checks.
+    extra = Counter(long) - Counter(short)
+    assert extra == {"_local_scalar_dense": 2}, f"{method} {options}: host reads added by 50 iterations: {extra}"
+    assert Counter(short) - Counter(long) == {}
+
+
+def test_the_counter_sees_a_host_read(monkeypatch):
+    """The check above could pass by seeing nothing: it does see ``.item()``, ``bool``, masks and ``.cpu()``."""
+    x = torch.arange(6.0)
+    with monkeypatch.context() as patches:
+        counter = HostReadCounter(patches)
+        with counter:
+            x.sum().item()
+            bool((x > 2).any())
+            x[x > 2]
+            x.cpu()
+    assert counter.reads.count("_local_scalar_dense") == 2
+    assert "cpu" in counter.reads and ("index" in counter.reads or "nonzero" in counter.reads)
