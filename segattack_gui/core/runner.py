@@ -306,7 +306,9 @@ class _AttackLoop:
             if not self.config.quantize or quantized:
                 if stop_iou is not None:
                     state.retire(scores["iou"] >= stop_iou, row, "stop_iou")
-                state.retire(self.attack.finished(inputs), row, "finished")
+                finished = self.attack.finished(inputs)
+                if finished is not None:
+                    state.retire(finished, row, "finished")
             if final_row:
                 break
             try:

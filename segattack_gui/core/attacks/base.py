@@ -102,6 +102,6 @@ class Attack:
         """Constrain the perturbation (an epsilon ball); the runner then applies the region and [0, 1]."""
         return x
 
-    def finished(self, inputs: StepInputs) -> torch.Tensor:
-        """Per-item flag: this item needs no more steps (DAG's 1% rule). Default: never."""
-        return torch.zeros_like(inputs.iou, dtype=torch.bool)
+    def finished(self, inputs: StepInputs) -> torch.Tensor | None:
+        """Per-item flag: this item needs no more steps (DAG's 1% rule). Default ``None``: never."""
+        return None
