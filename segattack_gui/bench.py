@@ -38,7 +38,7 @@ from . import __version__
 from .adv_lib_baseline import AdapterModule, AdvLibAsma, batch_inputs
 from .core.architectures import PaddedUNet, ValidUNet
 from .core.attacks import create_attack
-from .core.models import ModelAdapter, ModelSpec
+from .core.models import ModelAdapter, ModelSpec, cpu_has_native_bf16
 from .core.published_asma import published_asma_loop
 from .core.results import Snapshot
 from .core.runner import LIVE_SNAPSHOT_INTERVAL, AttackControl, run_batch
@@ -201,14 +201,6 @@ def available_precisions(device: torch.device) -> list[str]:
     if device.type == "cuda":
         return ["fp32", "tf32"] + (["bf16"] if torch.cuda.is_bf16_supported() else [])
     return ["fp32"] + (["bf16"] if _bf16_runs(device) else [])
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether oneDNN has bf16 instructions here (AVX512-BF16 or AMX); without them bf16 is emulated, slowly."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def _bf16_runs(device: torch.device) -> bool:

@@ -267,7 +267,6 @@ def attack_command(arguments: argparse.Namespace) -> int:
         image_path=str(image_path), image_sha256=inputs.image_sha256, image_conversion=inputs.image.conversion,
         target_path=str(target_path), target_rule=inputs.target.rule,
         region_path=None if arguments.region is None else str(arguments.region),
-        extra={"precision": arguments.precision},
     )
     export_run(result, out, provenance, inputs.colors, frames if arguments.gif else None)
     final, quantized = result.final, result.final_quantized

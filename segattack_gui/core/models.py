@@ -360,3 +360,24 @@ def available_devices() -> list[str]:
     if torch.cuda.is_available():
         devices += [f"cuda:{index}" for index in range(torch.cuda.device_count())]
     return devices
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN has bf16 instructions here (AVX512-BF16 or AMX); without them bf16 is emulated, slowly."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def fast_precisions(device: str | torch.device) -> list[str]:
+    """The precisions worth offering on ``device``, for the GUI's list.
+
+    CUDA: strict fp32, TF32 (tensor cores for convolutions and matmuls) and bf16 autocast
+    where the card supports it. CPU: fp32, and bf16 autocast only where the CPU computes
+    bf16 natively (elsewhere it is emulated and several times slower than fp32).
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return ["fp32", "tf32"] + (["bf16"] if torch.cuda.is_bf16_supported() else [])
+    return ["fp32"] + (["bf16"] if device.type == "cpu" and cpu_has_native_bf16() else [])

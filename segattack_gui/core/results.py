@@ -59,6 +59,7 @@ class AttackResult:
     seed: int
     stop_reason: str
     error: str | None = None
+    precision: str = "fp32"  # the adapter's: fp32, tf32 or bf16 autocast
     extra: dict = field(default_factory=dict)
 
     @property

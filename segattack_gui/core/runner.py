@@ -441,6 +441,7 @@ def _collect_results(adapter, attack, images, targets, regions, grid, x0, target
             seed=attack.config.seed,
             stop_reason=reason,
             error=error,
+            precision=adapter.precision,
         ))
     return results
 

@@ -1,4 +1,4 @@
-"""The attack panel: method, its parameters, iterations, stop IoU, device; Run, Pause, Stop, Export.
+"""The attack panel: method, its parameters, iterations, stop IoU, device, precision; Run, Pause, Stop, Export.
 
 The panel only collects settings and asks for actions through its signals; the main
 window starts the run. Methods come from ``core.attacks.METHODS``, the same table the
@@ -16,8 +16,17 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.attacks import METHOD_TITLES, METHODS
-from ..core.models import available_devices
+from ..core.models import available_devices, fast_precisions
 from .parameter_form import ParameterForm, tooltip
+
+
+PRECISION_TITLES = {
+    "fp32": ("fp32", "Strict 32-bit floats: the reference numbers."),
+    "tf32": ("tf32", "TensorFloat-32 on the GPU's tensor cores for convolutions and matrix products: "
+                     "faster, with a 10-bit mantissa inside them."),
+    "bf16": ("bf16", "bfloat16 autocast: the network runs in 16-bit where it is safe, the attack in 32-bit; "
+                     "the fastest, with results that differ from fp32 in the low digits."),
+}
 
 
 def _config_field(method: str, name: str) -> dataclasses.Field:
@@ -39,6 +48,7 @@ class AttackPanel(QWidget):
     stopRequested = Signal()
     exportRequested = Signal()
     deviceChanged = Signal(str)
+    precisionChanged = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -74,6 +84,8 @@ class AttackPanel(QWidget):
         self.device_combo.setToolTip("Where the model and the attack run. Changing it moves the loaded model.")
         for device in available_devices():
             self.device_combo.addItem(device, device)
+        self.precision_combo = QComboBox()
+        self.precision_combo.setObjectName("precisionCombo")
         self.run_button = QPushButton("Run")
         self.run_button.setObjectName("runButton")
         self.run_button.setToolTip("Start the attack on the image towards the painted target (Ctrl+R)")
@@ -95,6 +107,8 @@ class AttackPanel(QWidget):
         self._build_layout()
         self.method_combo.currentIndexChanged.connect(self._on_method_changed)
         self.device_combo.currentIndexChanged.connect(self._on_device_changed)
+        self.precision_combo.currentIndexChanged.connect(self._on_precision_changed)
+        self._offer_precisions()
         self.run_button.clicked.connect(self.runRequested)
         self.pause_button.clicked.connect(self._on_pause_clicked)
         self.stop_button.clicked.connect(self.stopRequested)
@@ -112,6 +126,7 @@ class AttackPanel(QWidget):
         form.addRow("Iterations", self.iterations_spin)
         form.addRow("Stop at IoU", self.stop_iou_spin)
         form.addRow("Device", self.device_combo)
+        form.addRow("Precision", self.precision_combo)
         parameters_box = QGroupBox("Parameters")
         parameters_layout = QVBoxLayout(parameters_box)
         parameters_layout.addWidget(self.parameter_form)
@@ -163,6 +178,15 @@ class AttackPanel(QWidget):
     def device(self) -> str:
         return self.device_combo.currentData()
 
+    @property
+    def precision(self) -> str:
+        return self.precision_combo.currentData() or "fp32"
+
+    def set_precision(self, precision: str) -> None:
+        index = self.precision_combo.findData(precision)
+        if index >= 0:
+            self.precision_combo.setCurrentIndex(index)
+
     def set_device(self, device: str) -> None:
         index = self.device_combo.findData(device)
         if index >= 0:
@@ -201,7 +225,33 @@ class AttackPanel(QWidget):
 
     @Slot()
     def _on_device_changed(self) -> None:
+        self._offer_precisions()
         self.deviceChanged.emit(self.device)
+
+    @Slot()
+    def _on_precision_changed(self) -> None:
+        if self.precision_combo.count():
+            self.precisionChanged.emit(self.precision)
+
+    def _offer_precisions(self) -> None:
+        """The precisions worth having on the chosen device; the choice stays if it is still offered.
+
+        Silent: a change of device is announced once, by ``deviceChanged``, with the precision
+        that now goes with it readable from :attr:`precision`.
+        """
+        kept = self.precision
+        combo = self.precision_combo
+        combo.blockSignals(True)
+        combo.clear()
+        for name in fast_precisions(self.device or "cpu"):
+            title, description = PRECISION_TITLES[name]
+            combo.addItem(title, name)
+            combo.setItemData(combo.count() - 1, description, Qt.ItemDataRole.ToolTipRole)
+        combo.setCurrentIndex(max(0, combo.findData(kept)))
+        combo.blockSignals(False)
+        combo.setToolTip("How the network computes on this device. " + " ".join(
+            f"{title}: {description}" for title, description in (PRECISION_TITLES[combo.itemData(i)]
+                                                                  for i in range(combo.count()))))
 
     # ------------------------------------------------------------------ state
     @Slot()
@@ -234,5 +284,5 @@ class AttackPanel(QWidget):
         self.stop_button.setEnabled(state in ("running", "paused"))
         self.export_button.setEnabled(idle and self._can_export)
         for widget in (self.method_combo, self.parameter_form, self.iterations_spin, self.stop_iou_spin,
-                       self.device_combo):
+                       self.device_combo, self.precision_combo):
             widget.setEnabled(idle)

@@ -46,6 +46,7 @@ class RunRecord:
     latest: Snapshot | None = None  # on the display grid (the worker reduces snapshots)
     result: AttackResult | None = None
     error: str | None = None
+    precision: str = "fp32"
 
     def __post_init__(self):
         if self.display is None:

@@ -68,6 +68,7 @@ class DocumentLoader(QObject):
         self.document = document
         self.tasks = TaskQueue("loading", self)
         self.device = "cpu"
+        self.precision = "fp32"  # models load and move with the panel's device and precision
         self.ask_consent: Callable[[Path, str], bool] = lambda path, sha256: False
 
     @property
@@ -139,10 +140,10 @@ class DocumentLoader(QObject):
 
     def _load_job(self, path: Path, trust: bool):
         image = self.document.image
-        device = self.device
+        device, precision = self.device, self.precision
 
         def job():
-            loaded = load_model(path, trust_pickle=trust, device=device)
+            loaded = load_model(path, trust_pickle=trust, device=device, precision=precision)
             return loaded, _misfit(loaded, image)
 
         return job
@@ -158,24 +159,27 @@ class DocumentLoader(QObject):
             self.failed.emit(f"this model cannot attack the current image: {problem}")
         self.refresh_baseline()
 
-    def move_model(self, device: str) -> None:
-        """Put the loaded model on ``device`` (the device list changed)."""
+    def move_model(self, device: str, precision: str | None = None) -> None:
+        """Put the loaded model on ``device`` at ``precision`` (default: as it is): the panel changed."""
         self.device = device
+        if precision is not None:
+            self.precision = precision
 
         def prepare():
             loaded = self.document.model
-            if loaded is None or str(loaded.adapter.device) == device:
+            wanted = precision or (loaded.adapter.precision if loaded else "fp32")
+            if loaded is None or (str(loaded.adapter.device), loaded.adapter.precision) == (device, wanted):
                 return None
             adapter = loaded.adapter
 
             def job():
-                moved = ModelAdapter(adapter.model, adapter.spec, device=device, precision=adapter.precision,
+                moved = ModelAdapter(adapter.model, adapter.spec, device=device, precision=wanted,
                                      channels_last=device.startswith("cuda"))
                 return dataclasses.replace(loaded, adapter=moved), None
 
             return job
 
-        self.submit(f"move model to {device}", prepare, self._model_done)
+        self.submit(f"move model to {device} ({precision or 'same precision'})", prepare, self._model_done)
 
     def _trusted(self, sha256: str) -> bool:
         return sha256 in (QSettings().value(TRUSTED_KEY, []) or [])

@@ -80,7 +80,7 @@ class MainWindow(QMainWindow):
         self.drops = DropHandler(self)
         self._connect()
         self.panel.set_device(self.panel.device_combo.itemData(self.panel.device_combo.count() - 1))
-        self.loader.device = self.panel.device
+        self.loader.device, self.loader.precision = self.panel.device, self.panel.precision
         self._update_readiness()
         if demo:
             self.open_demo(demo, demo_root)
@@ -143,7 +143,8 @@ class MainWindow(QMainWindow):
         panel.resumeRequested.connect(session.resume)
         panel.stopRequested.connect(session.stop)
         panel.exportRequested.connect(self.menus.choose_export_folder)
-        panel.deviceChanged.connect(self.loader.move_model)
+        panel.deviceChanged.connect(self._on_compute_changed)
+        panel.precisionChanged.connect(self._on_compute_changed)
         session.stateChanged.connect(panel.set_state)
         session.stateChanged.connect(self._update_readiness)
         session.snapshotReady.connect(document.add_snapshot)
@@ -199,7 +200,7 @@ class MainWindow(QMainWindow):
         self.document.begin_run(record)
         self.session.start(job)
         self.status.show_message(f"Running {record.method} for {record.config['iterations']} iterations "
-                                 f"on {record.device}")
+                                 f"on {record.device} ({record.precision})")
         return True
 
     def pause_attack(self) -> None:
@@ -306,8 +307,14 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_adapter_moved(self, adapter) -> None:
         self.document.replace_adapter(adapter)
-        self.loader.device = str(adapter.device)
+        self.loader.device, self.loader.precision = str(adapter.device), adapter.precision
         self.panel.set_device(str(adapter.device))
+        self.panel.set_precision(adapter.precision)
+
+    @Slot()
+    def _on_compute_changed(self) -> None:
+        """Device or precision changed in the panel: the loaded model follows (off the GUI thread)."""
+        self.loader.move_model(self.panel.device, self.panel.precision)
 
     @Slot(str)
     def _on_attack_failed(self, message: str) -> None:
@@ -354,7 +361,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_model_changed(self) -> None:
-        self.status.show_device(str(self.document.model.adapter.device))
+        adapter = self.document.model.adapter
+        self.status.show_device(f"{adapter.device}, {adapter.precision}")
         self._update_title()
 
     @Slot()

@@ -34,5 +34,5 @@ def prepare_run(document: AttackDocument, method: str, parameters: dict, target,
         raise SegAttackError(None, "the perturbation region is empty: paint where pixels may change")
     display = DisplayGrid.for_image(image.height, image.width)
     record = RunRecord(method, attack.config.as_dict(), str(model.adapter.device), image.pixels, target.copy(),
-                       grid, document.colors, document.provenance(), display)
+                       grid, document.colors, document.provenance(), display, precision=model.adapter.precision)
     return AttackJob(model.adapter, image.pixels, target, attack, display, grid, region), record

@@ -64,7 +64,7 @@ class RunSummary(QGroupBox):
         rate = result.iterations_run / result.seconds if result.seconds > 0 else 0.0
         reason = STOP_REASONS.get(result.stop_reason, result.stop_reason.replace("_", " "))
         self.values["ended"].setText(f"{result.iterations_run} iterations, {reason}")
-        self.values["time"].setText(f"{result.seconds:.1f} s, {rate:.1f} it/s on {result.device}")
+        self.values["time"].setText(f"{result.seconds:.1f} s, {rate:.1f} it/s on {result.device}, {result.precision}")
         for key, digits in (("iou", 3), ("pixel_accuracy", 3), ("l2", 3), ("linf", 4)):
             self.values[key].setText(f"{final[key]:.{digits}f} / {rounded[key]:.{digits}f}")
         best = result.best

@@ -70,6 +70,7 @@ def summary_record(result: AttackResult, provenance: Provenance) -> dict:
         "error": result.error,
         "seconds": result.seconds,
         "device": result.device,
+        "precision": result.precision,
         "seed": result.seed,
         "classes": list(result.class_names),
         "image_shape": list(result.original.shape),

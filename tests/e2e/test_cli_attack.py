@@ -35,6 +35,7 @@ def test_attack_writes_the_full_run_folder(files, tmp_path, capsys):
                 "seed", "model_sha256", "image_sha256", "target_sha256", "versions"):
         assert key in summary, key
     assert summary["method"] == "asma" and summary["config"]["tau"] == 2e-4
+    assert summary["device"] == "cpu" and summary["precision"] == "fp32"
     assert set(summary["versions"]) == {"segattack", "torch", "numpy", "python"}
     assert summary["final"]["iou"] > 0.9
     with (out / "metrics.csv").open() as handle:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
 
 from segattack_gui.core.attacks import METHODS, create_attack
@@ -96,6 +97,46 @@ def test_buttons_follow_the_attack_state(panel):
 def test_device_list_holds_the_cpu(panel):
     devices = [panel.device_combo.itemData(index) for index in range(panel.device_combo.count())]
     assert devices[0] == "cpu"
+
+
+def offered(combo) -> list[str]:
+    return [combo.itemData(index) for index in range(combo.count())]
+
+
+def test_precisions_follow_the_device_and_keep_the_choice_where_they_can(qtbot, monkeypatch):
+    from segattack_gui.gui import attack_panel
+
+    by_device = {"cpu": ["fp32", "bf16"], "cuda:0": ["fp32", "tf32", "bf16"]}
+    monkeypatch.setattr(attack_panel, "available_devices", lambda: ["cpu", "cuda:0"])
+    monkeypatch.setattr(attack_panel, "fast_precisions", lambda device: by_device[device])
+    panel = AttackPanel()
+    qtbot.addWidget(panel)
+    combo = panel.precision_combo
+    assert combo.objectName() == "precisionCombo" and offered(combo) == ["fp32", "bf16"] and panel.precision == "fp32"
+    panel.set_device("cuda:0")
+    assert offered(combo) == ["fp32", "tf32", "bf16"]
+    assert all(combo.itemData(index, Qt.ItemDataRole.ToolTipRole) for index in range(combo.count()))
+    assert "tf32" in combo.toolTip() and "bf16" in combo.toolTip()
+    with qtbot.waitSignal(panel.precisionChanged) as changed:
+        panel.set_precision("tf32")
+    assert changed.args == ["tf32"]
+    with qtbot.waitSignal(panel.deviceChanged), qtbot.assertNotEmitted(panel.precisionChanged):
+        panel.set_device("cpu")  # no TF32 on the CPU: back to fp32, announced with the device
+    assert panel.precision == "fp32"
+    panel.set_precision("bf16")
+    panel.set_device("cuda:0")
+    assert panel.precision == "bf16"  # offered on both: kept
+    panel.set_state("running")
+    assert not combo.isEnabled()
+
+
+def test_the_cpu_offers_bf16_only_where_it_is_native(monkeypatch):
+    from segattack_gui.core import models
+
+    monkeypatch.setattr(models, "cpu_has_native_bf16", lambda: False)
+    assert models.fast_precisions("cpu") == ["fp32"]
+    monkeypatch.setattr(models, "cpu_has_native_bf16", lambda: True)
+    assert models.fast_precisions("cpu") == ["fp32", "bf16"]
 
 
 def test_method_list_shows_short_names_and_says_what_they_stand_for(panel):

@@ -15,7 +15,7 @@ from segattack_gui.gui.shown_frame import AGREE, EXTRA, MISSING
 from segattack_gui.io.hashing import sha256_file
 from segattack_gui.io.masks import read_mask
 from tests.gui.window_fixtures import (  # noqa: F401 (fixtures)
-    GapMeter, demo_root, errors, isolated_settings, run_and_wait, window,
+    GapMeter, demo_root, errors, isolated_settings, run_and_wait, wait_until_idle, window,
 )
 
 SPEC_OBJECT_NAMES = (
@@ -273,3 +273,27 @@ def test_a_failed_export_calls_off_the_close(qtbot, window, tmp_path, monkeypatc
     qtbot.wait(200)
     assert window.isVisible() and "no space left" in errors.messages[-1]
     assert window.panel.export_button.isEnabled()  # the run can still go elsewhere
+
+
+@pytest.fixture
+def bf16_offered(monkeypatch):
+    """bf16 in the precision list whatever this CPU is (emulated bf16 is slow, not wrong)."""
+    from segattack_gui.gui import attack_panel
+
+    monkeypatch.setattr(attack_panel, "fast_precisions", lambda device: ["fp32", "bf16"])
+
+
+def test_the_chosen_precision_reaches_the_model_the_run_and_the_export(bf16_offered, qtbot, window, tmp_path):
+    window.panel.set_precision("bf16")
+    qtbot.waitUntil(lambda: window.document.model.adapter.precision == "bf16", timeout=60_000)
+    wait_until_idle(qtbot, window)
+    assert "bf16" in window.status.device_label.text()
+    result = run_and_wait(qtbot, window, iterations=2)
+    assert result.precision == "bf16" and result.device == "cpu"
+    assert "bf16" in window.run_summary.values["time"].text()
+    with qtbot.waitSignal(window.export_finished, timeout=60_000):
+        window.export_results(tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["precision"] == "bf16" and summary["device"] == "cpu"
+    window.panel.set_precision("fp32")  # and back: the same model, rebuilt at fp32
+    qtbot.waitUntil(lambda: window.document.model.adapter.precision == "fp32", timeout=60_000)
