@@ -53,6 +53,7 @@ def run_universal(model: LoadedModel, image_paths: list[Path], target_path: Path
     summary = {
         "method": "universal", "config": config.as_dict(), "iterations_run": result.iterations_run,
         "stop_reason": result.stop_reason, "seconds": result.seconds, "device": str(model.adapter.device),
+        "precision": model.adapter.precision,
         "fitting": {"images": [str(p) for p in image_paths[:split]], "mean": _means(fit_records), "per_image": fit_records},
         "held_out": {"images": [str(p) for p in image_paths[split:]], "mean": _means(held_records), "per_image": held_records},
         "model_path": str(model.path), "model_sha256": model.sha256,

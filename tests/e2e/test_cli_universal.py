@@ -26,6 +26,7 @@ def test_universal_fits_and_reports_held_out(files, tmp_path, capsys):
                  "--epsilon", "0.1", "--alpha", "0.01", "--out", str(out), "--quiet"])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["device"] == "cpu" and summary["precision"] == "fp32"
     assert len(summary["fitting"]["images"]) == 3 and len(summary["held_out"]["images"]) == 1
     assert summary["held_out"]["mean"]["iou"] > 0.9  # the threshold model: the perturbation transfers
     perturbation = np.load(out / "perturbation.npy")
