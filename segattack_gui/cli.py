@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     universal.add_argument("--stop-iou", dest="stop_iou", type=float, default=None, metavar="F")
     universal.add_argument("--seed", type=int, default=None, metavar="N")
     universal.add_argument("--device", default="auto")
+    universal.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
     universal.add_argument("--mask-threshold", type=int, default=20)
     universal.add_argument("--trust-model", action="store_true")
     universal.add_argument("--quiet", action="store_true")
@@ -351,7 +352,8 @@ def universal_command(arguments: argparse.Namespace) -> int:
     require_new_folder(out)  # checked before any work, so a clash costs nothing
     images = list_images(arguments.images)
     try:
-        model = load_model(arguments.model, trust_pickle=arguments.trust_model, device=arguments.device)
+        model = load_model(arguments.model, trust_pickle=arguments.trust_model, device=arguments.device,
+                           precision=arguments.precision)
     except ValueError as error:
         raise SegAttackError("--device", str(error)) from None
     summary = run_universal(model, images, arguments.target, config, arguments.holdout, out,

@@ -10,7 +10,8 @@ from PIL import Image
 from segattack_gui.cli import main
 
 
-def test_universal_fits_and_reports_held_out(files, tmp_path, capsys):
+def universal_inputs(tmp_path):
+    """Four greyish images and a centred square target."""
     rng = np.random.default_rng(2)
     images = tmp_path / "images"
     images.mkdir()
@@ -20,10 +21,14 @@ def test_universal_fits_and_reports_held_out(files, tmp_path, capsys):
     target = np.zeros((16, 16), np.uint8)
     target[4:12, 4:12] = 255
     Image.fromarray(target).save(tmp_path / "target.png")
+    return ["--images", str(images), "--target", str(tmp_path / "target.png"), "--holdout", "1",
+            "--epsilon", "0.1", "--alpha", "0.01", "--quiet"]
+
+
+def test_universal_fits_and_reports_held_out(files, tmp_path, capsys):
     out = tmp_path / "universal"
-    code = main(["universal", "--model", str(files["torchscript"]), "--images", str(images),
-                 "--target", str(tmp_path / "target.png"), "--holdout", "1", "--iterations", "20",
-                 "--epsilon", "0.1", "--alpha", "0.01", "--out", str(out), "--quiet"])
+    code = main(["universal", "--model", str(files["torchscript"]), *universal_inputs(tmp_path),
+                 "--iterations", "20", "--out", str(out)])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["device"] == "cpu" and summary["precision"] == "fp32"
@@ -32,6 +37,13 @@ def test_universal_fits_and_reports_held_out(files, tmp_path, capsys):
     perturbation = np.load(out / "perturbation.npy")
     assert perturbation.shape == (16, 16, 3) and np.abs(perturbation).max() <= 0.1 + 1e-6
     assert "held_out" in capsys.readouterr().out
+
+
+def test_universal_runs_at_the_precision_asked_for(files, tmp_path):
+    out = tmp_path / "universal"
+    assert main(["universal", "--model", str(files["torchscript"]), *universal_inputs(tmp_path),
+                 "--iterations", "3", "--precision", "bf16", "--out", str(out)]) == 0
+    assert json.loads((out / "summary.json").read_text())["precision"] == "bf16"
 
 
 def test_universal_rejects_a_bad_epsilon(files, tmp_path, capsys):
