@@ -6,7 +6,8 @@ The rule, the same for the CLI, the batch runner and the GUI:
 2. An out-of-memory error frees the cached device memory and retries the same items
    half as many at a time; the smaller batch is kept for the rest of the work.
 3. Out of memory with one item at a time: the model moves to the CPU once (a new
-   :class:`ModelAdapter` with the same model and spec; ``tf32`` becomes ``fp32``) and
+   :class:`ModelAdapter` with the same model and spec; ``tf32``, and ``bf16`` where the
+   CPU has no native bf16, become ``fp32``) and
    the item is retried there. The adapter given at the start must not be used
    afterwards: its model has moved.
 4. Out of memory on the CPU as well is a :class:`SegAttackError`.
@@ -24,7 +25,7 @@ from typing import Callable, Sequence, TypeVar
 import torch
 
 from ..errors import SegAttackError
-from .models import ModelAdapter
+from .models import ModelAdapter, fast_precisions
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
@@ -46,8 +47,12 @@ def free_device_memory() -> None:
 
 
 def adapter_on_cpu(adapter: ModelAdapter) -> ModelAdapter:
-    """The same model and spec on the CPU (TF32 does not exist there; bf16 stays bf16)."""
-    precision = "fp32" if adapter.precision == "tf32" else adapter.precision
+    """The same model and spec on the CPU, at a precision that is fast there.
+
+    TF32 does not exist on a CPU; bf16 stays bf16 where the CPU computes it natively and
+    is emulated, several times slower than fp32, elsewhere.
+    """
+    precision = adapter.precision if adapter.precision in fast_precisions("cpu") else "fp32"
     return ModelAdapter(adapter.model, adapter.spec, device="cpu", precision=precision)
 
 

@@ -308,8 +308,11 @@ class MainWindow(QMainWindow):
     def _on_adapter_moved(self, adapter) -> None:
         self.document.replace_adapter(adapter)
         self.loader.device, self.loader.precision = str(adapter.device), adapter.precision
+        # The panel shows where the model went; it must not ask to move it again.
+        self.panel.blockSignals(True)
         self.panel.set_device(str(adapter.device))
         self.panel.set_precision(adapter.precision)
+        self.panel.blockSignals(False)
 
     @Slot()
     def _on_compute_changed(self) -> None:

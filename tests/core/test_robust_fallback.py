@@ -117,11 +117,17 @@ def test_other_errors_are_not_retried():
     assert calls == [[1, 2, 3, 4]]
 
 
-def test_cpu_copy_keeps_model_and_spec():
+@pytest.mark.parametrize(("native_bf16", "precision", "on_cpu"), [
+    (True, "bf16", "bf16"), (False, "bf16", "fp32"), (True, "tf32", "fp32"), (False, "fp32", "fp32"),
+])
+def test_cpu_copy_keeps_model_and_spec_at_a_precision_fast_there(monkeypatch, native_bf16, precision, on_cpu):
+    from segattack_gui.core import models
+
+    monkeypatch.setattr(models, "cpu_has_native_bf16", lambda: native_bf16)
     spec = ModelSpec(classes=("bg", "fg"), mean=(0.5,), std=(0.25,))
-    adapter = ModelAdapter(ThresholdModel(), spec, precision="bf16")
+    adapter = ModelAdapter(ThresholdModel(), spec, precision=precision)
     copy = adapter_on_cpu(adapter)
-    assert copy.spec is spec and copy.model is adapter.model and copy.precision == "bf16"
+    assert copy.spec is spec and copy.model is adapter.model and copy.precision == on_cpu
 
 
 def test_batch_experiment_falls_back_and_records_the_batch_that_ran(tmp_path, monkeypatch):

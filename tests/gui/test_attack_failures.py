@@ -8,7 +8,7 @@ from segattack_gui.core.attacks import create_attack
 from segattack_gui.core.runner import AttackInterrupted, run_attack
 from segattack_gui.gui import attack_worker
 from tests.gui.window_fixtures import (  # noqa: F401 (fixtures)
-    demo_root, errors, isolated_settings, run_and_wait, window,
+    bf16_offered, demo_root, errors, isolated_settings, run_and_wait, wait_until_idle, window,
 )
 
 
@@ -31,6 +31,30 @@ def test_out_of_memory_restarts_on_the_cpu_with_a_message(qtbot, window, errors,
     assert window.panel.device == "cpu"
     iterations = [window.document.run.store.iteration_at(i) for i in range(len(window.document.run.store))]
     assert iterations == sorted(iterations) and iterations[-1] == 2  # the failed attempt's frames were dropped
+
+
+def test_after_out_of_memory_the_panel_shows_the_model_where_it_went(bf16_offered, qtbot, window, monkeypatch):
+    """bf16 on a CPU without native bf16 falls back to fp32; the panel follows without moving the model again."""
+    from segattack_gui.core import models
+
+    window.panel.set_precision("bf16")
+    qtbot.waitUntil(lambda: window.document.model.adapter.precision == "bf16", timeout=60_000)
+    wait_until_idle(qtbot, window)
+    monkeypatch.setattr(models, "cpu_has_native_bf16", lambda: False)
+    calls = []
+
+    def run_attack_running_out_once(adapter, *args, **kwargs):
+        calls.append(adapter)
+        if len(calls) == 1:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return run_attack(adapter, *args, **kwargs)
+
+    monkeypatch.setattr(attack_worker, "run_attack", run_attack_running_out_once)
+    result = run_and_wait(qtbot, window, iterations=2)
+    wait_until_idle(qtbot, window)
+    assert result.precision == "fp32" and calls[1].precision == "fp32"
+    assert window.panel.precision == "fp32" and window.panel.device == "cpu"
+    assert window.document.model.adapter is calls[1]  # no second move was asked for
 
 
 def _fake_snapshot(window):

@@ -15,7 +15,7 @@ from segattack_gui.gui.shown_frame import AGREE, EXTRA, MISSING
 from segattack_gui.io.hashing import sha256_file
 from segattack_gui.io.masks import read_mask
 from tests.gui.window_fixtures import (  # noqa: F401 (fixtures)
-    GapMeter, demo_root, errors, isolated_settings, run_and_wait, wait_until_idle, window,
+    GapMeter, bf16_offered, demo_root, errors, isolated_settings, run_and_wait, wait_until_idle, window,
 )
 
 SPEC_OBJECT_NAMES = (
@@ -273,14 +273,6 @@ def test_a_failed_export_calls_off_the_close(qtbot, window, tmp_path, monkeypatc
     qtbot.wait(200)
     assert window.isVisible() and "no space left" in errors.messages[-1]
     assert window.panel.export_button.isEnabled()  # the run can still go elsewhere
-
-
-@pytest.fixture
-def bf16_offered(monkeypatch):
-    """bf16 in the precision list whatever this CPU is (emulated bf16 is slow, not wrong)."""
-    from segattack_gui.gui import attack_panel
-
-    monkeypatch.setattr(attack_panel, "fast_precisions", lambda device: ["fp32", "bf16"])
 
 
 def test_the_chosen_precision_reaches_the_model_the_run_and_the_export(bf16_offered, qtbot, window, tmp_path):

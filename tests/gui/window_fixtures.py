@@ -62,6 +62,17 @@ def wait_until_idle(qtbot, window, timeout_ms: int = LOAD_TIMEOUT_MS) -> None:
 
 
 @pytest.fixture
+def bf16_offered(monkeypatch):
+    """bf16 in the panel's precision list whatever this CPU is (emulated bf16 is slow, not wrong).
+
+    Ask for it before ``window``: the panel reads the list when it is built.
+    """
+    from segattack_gui.gui import attack_panel
+
+    monkeypatch.setattr(attack_panel, "fast_precisions", lambda device: ["fp32", "bf16"])
+
+
+@pytest.fixture
 def window(qtbot, isolated_settings, demo_root, errors, monkeypatch, tmp_path):
     """The main window on the fundus demo, loaded, shown, with dialogs recorded instead of shown."""
     from segattack_gui.gui.main_window import MainWindow
