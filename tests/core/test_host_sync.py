@@ -153,3 +153,30 @@ def test_the_loop_adds_few_operators_to_the_forward_and_backward(device_like_cou
 
     own = (engine(20) - engine(10) - (floor(20) - floor(10))) / 10
     assert 30 < own <= budget, f"{own} operators per iteration besides the network's forward and backward"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_a_gpu_iterations_add_only_the_stop_checks_synchronisations():
+    """The same rule, asked of CUDA itself: its sync debug mode warns at every synchronising call."""
+    import warnings
+
+    def synchronisations(iterations: int) -> int:
+        torch.manual_seed(0)
+        adapter = ModelAdapter(PaddedUNet(in_channels=3, num_classes=3, widths=(4, 8)), ModelSpec(classes=("a", "b", "c")),
+                               device="cuda", channels_last=True)
+        image = np.random.default_rng(0).uniform(0, 1, (32, 32, 3)).astype(np.float32)
+        target = np.zeros((32, 32), np.int64)
+        target[8:24, 8:24] = 1
+        attack = create_attack("asma", iterations=iterations)
+        run_batch(adapter, [image] * 2, [target] * 2, attack, check_every=25)  # warm-up: cuDNN autotuning
+        torch.cuda.synchronize()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                run_batch(adapter, [image] * 2, [target] * 2, attack, check_every=25)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        return sum("synchroniz" in str(warning.message) for warning in caught)
+
+    assert synchronisations(60) - synchronisations(10) == 2
