@@ -20,12 +20,12 @@ from ..core.models import available_devices, fast_precisions
 from .parameter_form import ParameterForm, tooltip
 
 
-PRECISION_TITLES = {
-    "fp32": ("fp32", "Strict 32-bit floats: the reference numbers."),
-    "tf32": ("tf32", "TensorFloat-32 on the GPU's tensor cores for convolutions and matrix products: "
-                     "faster, with a 10-bit mantissa inside them."),
-    "bf16": ("bf16", "bfloat16 autocast: the network runs in 16-bit where it is safe, the attack in 32-bit; "
-                     "the fastest, with results that differ from fp32 in the low digits."),
+PRECISION_DESCRIPTIONS = {
+    "fp32": "Strict 32-bit floats: the reference numbers.",
+    "tf32": "TensorFloat-32 on the GPU's tensor cores for convolutions and matrix products: "
+            "faster, with a 10-bit mantissa inside them.",
+    "bf16": "bfloat16 autocast: the network runs in 16-bit where it is safe, the attack in 32-bit; "
+            "the fastest, with results that differ from fp32 in the low digits.",
 }
 
 
@@ -243,15 +243,14 @@ class AttackPanel(QWidget):
         combo = self.precision_combo
         combo.blockSignals(True)
         combo.clear()
-        for name in fast_precisions(self.device or "cpu"):
-            title, description = PRECISION_TITLES[name]
-            combo.addItem(title, name)
-            combo.setItemData(combo.count() - 1, description, Qt.ItemDataRole.ToolTipRole)
+        names = fast_precisions(self.device or "cpu")
+        for name in names:
+            combo.addItem(name, name)
+            combo.setItemData(combo.count() - 1, PRECISION_DESCRIPTIONS[name], Qt.ItemDataRole.ToolTipRole)
         combo.setCurrentIndex(max(0, combo.findData(kept)))
         combo.blockSignals(False)
-        combo.setToolTip("How the network computes on this device. " + " ".join(
-            f"{title}: {description}" for title, description in (PRECISION_TITLES[combo.itemData(i)]
-                                                                  for i in range(combo.count()))))
+        combo.setToolTip("How the network computes on this device. "
+                         + " ".join(f"{name}: {PRECISION_DESCRIPTIONS[name]}" for name in names))
 
     # ------------------------------------------------------------------ state
     @Slot()
