@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from .attacks.base import Attack, StepInputs
 from .fallback import is_out_of_memory
-from .metrics import max_abs, perturbation_norms, psnr, segmentation_scores, ssim
+from .metrics import max_abs, perturbation_norms, psnr, segmentation_scores, ssim, target_codes
 from .models import ModelAdapter, class_ids
 from .results import HISTORY_COLUMNS, AttackResult, Snapshot
 
@@ -132,7 +132,7 @@ class _BatchState:
         newly = self.active & items
         self.stopped_at = torch.where(newly, iteration, self.stopped_at)
         self.reason = torch.where(newly, _REASONS.index(reason), self.reason)
-        self.active = self.active & ~items
+        self.active = self.active ^ newly  # active and not retired now
 
     def remember_best(self, x: torch.Tensor, iou: torch.Tensor, l2: torch.Tensor, iteration: int) -> None:
         better = self.active & ((iou > self.best_iou) | ((iou == self.best_iou) & (l2 < self.best_l2)))
@@ -246,6 +246,7 @@ class _AttackLoop:
         self.x0 = x0
         self.target = target
         self.target_one_hot = F.one_hot(target, adapter.num_classes).permute(0, 3, 1, 2).float()
+        self.target_codes = target_codes(target, adapter.num_classes)
         self.region = region
         self.on_snapshot = on_snapshot
         self.snapshot_interval = snapshot_interval
@@ -295,7 +296,7 @@ class _AttackLoop:
                 failure, row, x = (row, error), row - 1, previous_x
                 break
             prediction = class_ids(logits)
-            scores = segmentation_scores(prediction, self.target, self.adapter.num_classes)
+            scores = segmentation_scores(prediction, self.target, self.adapter.num_classes, self.target_codes)
             l2, linf = perturbation_norms(x_eval.detach(), self.x0)
             inputs = StepInputs(row, logits, prediction, self.target, self.target_one_hot, x_eval, self.x0, scores["iou"])
             loss, multiplier = self.attack.objective(inputs)
@@ -319,8 +320,9 @@ class _AttackLoop:
                 failure = (row, error)
                 break
             # Finite iff its largest magnitude is (NaN propagates): one pass instead of isfinite's four.
-            largest = max_abs(gradient.flatten(1))
-            finite = torch.isfinite(largest) & torch.isfinite(loss)
+            # v - v is +0 for a finite v and NaN for inf or NaN: the test of two values in four operations.
+            largest, loss_value = max_abs(gradient.flatten(1)), loss.detach()
+            finite = (largest - largest) + (loss_value - loss_value) == 0
             state.retire(~finite, row, "non-finite")
             gradient = torch.where(finite.view(-1, 1, 1, 1), gradient, 0.0)
             if self.region is not None:
