@@ -25,4 +25,4 @@ if ! python3 -c "import torchvision" 2>/dev/null; then
         > "$dir/stand-ins/torchvision/__init__.py"
 fi
 PYTHONPATH="$dir/site:$dir/stand-ins" python3 -c \
-    "from segattack_gui.adv_lib_baseline import load_adv_lib_asma; print(load_adv_lib_asma()[1])"
+    "from segattack_gui.bench.adv_lib import load_adv_lib_asma; print(load_adv_lib_asma()[1])"

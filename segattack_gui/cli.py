@@ -396,7 +396,7 @@ def bench_command(arguments: argparse.Namespace) -> int:
 
     import torch
 
-    from .adv_lib_baseline import load_adv_lib_asma
+    from .bench.adv_lib import load_adv_lib_asma
     from .bench import BENCH_MODELS, parse_precisions, run_bench
     from .core.models import resolve_device
 

@@ -177,12 +177,12 @@ def test_adv_lib_gets_the_target_on_the_output_grid():
 
 
 def test_cli_times_adv_lib_when_installed_and_says_so_when_not(monkeypatch, capsys):
-    from segattack_gui import adv_lib_baseline
+    from segattack_gui.bench import adv_lib
 
     monkeypatch.setitem(bench.BENCH_MODELS, "demo", tiny_model)
     flags = ["bench", "--device", "cpu", "--precision", "fp32", "--iterations", "1", "--rounds", "1",
              "--batch-size", "1", "--json", "--quiet"]
-    monkeypatch.setattr(adv_lib_baseline, "import_module", lambda name: (_ for _ in ()).throw(ImportError("gone")))
+    monkeypatch.setattr(adv_lib, "import_module", lambda name: (_ for _ in ()).throw(ImportError("gone")))
     assert main(flags) == 0
     document = json.loads(capsys.readouterr().out)
     assert "adv-lib" not in {m["measure"] for m in document["measurements"]}
@@ -199,3 +199,14 @@ def test_cli_times_adv_lib_when_installed_and_says_so_when_not(monkeypatch, caps
     document = json.loads(capsys.readouterr().out)
     assert "adv-lib" not in {m["measure"] for m in document["measurements"]}
     assert any("--no-adv-lib" in note for note in document["notes"])
+
+
+def test_the_bench_models_build_and_run():
+    """The demo model (shipped, or a seeded stand-in) and the paper's U-Net at 572 give adapters that score their target."""
+    demo = bench.demo_bench_model()
+    adapter = demo.make_adapter(torch.device("cpu"), "fp32")
+    assert demo.image.shape[:2] == demo.target.shape and demo.image.dtype == np.float32
+    assert bench.time_engine(adapter, [demo.image], [demo.target], 1) > 0
+    unet = bench.unet_bench_model()
+    assert unet.image.shape == (572, 572, 3) and unet.target.shape == (572, 572)
+    assert unet.make_adapter(torch.device("cpu"), "fp32").output_grid(572, 572).height == 388

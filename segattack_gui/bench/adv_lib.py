@@ -3,7 +3,7 @@
 SPEC 10 asks that the engine be ahead of adv-lib's ``asma`` (``adv_lib.attacks.segmentation``,
 the most widely used public re-implementation) at every setting. adv-lib is an optional
 package: it is imported, never copied or vendored, and the bench says so when it is absent.
-Both attacks run the same network through the same :class:`~.core.models.ModelAdapter`
+Both attacks run the same network through the same :class:`~segattack_gui.core.models.ModelAdapter`
 (normalisation, precision, memory layout), on the same images and targets, for a fixed
 number of steps (adv-lib's ASMA never stops early; it keeps the best iterate as it goes).
 """
@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .core.models import ModelAdapter
+from ..core.models import ModelAdapter
 
 AdvLibAsma = Callable[..., torch.Tensor]
 
