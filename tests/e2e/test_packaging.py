@@ -1,0 +1,21 @@
+"""The wheel holds every package of the source tree: pyproject.toml lists them by name."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def test_every_package_in_the_tree_is_listed_for_the_wheel():
+    pyproject = REPOSITORY / "pyproject.toml"
+    if not pyproject.is_file():
+        pytest.skip("not a source checkout")
+    listed = set(tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["packages"])
+    in_tree = {".".join(init.parent.relative_to(REPOSITORY).parts)
+               for init in (REPOSITORY / "segattack_gui").rglob("__init__.py")}
+    assert in_tree - listed == set(), "packages missing from pyproject.toml: a wheel would leave them out"
+    assert "segattack_gui.resources" in listed  # mapped from the top-level resources/
