@@ -159,27 +159,24 @@ class DocumentLoader(QObject):
             self.failed.emit(f"this model cannot attack the current image: {problem}")
         self.refresh_baseline()
 
-    def move_model(self, device: str, precision: str | None = None) -> None:
-        """Put the loaded model on ``device`` at ``precision`` (default: as it is): the panel changed."""
-        self.device = device
-        if precision is not None:
-            self.precision = precision
+    def move_model(self, device: str, precision: str) -> None:
+        """Put the loaded model on ``device`` at ``precision``: the panel changed."""
+        self.device, self.precision = device, precision
 
         def prepare():
             loaded = self.document.model
-            wanted = precision or (loaded.adapter.precision if loaded else "fp32")
-            if loaded is None or (str(loaded.adapter.device), loaded.adapter.precision) == (device, wanted):
+            if loaded is None or (str(loaded.adapter.device), loaded.adapter.precision) == (device, precision):
                 return None
             adapter = loaded.adapter
 
             def job():
-                moved = ModelAdapter(adapter.model, adapter.spec, device=device, precision=wanted,
+                moved = ModelAdapter(adapter.model, adapter.spec, device=device, precision=precision,
                                      channels_last=device.startswith("cuda"))
                 return dataclasses.replace(loaded, adapter=moved), None
 
             return job
 
-        self.submit(f"move model to {device} ({precision or 'same precision'})", prepare, self._model_done)
+        self.submit(f"move model to {device} ({precision})", prepare, self._model_done)
 
     def _trusted(self, sha256: str) -> bool:
         return sha256 in (QSettings().value(TRUSTED_KEY, []) or [])
