@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..core.models import cpu_has_native_bf16
+from ..core.models import fast_precisions
 from ..core.runner import AttackControl
 from .adv_lib import AdvLibAsma
 from .environment import available_precisions, backend_settings, device_name
@@ -64,11 +64,13 @@ def run_bench(
     """
     notes: list[str] = []
     offered = available_precisions(device)
-    wanted = list(precisions) if precisions else list(offered)
-    if not precisions and device.type == "cpu" and "bf16" in wanted and not cpu_has_native_bf16():
-        wanted.remove("bf16")
-        notes.append("bf16 autocast runs on this CPU but without native bf16 instructions (emulated, several "
-                     "times slower than fp32); left out by default, ask for it with --precision fp32,bf16")
+    if precisions:
+        wanted = list(precisions)
+    else:  # by default the fast ones, as the GUI offers them
+        wanted = [precision for precision in fast_precisions(device) if precision in offered]
+        if "bf16" in offered and "bf16" not in wanted:
+            notes.append("bf16 autocast runs on this CPU but without native bf16 instructions (emulated, several "
+                         "times slower than fp32); left out by default, ask for it with --precision fp32,bf16")
     for precision in wanted:
         if precision not in offered:
             notes.append(f"{precision} is not available on {device.type}; skipped")

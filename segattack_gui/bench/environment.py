@@ -6,7 +6,7 @@ import platform
 
 import torch
 
-from ..core.models import ModelAdapter, ModelSpec
+from ..core.models import ModelAdapter, ModelSpec, fast_precisions
 
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
@@ -51,9 +51,10 @@ def _on(flag: bool) -> str:
 
 
 def available_precisions(device: torch.device) -> list[str]:
-    """CUDA: fp32 (strict), tf32, bf16 (if supported). CPU: fp32, and bf16 autocast if it runs here."""
+    """Every precision that runs on ``device``: on CUDA those the GUI offers (:func:`fast_precisions`);
+    on the CPU fp32, and bf16 autocast if it runs here at all (natively or emulated)."""
     if device.type == "cuda":
-        return ["fp32", "tf32"] + (["bf16"] if torch.cuda.is_bf16_supported() else [])
+        return fast_precisions(device)
     return ["fp32"] + (["bf16"] if _bf16_runs(device) else [])
 
 

@@ -210,3 +210,19 @@ def test_the_bench_models_build_and_run():
     unet = bench.unet_bench_model()
     assert unet.image.shape == (572, 572, 3) and unet.target.shape == (572, 572)
     assert unet.make_adapter(torch.device("cpu"), "fp32").output_grid(572, 572).height == 388
+
+
+def test_emulated_bf16_is_left_out_by_default_and_said(monkeypatch):
+    from segattack_gui.bench import environment
+    from segattack_gui.core import models
+
+    monkeypatch.setattr(environment, "_bf16_runs", lambda device: True)
+    monkeypatch.setattr(models, "cpu_has_native_bf16", lambda: False)
+    report = bench.run_bench(tiny_model(), torch.device("cpu"), iterations=1, batch_size=1, rounds=1,
+                             warmup_iterations=1, published=False, snapshots=False)
+    assert {m.precision for m in report.measurements} == {"fp32"}
+    assert any("emulated" in note and "--precision fp32,bf16" in note for note in report.notes)
+    monkeypatch.setattr(models, "cpu_has_native_bf16", lambda: True)
+    report = bench.run_bench(tiny_model(), torch.device("cpu"), iterations=1, batch_size=1, rounds=1,
+                             warmup_iterations=1, published=False, snapshots=False)
+    assert {m.precision for m in report.measurements} == {"fp32", "bf16"} and not report.notes
