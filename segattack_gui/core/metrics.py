@@ -53,23 +53,12 @@ def confusion_matrix(prediction: torch.Tensor, target: torch.Tensor, num_classes
     return counts.view(batch, num_classes, num_classes)
 
 
-def class_overlaps(prediction: torch.Tensor, target: torch.Tensor, num_classes: int):
-    """Per-class intersection, union and the two areas, each ``[B, K]``."""
-    return _overlaps_from_confusion(confusion_matrix(prediction, target, num_classes))
-
-
 def _overlaps_from_confusion(confusion: torch.Tensor):
     intersection = confusion.diagonal(dim1=1, dim2=2)
     predicted_area = confusion.sum(1)
     target_area = confusion.sum(2)
     union = predicted_area + target_area - intersection
     return intersection, union, predicted_area, target_area
-
-
-def per_class_iou(prediction: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """``[B, K]`` IoU per class; a class absent from both masks scores 1 (never NaN)."""
-    intersection, union, _, _ = class_overlaps(prediction, target, num_classes)
-    return torch.where(union > 0, intersection / union.clamp(min=1), torch.ones_like(union, dtype=torch.float32))
 
 
 def segmentation_scores(prediction: torch.Tensor, target: torch.Tensor, num_classes: int,
