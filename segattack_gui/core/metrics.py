@@ -92,8 +92,13 @@ def segmentation_scores(prediction: torch.Tensor, target: torch.Tensor, num_clas
 
 def perturbation_norms(adversarial: torch.Tensor, original: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """L2 and L-infinity of ``adversarial - original`` over all channels and pixels ([0, 1] scale)."""
-    difference = (adversarial - original).flatten(1).float()
-    return torch.linalg.vector_norm(difference, 2, dim=1), max_abs(difference)
+    return difference_norms(adversarial - original)
+
+
+def difference_norms(difference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """L2 and L-infinity of each item of a ``[B, ...]`` difference of images."""
+    rows = difference.flatten(1).float()
+    return torch.linalg.vector_norm(rows, 2, dim=1), max_abs(rows)
 
 
 def max_abs(rows: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from .attacks.base import Attack, StepInputs
 from .fallback import is_out_of_memory
-from .metrics import max_abs, perturbation_norms, psnr, segmentation_scores, ssim, target_codes
+from .metrics import difference_norms, max_abs, perturbation_norms, psnr, segmentation_scores, ssim, target_codes
 from .models import ModelAdapter, class_ids
 from .results import HISTORY_COLUMNS, AttackResult, Snapshot
 
@@ -297,8 +297,8 @@ class _AttackLoop:
                 break
             prediction = class_ids(logits)
             scores = segmentation_scores(prediction, self.target, self.adapter.num_classes, self.target_codes)
-            l2, linf = perturbation_norms(x_eval.detach(), self.x0)
             inputs = StepInputs(row, logits, prediction, self.target, self.target_one_hot, x_eval, self.x0, scores["iou"])
+            l2, linf = difference_norms(inputs.perturbation)
             loss, multiplier = self.attack.objective(inputs)
             history[row] = torch.stack([scores["iou"], scores["pixel_accuracy"], scores["dice"], l2, linf,
                                         loss.detach().float(), multiplier.detach().float()])
@@ -323,8 +323,7 @@ class _AttackLoop:
             # v - v is +0 for a finite v and NaN for inf or NaN: the test of two values in four operations.
             largest, loss_value = max_abs(gradient.flatten(1)), loss.detach()
             finite = (largest - largest) + (loss_value - loss_value) == 0
-            state.retire(~finite, row, "non-finite")
-            gradient = torch.where(finite.view(-1, 1, 1, 1), gradient, 0.0)
+            state.retire(~finite, row, "non-finite")  # its NaN stays in its own item and is never stepped to
             if self.region is not None:
                 # Step rules that normalise the gradient (DAG, L2 PGD) see only the pixels they may change.
                 gradient = gradient * self.region

@@ -106,3 +106,22 @@ def test_cpu_runs_are_deterministic(adapter):
     second = run_attack(model, image, target, create_attack("asma", iterations=5, tau=1e-3))
     np.testing.assert_array_equal(first.adversarial, second.adversarial)
     np.testing.assert_array_equal(first.history["loss"], second.history["loss"])
+
+
+@pytest.mark.parametrize("upstream", [-1.0, 0.37, 3.0])
+def test_the_distance_term_gives_autograds_numbers_bit_for_bit(upstream):
+    """The hand-written squared distance equals autograd's graph for (x - x0).pow(2).sum() exactly,
+    value and gradient, whatever weight the loss puts on it (SPEC 10: fewer passes, same attack)."""
+    from segattack_gui.core.attacks.asma import _SquaredDistance
+
+    generator = torch.Generator().manual_seed(0)
+    x0 = torch.rand(3, 3, 17, 19, generator=generator)
+    x = (x0 + 0.05 * torch.randn(3, 3, 17, 19, generator=generator)).requires_grad_(True)
+    weights = torch.tensor([upstream, 1.0, -0.5])
+
+    reference = (x - x0).flatten(1).pow(2).sum(1)
+    (expected,) = torch.autograd.grad((reference * weights).sum(), x)
+    ours = _SquaredDistance.apply(x, x.detach() - x0)
+    (gradient,) = torch.autograd.grad((ours * weights).sum(), x)
+    assert torch.equal(ours.detach(), reference.detach())
+    assert torch.equal(gradient, expected)

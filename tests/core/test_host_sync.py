@@ -127,15 +127,16 @@ def operators(run) -> int:
     return counter.count
 
 
-@pytest.mark.parametrize(("num_classes", "budget"), [(2, 85), (3, 95)])
+@pytest.mark.parametrize(("num_classes", "budget"), [(2, 80), (3, 90)])
 def test_the_loop_adds_few_operators_to_the_forward_and_backward(device_like_counting, num_classes, budget):
     """An ASMA iteration's own operators: metrics, loss, its backward, step and bookkeeping.
 
     On a GPU each is a kernel launch of a few microseconds on tensors of a few numbers; at
     the paper's U-Net in TF32 (about 6 ms an iteration) every 20 of them cost about 1 %.
-    Here they were 103 (K = 2) and 120 (K = 3) on 2026-12-02, 81 and 90 since: IoU and Dice
+    Here they were 103 (K = 2) and 120 (K = 3) on 2026-12-02, then 81 and 90: IoU and Dice
     side by side, no "finished" bookkeeping for methods that never finish early, the target's
-    part of the confusion codes computed once, a four-operation finiteness test.
+    part of the confusion codes computed once, a four-operation finiteness test; 77 and 86
+    since the distance term has a hand-written backward and a NaN gradient is no longer zeroed.
     """
     from segattack_gui.bench import time_floor
 

@@ -110,6 +110,41 @@ def test_non_finite_gradient_stops_and_names_the_iteration():
     assert len(result.history["l2"]) == result.iterations_run + 1
 
 
+class NaNPerItem(nn.Module):
+    """Like :class:`NaNAfter`, item by item: only the items that drifted up get NaN logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = ThresholdModel()
+
+    def forward(self, x):
+        logits = self.inner(x)
+        drifted = x.detach().flatten(1).mean(1) > 0.5005
+        return logits * torch.where(drifted, float("nan"), 1.0).view(-1, 1, 1, 1)
+
+
+@pytest.mark.parametrize("method, parameters", [
+    ("ssm", {"tau": 1e-3}), ("asma", {"tau": 1e-3, "beta": 1e-3}), ("dag", {}), ("dag", {"norm": "l2"}),
+    ("pgd", {"norm": "l2", "l2_alpha": 0.05}),
+])
+def test_a_non_finite_item_leaves_the_others_of_its_batch_untouched(method, parameters):
+    """The runner does not zero a NaN gradient: the item retires before the step, and every step
+    rule (including those that normalise per item) keeps its NaN inside that item."""
+    adapter = ModelAdapter(NaNPerItem(), ModelSpec())
+    drifting = np.full((6, 6, 1), 0.5, np.float32)
+    steady = np.random.default_rng(0).uniform(0.2, 0.4, (6, 6, 1)).astype(np.float32)
+    up, down = np.ones((6, 6), int), np.zeros((6, 6), int)  # towards the NaN region, away from it
+    attack = create_attack(method, iterations=60, **parameters)
+    broken, healthy = run_batch(adapter, [drifting, steady], [up, down], attack)
+    alone = run_attack(adapter, steady, down, attack)
+    assert broken.stop_reason == "non-finite" and 0 < broken.iterations_run < 60
+    assert np.isfinite(broken.adversarial).all() and np.isfinite(broken.best_adversarial).all()
+    assert healthy.stop_reason == alone.stop_reason and healthy.iterations_run == alone.iterations_run
+    np.testing.assert_array_equal(healthy.adversarial, alone.adversarial)
+    for column in ("iou", "l2", "linf", "loss"):
+        np.testing.assert_array_equal(healthy.history[column], alone.history[column])
+
+
 def test_quantize_makes_the_8bit_image_carry_the_attack(adapter):
     image, target = image_and_target()
     attack = create_attack("asma", iterations=200, tau=1e-3, beta=5e-3, quantize=True, quantize_fraction=0.3)

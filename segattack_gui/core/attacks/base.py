@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import ClassVar
 
 import torch
@@ -74,6 +75,11 @@ class StepInputs:
     x: torch.Tensor  # [B, C, H, W] current iterate (requires grad)
     x0: torch.Tensor  # [B, C, H, W] original images
     iou: torch.Tensor  # [B] IoU of ``prediction`` with ``target``
+
+    @cached_property
+    def perturbation(self) -> torch.Tensor:
+        """``x - x0``, detached: computed once per iteration for the norms and the objective."""
+        return self.x.detach() - self.x0
 
 
 class Attack:
