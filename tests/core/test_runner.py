@@ -84,22 +84,21 @@ def test_snapshots_are_throttled_and_copies(adapter):
     assert len(snapshot.history["iou"]) == 301
 
 
-class NaNAfter(nn.Module):
-    """Logits become NaN once the input drifts far enough from where it started."""
+class NaNAbove(nn.Module):
+    """An item's logits become NaN once its mean drifts above ``threshold``; the other items stay finite."""
 
-    def __init__(self):
+    def __init__(self, threshold: float):
         super().__init__()
         self.inner = ThresholdModel()
+        self.threshold = threshold
 
     def forward(self, x):
-        logits = self.inner(x)
-        if float(x.detach().mean()) > 0.52:
-            return logits * float("nan")
-        return logits
+        drifted = x.detach().flatten(1).mean(1) > self.threshold
+        return self.inner(x) * torch.where(drifted, float("nan"), 1.0).view(-1, 1, 1, 1)
 
 
 def test_non_finite_gradient_stops_and_names_the_iteration():
-    adapter = ModelAdapter(NaNAfter(), ModelSpec())
+    adapter = ModelAdapter(NaNAbove(0.52), ModelSpec())
     image = np.full((6, 6, 1), 0.5, np.float32)
     target = np.ones((6, 6), int)
     result = run_attack(adapter, image, target, create_attack("ssm", iterations=100, tau=1e-3))
@@ -110,19 +109,6 @@ def test_non_finite_gradient_stops_and_names_the_iteration():
     assert len(result.history["l2"]) == result.iterations_run + 1
 
 
-class NaNPerItem(nn.Module):
-    """Like :class:`NaNAfter`, item by item: only the items that drifted up get NaN logits."""
-
-    def __init__(self):
-        super().__init__()
-        self.inner = ThresholdModel()
-
-    def forward(self, x):
-        logits = self.inner(x)
-        drifted = x.detach().flatten(1).mean(1) > 0.5005
-        return logits * torch.where(drifted, float("nan"), 1.0).view(-1, 1, 1, 1)
-
-
 @pytest.mark.parametrize("method, parameters", [
     ("ssm", {"tau": 1e-3}), ("asma", {"tau": 1e-3, "beta": 1e-3}), ("dag", {}), ("dag", {"norm": "l2"}),
     ("pgd", {"norm": "l2", "l2_alpha": 0.05}),
@@ -130,7 +116,7 @@ class NaNPerItem(nn.Module):
 def test_a_non_finite_item_leaves_the_others_of_its_batch_untouched(method, parameters):
     """The runner does not zero a NaN gradient: the item retires before the step, and every step
     rule (including those that normalise per item) keeps its NaN inside that item."""
-    adapter = ModelAdapter(NaNPerItem(), ModelSpec())
+    adapter = ModelAdapter(NaNAbove(0.5005), ModelSpec())
     drifting = np.full((6, 6, 1), 0.5, np.float32)
     steady = np.random.default_rng(0).uniform(0.2, 0.4, (6, 6, 1)).astype(np.float32)
     up, down = np.ones((6, 6), int), np.zeros((6, 6), int)  # towards the NaN region, away from it
