@@ -50,8 +50,7 @@ def batch_inputs(adapter: ModelAdapter, images: Sequence[np.ndarray],
                  targets: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     """Images ``[B, C, H, W]`` on the device (in the adapter's memory layout) and targets on the output grid."""
     inputs = torch.cat([adapter.to_device(image) for image in images])
-    if adapter.channels_last:
-        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    inputs = inputs.contiguous(memory_format=adapter.memory_format)
     grid = adapter.output_grid(*np.asarray(targets[0]).shape)
     labels = torch.as_tensor(np.stack([grid.crop(np.asarray(target)) for target in targets]).astype(np.int64),
                              device=adapter.device)

@@ -54,8 +54,7 @@ def time_floor(adapter: ModelAdapter, image: np.ndarray, batch: int, iterations:
     channels = adapter.expected_channels(image.shape[2] if image.ndim == 3 else 1)
     generator = torch.Generator(device="cpu").manual_seed(0)
     x = torch.rand(batch, channels, height, width, generator=generator).to(device)
-    if adapter.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
+    x = x.contiguous(memory_format=adapter.memory_format)
     x.requires_grad_(True)
     adapter.apply_backend_settings()
     synchronize(device)

@@ -95,20 +95,35 @@ def perturbation_norms(adversarial: torch.Tensor, original: torch.Tensor) -> tup
     return difference_norms(adversarial - original)
 
 
+def item_axes(tensor: torch.Tensor) -> tuple[int, ...]:
+    """Every axis but the batch axis.
+
+    Per-item reductions over these axes, rather than over ``flatten(1)``, read a
+    channels-last tensor where it lies: flattening one copies it first.
+    """
+    return tuple(range(1, tensor.ndim))
+
+
 def difference_norms(difference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """L2 and L-infinity of each item of a ``[B, ...]`` difference of images."""
-    rows = difference.flatten(1).float()
-    return torch.linalg.vector_norm(rows, 2, dim=1), max_abs(rows)
+    difference = difference.float()
+    return l2_norms(difference), max_abs(difference)
 
 
-def max_abs(rows: torch.Tensor) -> torch.Tensor:
-    """Largest magnitude of each row of ``[B, N]`` (the L-infinity norm); NaN and inf propagate.
+def l2_norms(values: torch.Tensor) -> torch.Tensor:
+    """The L2 norm of each item of ``[B, ...]``."""
+    return torch.linalg.vector_norm(values, 2, dim=item_axes(values))
 
-    ``max(amax, -amin)`` rather than ``linalg.vector_norm(rows, inf)``: the same numbers, but
+
+def max_abs(values: torch.Tensor) -> torch.Tensor:
+    """Largest magnitude of each item of ``[B, ...]`` (the L-infinity norm); NaN and inf propagate.
+
+    ``max(amax, -amin)`` rather than ``linalg.vector_norm(values, inf)``: the same numbers, but
     the norm's generic reduction took 2.0 ms against 0.21 ms for a 4 x 196,608 tensor on one
     CPU thread (torch 2.13, Xeon).
     """
-    return torch.maximum(rows.amax(1), -rows.amin(1))
+    axes = item_axes(values)
+    return torch.maximum(values.amax(axes), -values.amin(axes))
 
 
 def psnr(adversarial: torch.Tensor, original: torch.Tensor) -> torch.Tensor:

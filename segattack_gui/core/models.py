@@ -90,7 +90,9 @@ class ModelAdapter:
     """A frozen model plus the pre- and post-processing its sidecar describes.
 
     Parameters never need gradients; only the input does. The adapter chooses the
-    device, the precision (``fp32``, ``tf32`` or ``bf16`` autocast) and memory layout.
+    device, the precision (``fp32``, ``tf32`` or ``bf16`` autocast) and memory layout:
+    ``channels_last`` holds the model's weights and every image tensor of an attack
+    channels-last (``load_model`` asks for it on CUDA, where convolutions run faster so).
     """
 
     def __init__(
@@ -105,7 +107,7 @@ class ModelAdapter:
         self.device = torch.device(device)
         self.precision = precision
         self.apply_backend_settings()
-        self.channels_last = channels_last and self.device.type == "cuda"
+        self.channels_last = channels_last
         model = model.eval().to(self.device)
         set_requires_grad(model, False)
         if self.channels_last and not isinstance(model, torch.jit.ScriptModule):
@@ -124,6 +126,11 @@ class ModelAdapter:
     @property
     def class_names(self) -> tuple[str, ...]:
         return self.spec.classes
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        """The layout of the images this adapter feeds its model (see ``channels_last``)."""
+        return torch.channels_last if self.channels_last else torch.contiguous_format
 
     def output_grid(self, image_height: int, image_width: int) -> OutputGrid:
         return self._placement(image_height, image_width).grid
@@ -160,11 +167,15 @@ class ModelAdapter:
         torch.backends.cudnn.benchmark = True  # attack shapes are fixed: pick the fastest kernels once
 
     def to_device(self, array) -> torch.Tensor:
-        """An ``H x W x C`` float array in [0, 1] as a ``[1, C, H, W]`` float32 tensor on the device."""
+        """An ``H x W x C`` float array in [0, 1] as a ``[1, C, H, W]`` float32 tensor on the device.
+
+        In the adapter's memory layout, so the attack's image tensors, the model's input and
+        the input gradient share one layout and no iteration converts between two.
+        """
         tensor = torch.as_tensor(array, dtype=torch.float32)
         if tensor.ndim == 2:
             tensor = tensor[..., None]
-        return tensor.permute(2, 0, 1).unsqueeze(0).contiguous().to(self.device)
+        return tensor.permute(2, 0, 1).unsqueeze(0).to(self.device).contiguous(memory_format=self.memory_format)
 
     # ------------------------------------------------------------------ internals
     def _channel_tensor(self, values) -> torch.Tensor | None:
@@ -208,8 +219,7 @@ class ModelAdapter:
 
     def _run(self, model_input: torch.Tensor) -> torch.Tensor:
         """The model on a prepared input: float32 logits ``[N, K, h', w']`` in the model's own geometry."""
-        if self.channels_last:
-            model_input = model_input.contiguous(memory_format=torch.channels_last)
+        model_input = model_input.contiguous(memory_format=self.memory_format)  # free when already so
         with self._autocast():
             return self._standardise(self.model(model_input)).float()
 

@@ -209,7 +209,7 @@ def prepare_batch(adapter, images, targets, regions):
             raise ValueError(f"target {index} is {target.shape[0]}x{target.shape[1]} but the image is {height}x{width}")
         if target.size and (target.min() < 0 or target.max() >= adapter.num_classes):
             raise ValueError(f"target {index} holds class ids outside 0..{adapter.num_classes - 1}")
-    x0 = torch.cat([adapter.to_device(image) for image in images])
+    x0 = torch.cat([adapter.to_device(image) for image in images]).contiguous(memory_format=adapter.memory_format)
     grid = adapter.output_grid(height, width)
     target_grid = torch.stack([torch.as_tensor(grid.crop(np.asarray(t)).astype(np.int64)) for t in targets])
     target_grid = target_grid.to(adapter.device)
@@ -321,7 +321,7 @@ class _AttackLoop:
                 break
             # Finite iff its largest magnitude is (NaN propagates): one pass instead of isfinite's four.
             # v - v is +0 for a finite v and NaN for inf or NaN: the test of two values in four operations.
-            largest, loss_value = max_abs(gradient.flatten(1)), loss.detach()
+            largest, loss_value = max_abs(gradient), loss.detach()
             finite = (largest - largest) + (loss_value - loss_value) == 0
             state.retire(~finite, row, "non-finite")  # its NaN stays in its own item and is never stepped to
             if self.region is not None:

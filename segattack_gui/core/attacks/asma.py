@@ -26,6 +26,7 @@ from typing import ClassVar
 
 import torch
 
+from ..metrics import item_axes
 from .base import Attack, AttackConfig, StepInputs, parameter
 
 
@@ -54,7 +55,7 @@ class SegmentationMaskAttack(Attack):
         if self.adaptive:
             still_wrong = (inputs.prediction != inputs.target).unsqueeze(1)  # 1[argmax g != c] where Y^A = c
             weight = weight * still_wrong
-        prediction_loss = (inputs.logits * weight).flatten(1).sum(1)
+        prediction_loss = (inputs.logits * weight).sum(item_axes(weight))
         distance_loss = _SquaredDistance.apply(inputs.x, inputs.perturbation)
         if self.dynamic_multiplier:
             multiplier = self.config.beta * inputs.iou + self.config.tau
@@ -78,7 +79,7 @@ class _SquaredDistance(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, perturbation: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(perturbation)
-        return perturbation.flatten(1).pow(2).sum(1)
+        return perturbation.pow(2).sum(item_axes(perturbation))
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):

@@ -41,7 +41,7 @@ from typing import ClassVar
 import torch
 
 from .base import Attack, AttackConfig, StepInputs, parameter
-from ..metrics import max_abs
+from ..metrics import item_axes, l2_norms, max_abs
 
 
 @dataclass(frozen=True)
@@ -72,19 +72,19 @@ class DAG(Attack):
         active = (inputs.prediction != inputs.target).unsqueeze(1)  # T_m
         target_logit = inputs.logits.gather(1, inputs.target.unsqueeze(1))  # f_{l'_n}
         predicted_logit = inputs.logits.gather(1, inputs.prediction.unsqueeze(1))  # f_{l_n}
-        loss = ((target_logit - predicted_logit) * active).flatten(1).sum(1)
+        gaps = (target_logit - predicted_logit) * active
+        loss = gaps.sum(item_axes(gaps))
         return loss, torch.full_like(inputs.iou, self.config.gamma)
 
     def step(self, x: torch.Tensor, gradient: torch.Tensor, multiplier: torch.Tensor) -> torch.Tensor:
-        flat = gradient.flatten(1)
         if self.config.norm == "l2":
-            scale = math.sqrt(flat.shape[1]) / flat.norm(p=2, dim=1)
+            scale = math.sqrt(gradient[0].numel()) / l2_norms(gradient)
         else:
-            scale = 1 / max_abs(flat)
+            scale = 1 / max_abs(gradient)
         # An empty active set gives r = 0; step by nothing rather than by 0/0.
         scale = torch.where(torch.isfinite(scale), scale, torch.zeros_like(scale))
         return x + (multiplier * scale).view(-1, 1, 1, 1) * gradient
 
     def finished(self, inputs: StepInputs) -> torch.Tensor:
-        still_wrong = (inputs.prediction != inputs.target).flatten(1).float().mean(1)
-        return still_wrong <= self.config.stop_fraction
+        still_wrong = (inputs.prediction != inputs.target).float()
+        return still_wrong.mean(item_axes(still_wrong)) <= self.config.stop_fraction

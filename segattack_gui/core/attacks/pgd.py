@@ -53,6 +53,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
+from ..metrics import item_axes, l2_norms
 from .base import Attack, AttackConfig, StepInputs, parameter
 
 
@@ -106,7 +107,7 @@ class TargetedPGD(Attack):
         if self.config.norm == "l2":
             # Uniform in the L2 ball: a Gaussian direction, radius eps * U^(1/D).
             direction = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-            direction = direction / direction.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+            direction = direction / l2_norms(direction).clamp_min(1e-12).view(-1, 1, 1, 1)
             uniform = torch.rand(x0.shape[0], generator=generator, device=x0.device, dtype=x0.dtype)
             radius = self.config.l2_epsilon * uniform.pow(1 / x0[0].numel())
             return x0 + radius.view(-1, 1, 1, 1) * direction
@@ -119,11 +120,11 @@ class TargetedPGD(Attack):
         if weights is not None:
             cross_entropy = cross_entropy * weights
         step = self.config.l2_alpha if self.config.norm == "l2" else self.config.alpha
-        return -cross_entropy.flatten(1).mean(1), torch.full_like(inputs.iou, step)
+        return -cross_entropy.mean(item_axes(cross_entropy)), torch.full_like(inputs.iou, step)
 
     def step(self, x: torch.Tensor, gradient: torch.Tensor, multiplier: torch.Tensor) -> torch.Tensor:
         if self.config.norm == "l2":
-            length = gradient.flatten(1).norm(dim=1)
+            length = l2_norms(gradient)
             direction = gradient / torch.where(length > 0, length, torch.ones_like(length)).view(-1, 1, 1, 1)
         else:
             direction = gradient.sign()
@@ -132,7 +133,7 @@ class TargetedPGD(Attack):
     def project(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         delta = x - x0
         if self.config.norm == "l2":
-            length = delta.flatten(1).norm(dim=1)
+            length = l2_norms(delta)
             shrink = torch.clamp(self.config.l2_epsilon / length.clamp_min(1e-12), max=1.0)
             return x0 + delta * shrink.view(-1, 1, 1, 1)
         return x0 + delta.clamp(-self.config.epsilon, self.config.epsilon)
