@@ -21,6 +21,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 
+from segattack_gui.allocator import keep_freed_memory  # noqa: E402
 from segattack_gui.assets import resource_root  # noqa: E402
 from segattack_gui.demo import DEMOS  # noqa: E402
 from segattack_gui.gui.app import create_application  # noqa: E402
@@ -68,6 +69,7 @@ def main() -> int:
         import torch
 
         torch.set_num_threads(options.threads)
+    keep_freed_memory()  # as segattack-gui does
     app = create_application([sys.argv[0]])
     from segattack_gui.gui.main_window import MainWindow
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .allocator import keep_freed_memory
 from .errors import SegAttackError
 
 EXIT_BAD_INPUT = 2
@@ -426,6 +427,7 @@ def bench_command(arguments: argparse.Namespace) -> int:
     except ValueError as error:
         raise SegAttackError("--precision", str(error)) from None
     report.notes.append(f"adv-lib baseline: {adv_lib_label}")
+    report.notes.append(f"host memory: {keep_freed_memory()}")
     if arguments.save_json is not None:
         try:
             arguments.save_json.write_text(json.dumps(report.as_dict(), indent=2) + "\n")
@@ -438,6 +440,7 @@ def bench_command(arguments: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
+    keep_freed_memory()
     try:
         if arguments.command == "attack":
             return attack_command(arguments)

@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from .. import __version__
+from ..allocator import keep_freed_memory
 
 APP_NAME = "SegAttack"
 ORGANISATION = "SegAttack"
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", default="fundus", choices=["fundus", "skin"], help="which demo to open")
     options, qt_arguments = parser.parse_known_args(arguments)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    keep_freed_memory()
     app = create_application([sys.argv[0], *qt_arguments])
     from .drop_files import MASK_NAME, file_kind
     from .main_window import MainWindow

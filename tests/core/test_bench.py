@@ -91,6 +91,7 @@ def test_cli_json_parses(monkeypatch, capsys):
     document = json.loads(capsys.readouterr().out)
     assert document["model"] == "tiny" and document["device"] == "cpu" and document["batch_size"] == 2
     assert document["ratios"][0]["precision"] == "fp32"
+    assert any(note.startswith("host memory: ") for note in document["notes"])  # what malloc was told
 
 
 def test_cli_table_and_bad_flags(monkeypatch, capsys):
