@@ -23,10 +23,14 @@ from segattack_gui.core.runner import run_batch
 SIZE = 24
 
 
-def adapter(channels_last: bool) -> ModelAdapter:
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"))]
+
+
+def adapter(channels_last: bool, device: str = "cpu") -> ModelAdapter:
     torch.manual_seed(0)
     spec = ModelSpec(classes=("background", "vessel", "disc"), mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3))
-    return ModelAdapter(PaddedUNet(in_channels=3, num_classes=3, widths=(4, 8)), spec, channels_last=channels_last)
+    return ModelAdapter(PaddedUNet(in_channels=3, num_classes=3, widths=(4, 8)), spec, device=device,
+                        channels_last=channels_last)
 
 
 def inputs(count: int = 2):
@@ -87,9 +91,10 @@ class LayoutCopies(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_an_iteration_copies_no_image_that_the_network_does_not(channels_last):
-    model = adapter(channels_last)
+def test_an_iteration_copies_no_image_that_the_network_does_not(channels_last, device):
+    model = adapter(channels_last, device)
     images, targets = inputs()
 
     def copies(run) -> int:
