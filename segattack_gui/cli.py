@@ -106,8 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="iterations per second of the engine vs the published loop and the "
                                 "forward+backward floor, in one process")
     bench.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    bench.add_argument("--model", choices=["demo", "unet"],
-                       help="demo: 256x256 demo U-Net; unet: the paper's U-Net at 572 (default: unet on CUDA, demo on CPU)")
+    bench.add_argument("--model", choices=["demo", "skin", "unet"],
+                       help="demo: the fundus demo U-Net at 256x256; skin: the dermoscopy demo; unet: the paper's "
+                            "U-Net at 572 (default: unet on CUDA, demo on CPU)")
     bench.add_argument("--iterations", type=int, metavar="N", help="iterations per timed run (default 50 CUDA, 20 CPU)")
     bench.add_argument("--batch-size", type=int, metavar="B", help="batch for the batched runs (default 8 CUDA, 4 CPU)")
     bench.add_argument("--precision", default="all", help="fp32, tf32, bf16, a comma list, or all available (default)")

@@ -51,12 +51,16 @@ def module_bench_model(name: str, description: str, build: Callable[[], torch.nn
     return BenchModel(name, description, make_adapter, image, target)
 
 
-def demo_bench_model(seed: int = 0) -> BenchModel:
-    """The shipped fundus demo (model, image, target); a fresh seeded demo-sized U-Net when absent."""
+def demo_bench_model(seed: int = 0, demo_name: str = "fundus") -> BenchModel:
+    """A shipped demo (model, image, target); a fresh seeded demo-sized U-Net when it is absent.
+
+    Named ``demo`` for the fundus demo (the CPU default) and ``skin`` for the dermoscopy one.
+    """
     from ..assets import resource_root
     from ..demo import DEMOS
 
-    demo = DEMOS["fundus"]
+    name = next(model for model, demo in DEMO_MODELS.items() if demo == demo_name)
+    demo = DEMOS[demo_name]
     paths = [demo.path(part, resource_root()) for part in ("model", "sidecar", "image", "target")]
     if all(path.is_file() for path in paths):
         from ..io.inputs import load_attack_inputs
@@ -69,13 +73,13 @@ def demo_bench_model(seed: int = 0) -> BenchModel:
             return load_model(paths[0], device=str(device), precision=precision).adapter
 
         widths = spec.architecture_args.get("widths", "?")
-        return BenchModel("demo", f"shipped fundus demo U-Net ({paths[0].name}, widths {widths}, "
+        return BenchModel(name, f"shipped {demo_name} demo U-Net ({paths[0].name}, widths {widths}, "
                           f"{spec.num_classes} classes)", make_adapter, inputs.image.pixels.astype(np.float32),
                           np.asarray(inputs.target.class_ids))
     spec = ModelSpec(classes=("background", "vessel", "disc"))
     return module_bench_model(
-        "demo", "demo-sized U-Net (PaddedUNet widths 8-16-32-64, 3 classes, seeded random weights: "
-        "the shipped demo model was not found)",
+        name, "demo-sized U-Net (PaddedUNet widths 8-16-32-64, 3 classes, seeded random weights: "
+        f"the shipped {demo_name} demo model was not found)",
         lambda: PaddedUNet(in_channels=3, num_classes=3, widths=(8, 16, 32, 64)), spec,
         _random_image(256, 256, 3, seed), _disc_target(256, 256, 3), seed,
     )
@@ -90,5 +94,8 @@ def unet_bench_model(seed: int = 0) -> BenchModel:
     )
 
 
-BENCH_MODELS: dict[str, Callable[[int], BenchModel]] = {"demo": demo_bench_model, "unet": unet_bench_model}
+BENCH_MODELS: dict[str, Callable[[int], BenchModel]] = {
+    "demo": demo_bench_model, "skin": lambda seed: demo_bench_model(seed, "skin"), "unet": unet_bench_model,
+}
+DEMO_MODELS = {"demo": "fundus", "skin": "skin"}  # bench model -> shipped demo; SPEC 10's demo-rate target
 

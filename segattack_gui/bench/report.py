@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from .. import __version__
 from .environment import settings_text
+from .models import DEMO_MODELS
 
 TARGETS = {"cpu": {"engine_over_floor": 0.8, "demo_rate": 10.0}, "cuda": {"engine_over_floor": 0.95}}
 """SPEC 10's targets; the report says whether this run meets them."""
@@ -109,8 +110,8 @@ class BenchReport:
                               f"({'meets' if cost < 0.05 else 'misses'} < 5%)")
         demo_rate = TARGETS.get(kind, {}).get("demo_rate")
         engine = self.find("engine", "fp32")
-        if demo_rate and self.model == "demo" and engine is not None:
-            checks.append(f"fp32 engine {engine.rate:.1f} it/s on the demo model "
+        if demo_rate and self.model in DEMO_MODELS and engine is not None:
+            checks.append(f"fp32 engine {engine.rate:.1f} it/s on the {DEMO_MODELS[self.model]} demo model "
                           f"({'meets' if engine.rate >= demo_rate else 'misses'} >= {demo_rate:g} it/s)")
         return checks
 

@@ -203,14 +203,29 @@ def test_cli_times_adv_lib_when_installed_and_says_so_when_not(monkeypatch, caps
 
 
 def test_the_bench_models_build_and_run():
-    """The demo model (shipped, or a seeded stand-in) and the paper's U-Net at 572 give adapters that score their target."""
-    demo = bench.demo_bench_model()
-    adapter = demo.make_adapter(torch.device("cpu"), "fp32")
-    assert demo.image.shape[:2] == demo.target.shape and demo.image.dtype == np.float32
-    assert bench.time_engine(adapter, [demo.image], [demo.target], 1) > 0
+    """Both demos (shipped, or a seeded stand-in) and the paper's U-Net at 572 give adapters that score their target."""
+    for name in ("demo", "skin"):
+        demo = bench.BENCH_MODELS[name](0)
+        assert demo.name == name
+        adapter = demo.make_adapter(torch.device("cpu"), "fp32")
+        assert demo.image.shape[:2] == demo.target.shape and demo.image.dtype == np.float32
+        assert bench.time_engine(adapter, [demo.image], [demo.target], 1) > 0
     unet = bench.unet_bench_model()
     assert unet.image.shape == (572, 572, 3) and unet.target.shape == (572, 572)
     assert unet.make_adapter(torch.device("cpu"), "fp32").output_grid(572, 572).height == 388
+
+
+def test_the_demo_rate_target_names_the_demo():
+    for name, demo in (("demo", "fundus"), ("skin", "skin"), ("tiny", None)):
+        model = tiny_model()
+        model = bench.BenchModel(name, model.description, model.make_adapter, model.image, model.target)
+        report = bench.run_bench(model, torch.device("cpu"), precisions=["fp32"], iterations=1, batch_size=1,
+                                 rounds=1, warmup_iterations=1, published=False, snapshots=False)
+        lines = [line for line in report.target_checks() if "demo model" in line]
+        if demo is None:
+            assert lines == []  # not a demo: no demo-rate target
+        else:
+            assert len(lines) == 1 and f"on the {demo} demo model" in lines[0]
 
 
 def test_emulated_bf16_is_left_out_by_default_and_said(monkeypatch):
