@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 
+from segattack_gui.allocator import keep_freed_memory
 from segattack_gui.core.attacks import create_attack
 from segattack_gui.core.runner import run_attack
 from tests.gui.window_fixtures import (  # noqa: F401 (fixtures)
@@ -49,6 +50,7 @@ def gui_rate(qtbot, window) -> tuple[float, float]:
 
 @pytest.mark.slow
 def test_live_views_cost_little_of_the_headless_rate(qtbot, window):
+    keep_freed_memory()  # as segattack-gui and segattack bench do: page faults would blur both rates
     window.panel.apply_settings(stop_iou=None)  # every run does all its iterations
     run_and_wait(qtbot, window, iterations=5)  # warm up: first-call allocations on both paths
     window.panel.apply_settings(iterations=ITERATIONS)
