@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from ..allocator import release_freed_memory
 from ..core.attacks import Attack
 from ..core.fallback import run_with_fallback
 from ..core.models import ModelAdapter, ModelOutputError, OutputGrid
@@ -105,6 +106,7 @@ class AttackWorker(QObject):
             self.succeeded.emit(result)
         finally:
             self._job = None
+            release_freed_memory()  # the run's working memory need not stay with an idle window
             self.finished.emit()
 
     def _attack_once(self, adapter: ModelAdapter, jobs: list[AttackJob]) -> list[AttackResult]:

@@ -73,6 +73,15 @@ def test_attack_fills_views_plots_and_slider(qtbot, window):
     assert summary["iou"].text() == f"{result.final['iou']:.3f} / {result.final_quantized['iou']:.3f}"
 
 
+def test_each_run_gives_its_working_memory_back(qtbot, window, monkeypatch):
+    from segattack_gui.gui import attack_worker
+
+    releases = []
+    monkeypatch.setattr(attack_worker, "release_freed_memory", lambda: releases.append(True))
+    run_and_wait(qtbot, window)
+    qtbot.waitUntil(lambda: releases == [True], timeout=5_000)
+
+
 def test_slider_replays_an_earlier_frame(qtbot, window):
     result = run_and_wait(qtbot, window, iterations=3)
     window.replay_bar.slider.setValue(0)
