@@ -24,12 +24,14 @@ class StatusPanel(QObject):
         self.cursor_label = LiveText("", widest="x 99999, y 99999")
         self.device_label = QLabel("device: –")
         self.rate_label = LiveText("– it/s", widest="99999.9 it/s")
-        self.elapsed_label = LiveText("elapsed –", widest="elapsed 99999.9 s")
+        self.elapsed_label = LiveText("elapsed –", widest="elapsed 99999.9 s, ~99 min 59 s left")
         for label, name, tip in (
             (self.cursor_label, "cursorLabel", "Image pixel under the mouse (x, y)"),
             (self.device_label, "deviceLabel", "Where the model runs"),
             (self.rate_label, "rateLabel", "Attack iterations per second (forward + input-gradient pass each)"),
-            (self.elapsed_label, "elapsedLabel", "Time in the attack loop"),
+            (self.elapsed_label, "elapsedLabel",
+             "Time in the attack loop, and while it runs the time its remaining iterations take at the "
+             "current rate (less if the stop IoU is reached first)"),
         ):
             label.setObjectName(name)
             label.setToolTip(tip)
@@ -55,14 +57,29 @@ class StatusPanel(QObject):
         run = self.document.run
         if run is None:
             return
+        remaining = 0
         if run.result is not None:
             iterations, seconds = run.result.iterations_run, run.result.seconds
         elif run.latest is not None:
             iterations, seconds = run.latest.iteration, run.latest.elapsed
+            remaining = run.latest.total_iterations - iterations
         else:
             self.rate_label.setText("– it/s")
             self.elapsed_label.setText("elapsed 0.0 s")
             return
         rate = iterations / seconds if seconds > 0 else 0.0
         self.rate_label.setText(f"{rate:.1f} it/s")
-        self.elapsed_label.setText(f"elapsed {seconds:.1f} s")
+        text = f"elapsed {seconds:.1f} s"
+        if remaining > 0 and rate > 0:
+            text += f", ~{duration_text(remaining / rate)} left"
+        self.elapsed_label.setText(text)
+
+
+def duration_text(seconds: float) -> str:
+    """A remaining time as a person reads it: 42 s, 3 min 20 s, 1 h 05 min."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

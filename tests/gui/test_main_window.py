@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from segattack_gui.demo import DEMOS
 from segattack_gui.gui.live_views import display_uint8
 from segattack_gui.gui.shown_frame import AGREE, EXTRA, MISSING
+from segattack_gui.gui.status_panel import duration_text
 from segattack_gui.io.hashing import sha256_file
 from segattack_gui.io.masks import read_mask
 from tests.gui.window_fixtures import (  # noqa: F401 (fixtures)
@@ -80,6 +81,29 @@ def test_each_run_gives_its_working_memory_back(qtbot, window, monkeypatch):
     monkeypatch.setattr(attack_worker, "release_freed_memory", lambda: releases.append(True))
     run_and_wait(qtbot, window)
     qtbot.waitUntil(lambda: releases == [True], timeout=5_000)
+
+
+def test_the_status_bar_says_how_long_the_rest_of_a_run_takes(qtbot, window):
+    window.panel.apply_settings(iterations=5000, stop_iou=None)
+    with qtbot.waitSignal(window.document.snapshotAdded, timeout=60_000):
+        assert window.start_attack()
+    qtbot.waitUntil(lambda: window.document.run.latest.iteration >= 3, timeout=60_000)
+    window.status.refresh.flush()
+    latest = window.document.run.latest
+    text = window.status.elapsed_label.text()
+    assert text.startswith("elapsed ") and text.endswith(" left"), text
+    rate = latest.iteration / latest.elapsed
+    assert duration_text((latest.total_iterations - latest.iteration) / rate) in text
+    with qtbot.waitSignal(window.attack_finished, timeout=60_000):
+        window.panel.stop_button.click()
+    window.status.refresh.flush()
+    assert window.status.elapsed_label.text() == f"elapsed {window.document.run.result.seconds:.1f} s"
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0.4, "0 s"), (42.4, "42 s"), (200, "3 min 20 s"),
+                                                (3599.6, "1 h 00 min"), (3900, "1 h 05 min")])
+def test_remaining_times_read_as_a_person_says_them(seconds, text):
+    assert duration_text(seconds) == text
 
 
 def test_slider_replays_an_earlier_frame(qtbot, window):
