@@ -7,6 +7,7 @@ value per item so batched attacks keep per-item histories without host syncs.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -53,12 +54,14 @@ def confusion_matrix(prediction: torch.Tensor, target: torch.Tensor, num_classes
     return counts.view(batch, num_classes, num_classes)
 
 
-def _overlaps_from_confusion(confusion: torch.Tensor):
-    intersection = confusion.diagonal(dim1=1, dim2=2)
-    predicted_area = confusion.sum(1)
-    target_area = confusion.sum(2)
-    union = predicted_area + target_area - intersection
-    return intersection, union, predicted_area, target_area
+@functools.lru_cache(maxsize=None)
+def _iou_and_dice_numerators(device: torch.device) -> torch.Tensor:
+    """``[1, 2, 1]``: IoU counts the intersection once, Dice twice.
+
+    Made once per device, by a kernel (``arange``): a tensor built from Python numbers on a
+    GPU is a copy the host waits for.
+    """
+    return torch.arange(1, 3, dtype=torch.float32, device=device).view(1, 2, 1)
 
 
 def segmentation_scores(prediction: torch.Tensor, target: torch.Tensor, num_classes: int,
@@ -71,12 +74,13 @@ def segmentation_scores(prediction: torch.Tensor, target: torch.Tensor, num_clas
     :func:`confusion_matrix`.
     """
     confusion = confusion_matrix(prediction, target, num_classes, codes_of_target)
-    intersection, union, predicted_area, target_area = _overlaps_from_confusion(confusion)
+    intersection = confusion.diagonal(dim1=1, dim2=2)
+    areas = confusion.sum(1) + confusion.sum(2)  # predicted plus target area of each class
     # IoU and Dice side by side, [B, 2, K]: each step below is one operation for both, which
-    # on a GPU is one kernel launch instead of two for a tensor of a few numbers.
-    intersection = intersection.float()
-    numerators = torch.stack((intersection, 2 * intersection), 1)
-    denominators = torch.stack((union, predicted_area + target_area), 1).float()
+    # on a GPU is one kernel launch instead of two for a tensor of a few numbers. The counts
+    # stay integers until the division, which computes in float32 as before.
+    numerators = intersection.unsqueeze(1) * _iou_and_dice_numerators(confusion.device)
+    denominators = torch.stack((areas - intersection, areas), 1)  # union; both areas
     counted = denominators > 0
     ratios = torch.where(counted, numerators / denominators.clamp(min=1), 1.0)
     if num_classes == 2:
@@ -86,7 +90,7 @@ def segmentation_scores(prediction: torch.Tensor, target: torch.Tensor, num_clas
         count = present.sum(2)
         means = torch.where(count > 0, (ratios * present).sum(2) / count.clamp(min=1), 1.0)
         iou_score, dice_score = means[:, 0], means[:, 1]
-    pixel_accuracy = confusion.diagonal(dim1=1, dim2=2).sum(1) / prediction[0].numel()
+    pixel_accuracy = intersection.sum(1) / prediction[0].numel()
     return {"iou": iou_score, "pixel_accuracy": pixel_accuracy, "dice": dice_score, "per_class_iou": ratios[:, 0]}
 
 

@@ -127,7 +127,7 @@ def operators(run) -> int:
     return counter.count
 
 
-@pytest.mark.parametrize(("num_classes", "budget"), [(2, 80), (3, 90)])
+@pytest.mark.parametrize(("num_classes", "budget"), [(2, 76), (3, 86)])
 def test_the_loop_adds_few_operators_to_the_forward_and_backward(device_like_counting, num_classes, budget):
     """An ASMA iteration's own operators: metrics, loss, its backward, step and bookkeeping.
 
@@ -136,7 +136,8 @@ def test_the_loop_adds_few_operators_to_the_forward_and_backward(device_like_cou
     Here they were 103 (K = 2) and 120 (K = 3) on 2026-12-02, then 81 and 90: IoU and Dice
     side by side, no "finished" bookkeeping for methods that never finish early, the target's
     part of the confusion codes computed once, a four-operation finiteness test; 77 and 86
-    since the distance term has a hand-written backward and a NaN gradient is no longer zeroed.
+    once the distance term had a hand-written backward and a NaN gradient was no longer zeroed;
+    73 and 82 since IoU and Dice share the areas and keep integer counts until the division.
     """
     from segattack_gui.bench import time_floor
 
