@@ -300,8 +300,8 @@ class _AttackLoop:
             inputs = StepInputs(row, logits, prediction, self.target, self.target_one_hot, x_eval, self.x0, scores["iou"])
             l2, linf = difference_norms(inputs.perturbation)
             loss, multiplier = self.attack.objective(inputs)
-            history[row] = torch.stack([scores["iou"], scores["pixel_accuracy"], scores["dice"], l2, linf,
-                                        loss.detach().float(), multiplier.detach().float()])
+            torch.stack([scores["iou"], scores["pixel_accuracy"], scores["dice"], l2, linf,  # written in place
+                         loss.detach().float(), multiplier.detach().float()], out=history[row])
             seconds[row] = time.perf_counter() - started
             state.remember_best(x_eval.detach(), scores["iou"], l2, row)
             if not self.config.quantize or quantized:

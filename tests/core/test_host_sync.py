@@ -127,7 +127,7 @@ def operators(run) -> int:
     return counter.count
 
 
-@pytest.mark.parametrize(("num_classes", "budget"), [(2, 76), (3, 86)])
+@pytest.mark.parametrize(("num_classes", "budget"), [(2, 75), (3, 85)])
 def test_the_loop_adds_few_operators_to_the_forward_and_backward(device_like_counting, num_classes, budget):
     """An ASMA iteration's own operators: metrics, loss, its backward, step and bookkeeping.
 
@@ -137,7 +137,8 @@ def test_the_loop_adds_few_operators_to_the_forward_and_backward(device_like_cou
     side by side, no "finished" bookkeeping for methods that never finish early, the target's
     part of the confusion codes computed once, a four-operation finiteness test; 77 and 86
     once the distance term had a hand-written backward and a NaN gradient was no longer zeroed;
-    73 and 82 since IoU and Dice share the areas and keep integer counts until the division.
+    72 and 81 since IoU and Dice share the areas and keep integer counts until the division,
+    and the history row is stacked in place.
     """
     from segattack_gui.bench import time_floor
 
