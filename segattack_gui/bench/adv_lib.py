@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
-from typing import Callable, Sequence
+from typing import Callable
 
-import numpy as np
 import torch
 
 from ..core.models import ModelAdapter
@@ -44,14 +43,3 @@ class AdapterModule(torch.nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.adapter.logits(images)
-
-
-def batch_inputs(adapter: ModelAdapter, images: Sequence[np.ndarray],
-                 targets: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images ``[B, C, H, W]`` on the device (in the adapter's memory layout) and targets on the output grid."""
-    inputs = torch.cat([adapter.to_device(image) for image in images])
-    inputs = inputs.contiguous(memory_format=adapter.memory_format)
-    grid = adapter.output_grid(*np.asarray(targets[0]).shape)
-    labels = torch.as_tensor(np.stack([grid.crop(np.asarray(target)) for target in targets]).astype(np.int64),
-                             device=adapter.device)
-    return inputs, labels

@@ -15,15 +15,14 @@ from ..core.attacks import create_attack
 from ..core.models import ModelAdapter
 from ..core.published_asma import published_asma_loop
 from ..core.results import Snapshot
-from ..core.runner import LIVE_SNAPSHOT_INTERVAL, AttackControl, run_batch
-from .adv_lib import AdapterModule, AdvLibAsma, batch_inputs
+from ..core.runner import LIVE_SNAPSHOT_INTERVAL, AttackControl, prepare_batch, run_batch
+from .adv_lib import AdapterModule, AdvLibAsma
 from .environment import synchronize
+
 
 def time_published(adapter: ModelAdapter, image: np.ndarray, target: np.ndarray, iterations: int) -> float:
     """Seconds for ``iterations`` steps of the published loop's structure on one image."""
-    x = adapter.to_device(image)
-    grid = adapter.output_grid(*target.shape)
-    target_grid = torch.as_tensor(grid.crop(target).astype(np.int64), device=adapter.device)[None]
+    x, target_grid, _, _ = prepare_batch(adapter, [image], [target], None)
     adapter.apply_backend_settings()
     synchronize(adapter.device)
     started = time.perf_counter()
@@ -71,7 +70,7 @@ def time_floor(adapter: ModelAdapter, image: np.ndarray, batch: int, iterations:
 def time_adv_lib(asma: AdvLibAsma, adapter: ModelAdapter, images: Sequence[np.ndarray],
                  targets: Sequence[np.ndarray], iterations: int) -> float:
     """Seconds for ``iterations`` steps of adv-lib's targeted ASMA (its defaults) on ``images`` at once."""
-    inputs, labels = batch_inputs(adapter, images, targets)
+    inputs, labels, _, _ = prepare_batch(adapter, images, targets, None)  # as the engine gets them
     model = AdapterModule(adapter)
     adapter.apply_backend_settings()
     synchronize(adapter.device)
