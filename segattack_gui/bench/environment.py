@@ -8,6 +8,7 @@ import torch
 
 from ..core.models import ModelAdapter, ModelSpec, fast_precisions
 
+
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)

@@ -319,7 +319,7 @@ class _AttackLoop:
                     raise
                 failure = (row, error)
                 break
-            # Finite iff its largest magnitude is (NaN propagates): one pass instead of isfinite's four.
+            # Finite iff its largest magnitude is (NaN propagates): two reductions, not isfinite over the image.
             # v - v is +0 for a finite v and NaN for inf or NaN: the test of two values in four operations.
             largest, loss_value = max_abs(gradient), loss.detach()
             finite = (largest - largest) + (loss_value - loss_value) == 0
