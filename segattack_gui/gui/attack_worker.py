@@ -74,8 +74,6 @@ class AttackWorker(QObject):
         self._job = job
         self._control = control
         self._abandoned = threading.Event()
-        self._display = job.display
-        self._output_grid = job.output_grid
 
     def abandon(self) -> None:
         self._abandoned.set()
@@ -123,7 +121,8 @@ class AttackWorker(QObject):
         if self._abandoned.is_set():
             raise _Abandoned
         # Reduced here, so the GUI thread never handles full-size frames.
-        self.snapshotReady.emit(self._display.snapshot(snapshot, self._output_grid))
+        job = self._job  # set for as long as the run, the only caller, lasts
+        self.snapshotReady.emit(job.display.snapshot(snapshot, job.output_grid))
 
 
 class AttackSession(QObject):
