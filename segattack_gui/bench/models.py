@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..core.architectures import PaddedUNet, ValidUNet
-from ..core.models import ModelAdapter, ModelSpec
+from ..core.models import ModelAdapter, ModelSpec, channels_last_pays
 
 AdapterFactory = Callable[[torch.device, str], ModelAdapter]
 
@@ -46,7 +46,7 @@ def module_bench_model(name: str, description: str, build: Callable[[], torch.nn
     def make_adapter(device: torch.device, precision: str) -> ModelAdapter:
         torch.manual_seed(seed)
         return ModelAdapter(build(), spec, device=device, precision=precision,
-                            channels_last=device.type == "cuda")  # as load_model does for real attacks
+                            channels_last=channels_last_pays(device))  # as load_model does for real attacks
 
     return BenchModel(name, description, make_adapter, image, target)
 

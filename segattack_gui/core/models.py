@@ -92,7 +92,7 @@ class ModelAdapter:
     Parameters never need gradients; only the input does. The adapter chooses the
     device, the precision (``fp32``, ``tf32`` or ``bf16`` autocast) and memory layout:
     ``channels_last`` holds the model's weights and every image tensor of an attack
-    channels-last (``load_model`` asks for it on CUDA, where convolutions run faster so).
+    channels-last (callers ask where :func:`channels_last_pays`, as ``load_model`` does).
     """
 
     def __init__(
@@ -370,6 +370,13 @@ def available_devices() -> list[str]:
     if torch.cuda.is_available():
         devices += [f"cuda:{index}" for index in range(torch.cuda.device_count())]
     return devices
+
+
+def channels_last_pays(device: str | torch.device) -> bool:
+    """Whether a model should run channels-last on ``device``: yes on CUDA, where convolutions
+    run faster so; no on the CPU, where it gained nothing in fp32 and lost in bf16 (measured on
+    2026-12-02, docs/performance.md)."""
+    return torch.device(device).type == "cuda"
 
 
 def cpu_has_native_bf16() -> bool:

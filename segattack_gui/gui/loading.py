@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QObject, QSettings, Signal
 
-from ..core.models import ModelAdapter
+from ..core.models import ModelAdapter, channels_last_pays
 from ..errors import SegAttackError
 from ..io.hashing import sha256_file
 from ..io.images import LoadedImage, read_image
@@ -171,7 +171,7 @@ class DocumentLoader(QObject):
 
             def job():
                 moved = ModelAdapter(adapter.model, adapter.spec, device=device, precision=precision,
-                                     channels_last=device.startswith("cuda"))
+                                     channels_last=channels_last_pays(device))
                 return dataclasses.replace(loaded, adapter=moved), None
 
             return job

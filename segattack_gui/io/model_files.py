@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..core.architectures import ARCHITECTURES, build_architecture
-from ..core.models import ModelAdapter, ModelOutputError, ModelSpec, Precision, resolve_device
+from ..core.models import ModelAdapter, ModelOutputError, ModelSpec, Precision, channels_last_pays, resolve_device
 from ..errors import SegAttackError
 from .hashing import sha256_file
 
@@ -215,7 +215,7 @@ def load_model(
     if not isinstance(model, nn.Module):
         raise SegAttackError(path, f"holds a {type(model).__name__}, not a model")
     adapter = ModelAdapter(model, spec, device=target_device, precision=precision,
-                           channels_last=target_device.type == "cuda")
+                           channels_last=channels_last_pays(target_device))
     return LoadedModel(adapter, path, sha256_file(path), kind, sidecar)
 
 
