@@ -36,7 +36,6 @@ class Measurement:
                 **({"snapshots_per_run": self.snapshots} if self.measure == "snapshots" else {})}
 
 
-
 @dataclass
 class BenchReport:
     """Everything one ``segattack bench`` run found, as a table (:meth:`text`) or JSON (:meth:`as_dict`)."""
