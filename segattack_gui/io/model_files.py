@@ -163,7 +163,9 @@ def inspect_model_file(path: Path) -> ModelKind:
         if any(name.endswith("constants.pkl") or "/code/" in name for name in names):
             return "torchscript"
     try:
-        torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # the safe unpickler warns about newer pickle protocols
+            warnings.simplefilter("ignore", UserWarning)
+            torch.load(path, map_location="cpu", weights_only=True)
         return "state_dict"
     except pickle.UnpicklingError as error:
         # The safe unpickler refused it: a pickled model if the bytes form a pickle stream

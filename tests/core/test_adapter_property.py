@@ -31,8 +31,6 @@ from segattack_gui.io.model_files import LoadedModel, _spec_from_dict, read_side
 
 from .tiny_models import ThresholdModel, ValidThresholdModel
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script is deprecated
-
 SETTINGS = settings(
     max_examples=150,
     deadline=None,

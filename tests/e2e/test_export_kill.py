@@ -21,10 +21,7 @@ from tests.core.tiny_models import ThresholdModel
 
 from .test_cli_attack import SPEC_FILES
 
-pytestmark = [
-    pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # torch.jit.script in the fixture
-]
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 

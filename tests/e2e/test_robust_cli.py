@@ -22,11 +22,6 @@ from tests.core.tiny_models import ThresholdModel
 
 from .test_cli_attack import SPEC_FILES
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # torch.jit.script
-    pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning"),
-]
-
 
 def attack(model, image, target, out, *extra):
     return main(["attack", "--model", str(model), "--image", str(image), "--target", str(target),
