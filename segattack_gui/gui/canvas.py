@@ -259,6 +259,11 @@ class MaskCanvas(ZoomPanView):
     def can_undo(self) -> bool:
         return self._layers.history.can_undo()
 
+    def forget_history(self) -> None:
+        """The current masks become the first state: undo cannot go back before them."""
+        self._layers.history.clear()
+        self.historyChanged.emit()
+
     def can_redo(self) -> bool:
         return self._layers.history.can_redo()
 

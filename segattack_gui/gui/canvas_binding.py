@@ -37,6 +37,7 @@ class CanvasBinding(QObject):
             self.canvas.set_region(document.region)
         finally:
             self._pushing = False
+        self.canvas.forget_history()  # a new image starts a new history
         self.canvas.zoom_to_fit()
 
     @Slot()
@@ -45,13 +46,19 @@ class CanvasBinding(QObject):
 
     @Slot()
     def _push_target(self) -> None:
-        if self.document.target.shape != self.canvas.image_shape():
+        """A target from a file or a prediction: one undo step, except onto a blank new image,
+        where undoing it would only give back the empty mask nobody painted."""
+        canvas = self.canvas
+        if self.document.target.shape != canvas.image_shape():
             return
+        blank = not canvas.can_undo() and not canvas.can_redo() and not canvas.target_mask().any()
         self._pushing = True
         try:
-            self.canvas.set_target(self.document.target)
+            canvas.set_target(self.document.target)
         finally:
             self._pushing = False
+        if blank:
+            canvas.forget_history()
 
     @Slot()
     def _push_region(self) -> None:

@@ -84,7 +84,9 @@ class AttackDocument(QObject):
         self.target = np.zeros((1, 1), np.uint8)
         self.target_origin = "empty"  # a file path, "painted", "model prediction", ...
         self.target_path: str | None = None
+        self.target_saved = False  # target_path was written from here, not read
         self.region: np.ndarray | None = None  # bool H x W; None = every pixel may change
+        self.region_path: str | None = None  # the file the region was read from or saved to
         self.baseline_prediction: np.ndarray | None = None  # output grid, clean image
         self.run: RunRecord | None = None
         self.shown_frame: int | None = None  # index into run.store; None follows the live run
@@ -116,7 +118,7 @@ class AttackDocument(QObject):
             self.target = np.zeros(shape, np.uint8)
             self.target_origin, self.target_path = "empty", None
         if self.region is not None and self.region.shape != shape:
-            self.region = None
+            self.region, self.region_path = None, None
         self.imageChanged.emit()
 
     def set_model(self, model: LoadedModel) -> list[int]:
@@ -134,6 +136,7 @@ class AttackDocument(QObject):
         self.target = np.ascontiguousarray(class_ids, dtype=np.uint8)
         self.target_origin = origin
         self.target_path = path
+        self.target_saved = False
         self.targetReplaced.emit()
 
     def note_target_edited(self, class_ids: np.ndarray) -> None:
@@ -144,22 +147,44 @@ class AttackDocument(QObject):
         self.target = np.ascontiguousarray(class_ids, dtype=np.uint8)
         self.target_origin = "painted"
         self.target_path = None
+        self.target_saved = False
         self.targetEdited.emit()
 
-    def replace_region(self, region: np.ndarray | None) -> None:
+    def note_target_saved(self, path) -> None:
+        """The target now also lives in ``path``: nothing is lost if the window closes."""
+        self.target_path = str(path)
+        self.target_saved = True
+
+    def replace_region(self, region: np.ndarray | None, path: str | None = None) -> None:
         self.region = None if region is None else np.asarray(region, bool).copy()
+        self.region_path = None if region is None else path
         self.regionReplaced.emit()
 
     def note_region_edited(self, region: np.ndarray | None) -> None:
         self.region = None if region is None or bool(np.all(region)) else np.asarray(region, bool).copy()
+        self.region_path = None
         self.regionEdited.emit()
+
+    def note_region_saved(self, path) -> None:
+        self.region_path = str(path)
+
+    @property
+    def unsaved_layers(self) -> list[str]:
+        """The masks that exist nowhere but here ("target", "region"): painted, transformed or
+        predicted, and not saved since. A mask read from a file can be read again."""
+        if self.image is None:
+            return []
+        unsaved = []
+        if self.target_path is None and bool(self.target.any()):
+            unsaved.append("target")
+        if self.region is not None and self.region_path is None:
+            unsaved.append("region")
+        return unsaved
 
     @property
     def masks_worth_keeping(self) -> bool:
-        """True when the target or region exists nowhere but here (painted, transformed, predicted):
-        a target read from a file can be read again, so it needs no autosave."""
-        return self.image is not None and (self.target_path is None and bool(self.target.any())
-                                           or self.region is not None)
+        """True when a mask would be lost with the window (what the autosave keeps)."""
+        return bool(self.unsaved_layers)
 
     def set_baseline_prediction(self, prediction: np.ndarray | None) -> None:
         self.baseline_prediction = prediction
@@ -175,6 +200,15 @@ class AttackDocument(QObject):
             return "paint or open a target mask first"
         return None
 
+    @property
+    def target_rule(self) -> str:
+        """How the target came about, for summary.json."""
+        if self.target_path is None:
+            return self.target_origin
+        if self.target_saved:
+            return f"{self.target_origin}, saved to the target file"
+        return f"read from file ({self.target_origin})"
+
     def provenance(self) -> Provenance:
         return Provenance(
             model_path=str(self.model.path) if self.model else None,
@@ -183,7 +217,8 @@ class AttackDocument(QObject):
             image_sha256=self.image_sha256,
             image_conversion=self.image.conversion if self.image else None,
             target_path=self.target_path,
-            target_rule=self.target_origin if self.target_path is None else f"read from file ({self.target_origin})",
+            target_rule=self.target_rule,
+            region_path=self.region_path,
             extra={"front_end": "segattack-gui"},
         )
 

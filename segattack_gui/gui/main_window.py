@@ -35,6 +35,7 @@ from .label_palette import LabelPalette
 from .live_views import LiveViews
 from .loading import DocumentLoader
 from .mask_autosaver import MaskAutosaver
+from .mask_files import MaskFiles
 from .mask_sources import MaskSources
 from .metrics_plot import MetricsPlot
 from .recent_files import RecentFiles
@@ -73,9 +74,12 @@ class MainWindow(QMainWindow):
         self.error_box: QMessageBox | None = None
         self._finished_result = None
         self._close_after_export = False
+        self._masks_settled = False  # the unsaved-masks question was answered for this close
+        self._demo_paths: set[Path] = set()  # opened with the demo: kept out of Recent files
         self._build_widgets()
         self.canvas_binding = CanvasBinding(self.document, self.canvas, self)
         self.mask_sources = MaskSources(self.document, self.loader, self.canvas, self)
+        self.mask_files = MaskFiles(self.document, self.loader, self.canvas, self)
         self.menus = build_menus(self)
         self.drops = DropHandler(self)
         self._connect()
@@ -158,9 +162,9 @@ class MainWindow(QMainWindow):
         self.loader.message.connect(self.status.show_message)
         self.loader.tasks.busyChanged.connect(self._update_readiness)
         self.loader.tasks.idle.connect(self.loading_idle)
-        self.loader.imageLoaded.connect(self._remember_image)
-        self.loader.modelLoaded.connect(self._remember_model)
-        self.loader.targetLoaded.connect(self._remember_target)
+        self.loader.imageLoaded.connect(lambda path: self._remember("image", path))
+        self.loader.modelLoaded.connect(lambda path: self._remember("model", path))
+        self.loader.targetLoaded.connect(lambda path: self._remember("target", path))
         self.exporter.exported.connect(self._on_exported)
         self.exporter.failed.connect(self._on_export_failed)
         self.exporter.tasks.idle.connect(self._close_if_asked)
@@ -188,6 +192,18 @@ class MainWindow(QMainWindow):
     def target_mask(self) -> np.ndarray:
         """The painted target: class ids on the image grid (uint8 H x W)."""
         return self.canvas.target_mask()
+
+    def save_target(self, path) -> Path:
+        """Write the painted target as a class-id palette PNG; raises SegAttackError if it cannot."""
+        return self.mask_files.save_target(path)
+
+    def open_region(self, path) -> None:
+        """Open a perturbation-region mask (non-zero = may change) in the background."""
+        self.mask_files.open_region(path)
+
+    def save_region(self, path) -> Path:
+        """Write the perturbation region as a 0/1 palette PNG."""
+        return self.mask_files.save_region(path)
 
     def start_attack(self) -> bool:
         """Start the attack with the panel's settings; False (and a message) when it cannot start."""
@@ -237,6 +253,7 @@ class MainWindow(QMainWindow):
             return False
         # The demo's measured settings (segattack_gui.demo.catalog.DEMO_ATTACK): it converges in seconds.
         self.panel.apply_settings(method="asma", **demo.attack_parameters)
+        self._demo_paths = {path.resolve() for path in paths.values()}
         self.open_image(paths["image"])
         self.open_model(paths["model"])
         self.open_target(paths["target"])
@@ -346,6 +363,7 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_export_failed(self, message: str) -> None:
         self._close_after_export = False  # stay open: the run is still here to export elsewhere
+        self._masks_settled = False  # and a later close asks about the masks again
         self.report_error(message)
 
     def choose_export_parent(self, parent: Path) -> None:
@@ -383,17 +401,10 @@ class MainWindow(QMainWindow):
                                         getattr(self.document.model, "path", None)) if path is not None]
         self.setWindowTitle("SegAttack" + (" — " + " · ".join(parts) if parts else ""))
 
-    @Slot(str)
-    def _remember_image(self, path: str) -> None:
-        self.recent.add("image", path)
-
-    @Slot(str)
-    def _remember_model(self, path: str) -> None:
-        self.recent.add("model", path)
-
-    @Slot(str)
-    def _remember_target(self, path: str) -> None:
-        self.recent.add("target", path)
+    def _remember(self, kind: str, path: str) -> None:
+        """Recent files are the user's own: the demo, opened at every start, would push them out."""
+        if Path(path).resolve() not in self._demo_paths:
+            self.recent.add(kind, path)
 
     def _refreshes(self):
         """Every coalescing redraw timer of the window (flushed when a run ends, stopped at close)."""
@@ -408,12 +419,18 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        """Stop the attack (within a second), let loads end, stop every timer.
+        """Offer to save painted masks, stop the attack, let loads end, stop every timer.
 
         An export still being written is let finish first, with the window responsive: the
         close is put off until it is written, and called off if it fails, so the run it holds
-        can still be exported elsewhere.
+        can still be exported elsewhere. The window hides before it waits for the attack's
+        current iteration, which on a large image on the CPU can take seconds.
         """
+        if not self._masks_settled:
+            if not self.mask_files.settle_before_close():
+                event.ignore()
+                return
+            self._masks_settled = True
         if self.exporter.busy:
             self.session.stop()
             if not self._close_after_export:
@@ -422,6 +439,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         started = time.perf_counter()
+        self.hide()
         self.session.shutdown(timeout_ms=1000)
         self.loader.shutdown()
         self.exporter.shutdown()

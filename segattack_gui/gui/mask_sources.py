@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from ..core import masks
 from ..errors import SegAttackError
 from ..io.images import read_image
+from .actions import make_action
 from .document import AttackDocument
 from .loading import DocumentLoader, predict_on_image_grid
 
@@ -155,11 +156,7 @@ class MaskSources(QObject):
             menu.addAction(action)
 
     def _action(self, text: str, slot, tip: str) -> QAction:
-        action = QAction(text, self)
-        action.setStatusTip(tip)
-        action.setToolTip(tip)
-        action.triggered.connect(slot)
-        return action
+        return make_action(self, text, slot, tip)
 
     @Slot()
     def _on_from_prediction(self) -> None:

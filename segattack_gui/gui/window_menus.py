@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from .. import __version__
+from .actions import make_action
 from .mask_sources import IMAGE_FILTER
 
 MODEL_FILTER = "PyTorch models (*.pt *.pth *.ts *.jit *.pkl);;All files (*)"
@@ -48,6 +49,8 @@ class WindowMenus(QObject):
 
         target_menu = bar.addMenu("&Target")
         window.mask_sources.build_menu(target_menu, self.open_target_action)
+        target_menu.addSeparator()
+        window.mask_files.add_actions(target_menu)
 
         attack_menu = bar.addMenu("&Attack")
         self._add(attack_menu, "&Run", window.start_attack, "Ctrl+R", "Start the attack")
@@ -62,14 +65,7 @@ class WindowMenus(QObject):
         self._add(help_menu, "&About SegAttack", self._about, None, "Version and what this tool does")
 
     def _add(self, menu, text, slot, shortcut, tip) -> QAction:
-        action = QAction(text, self.window)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setStatusTip(tip)
-        action.setToolTip(tip)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
+        return make_action(self.window, text, slot, tip, shortcut, menu)
 
     def update_enabled(self, can_export: bool) -> None:
         self.export_action.setEnabled(can_export)

@@ -107,14 +107,17 @@ def read_file_bytes(path: str | os.PathLike) -> bytes:
 
 
 def write_file_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write encoded bytes; a failed write leaves no partial file behind."""
+    """Write encoded bytes through a temporary file renamed over ``path``: a failed write
+    (full disk, no permission) leaves neither a partial file nor a damaged older one."""
     path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
     try:
-        with open(path, "wb") as handle:
+        with open(partial, "wb") as handle:
             handle.write(data)
+        os.replace(partial, path)
     except OSError as error:
         try:
-            path.unlink(missing_ok=True)
+            partial.unlink(missing_ok=True)
         except OSError:
             pass
         raise SegAttackError(path, f"cannot write the file ({error.strerror or error})") from error

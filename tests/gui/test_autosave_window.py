@@ -25,7 +25,7 @@ from segattack_gui.io.autosave import MaskAutosave, saved_slots, slot_name
 from segattack_gui.io.hashing import sha256_file
 from tests.gui.conftest import CanvasMouse
 from tests.gui.window_fixtures import (  # noqa: F401 (fixtures)
-    demo_root, errors, isolated_settings, wait_until_idle, window,
+    demo_root, errors, isolated_settings, record_dialogs, wait_until_idle, window,
 )
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ def new_window(qtbot, demo_root, folder, monkeypatch, errors):
     from segattack_gui.gui.main_window import MainWindow
 
     window = MainWindow(demo="fundus", demo_root=demo_root, autosave_folder=folder)
-    monkeypatch.setattr(window, "show_error", errors)
+    record_dialogs(window, monkeypatch, errors)
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)

@@ -158,6 +158,22 @@ def test_closing_during_an_attack_stops_it_quickly(qtbot, window):
     assert seconds < max(1.0, 3 * iteration_seconds)
 
 
+def test_a_slow_iteration_does_not_hold_the_closing_window_on_screen(qtbot, window, monkeypatch):
+    """A 1024 x 1024 image on the CPU takes seconds per iteration: the window goes at once."""
+    slow = window.document.model.adapter.model.register_forward_hook(lambda *_: time.sleep(0.6))
+    window.panel.apply_settings(iterations=5000, stop_iou=None)
+    with qtbot.waitSignal(window.document.snapshotAdded, timeout=60_000):
+        assert window.start_attack()
+    hidden_at = []
+    monkeypatch.setattr(window, "hideEvent", lambda event: hidden_at.append(time.perf_counter()))
+    started = time.perf_counter()
+    window.close()
+    ended = time.perf_counter()
+    slow.remove()
+    print(f"hidden after {(hidden_at[0] - started) * 1000:.0f} ms, thread ended after {(ended - started) * 1000:.0f} ms")
+    assert hidden_at[0] - started < 0.25 and window.session.thread is None
+
+
 def test_closing_while_paused_also_ends_the_thread(qtbot, window):
     window.panel.apply_settings(iterations=5000, stop_iou=None)
     with qtbot.waitSignal(window.document.snapshotAdded, timeout=60_000):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -98,14 +99,21 @@ def test_plain_image_drop_needs_no_question(window, tmp_path):
     assert window.drops.choose_role(tmp_path / "patient_07.png", shift=False) == "image"
 
 
-def test_recent_files_remember_what_was_opened(window, demo_root):
-    entries = window.recent.entries()
-    kinds = {kind for kind, _ in entries}
-    assert kinds == {"image", "model", "target"}
-    assert any(path.endswith("fundus_demo.png") for _, path in entries)
+def test_recent_files_remember_what_was_opened(qtbot, window, tmp_path):
+    assert window.recent.entries() == []  # the demo, opened at every start, is not the user's own
+    document = window.document
+    sources = {"image": document.image.path, "model": document.model.path, "target": Path(document.target_path)}
+    for kind, source in sources.items():
+        copy = tmp_path / f"mine_{source.name}"
+        copy.write_bytes(source.read_bytes())
+        if kind == "model":
+            (tmp_path / f"mine_{source.stem}.json").write_bytes(source.with_suffix(".json").read_bytes())
+        window.open_file_as(kind, str(copy))
+    wait_until_idle(qtbot, window)
+    assert {kind for kind, _ in window.recent.entries()} == {"image", "model", "target"}
     window.recent._rebuild()
     texts = [action.text() for action in window.menus.recent_menu.actions()]
-    assert "Image: fundus_demo.png" in texts
+    assert "Image: mine_fundus_demo.png" in texts
 
 
 def test_target_from_the_models_prediction(qtbot, window):

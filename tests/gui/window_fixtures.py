@@ -57,6 +57,27 @@ def errors():
     return ErrorLog()
 
 
+class UnsavedMasksQuestion:
+    """Answers the close-time "save the painted masks?" question (``discard`` unless told) and
+    records which layers it was asked about."""
+
+    def __init__(self, answer: str = "discard"):
+        self.answer = answer
+        self.asked: list[list[str]] = []
+
+    def __call__(self, layers: list[str]) -> str:
+        self.asked.append(list(layers))
+        return self.answer
+
+
+def record_dialogs(window, monkeypatch, errors) -> None:
+    """Dialogs a test must not block on are recorded: errors in ``errors``, the unsaved-masks
+    question in ``window.unsaved_question`` (answer ``discard``; a test may change it)."""
+    monkeypatch.setattr(window, "show_error", errors)
+    window.unsaved_question = UnsavedMasksQuestion()
+    monkeypatch.setattr(window.mask_files, "ask_unsaved", window.unsaved_question)
+
+
 def wait_until_idle(qtbot, window, timeout_ms: int = LOAD_TIMEOUT_MS) -> None:
     qtbot.waitUntil(lambda: not window.busy, timeout=timeout_ms)
 
@@ -79,7 +100,7 @@ def window(qtbot, isolated_settings, demo_root, errors, monkeypatch, tmp_path):
 
     started = time.perf_counter()
     window = MainWindow(demo="fundus", demo_root=demo_root, autosave_folder=tmp_path / "autosave")
-    monkeypatch.setattr(window, "show_error", errors)
+    record_dialogs(window, monkeypatch, errors)
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)

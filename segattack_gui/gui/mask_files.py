@@ -1,0 +1,170 @@
+"""The painted masks as files: save the target and the region, open a region, and ask before
+a close would lose them.
+
+A painted target is the researcher's work and the input of the next step (``segattack
+attack --target``, ``batch --targets``), so it leaves the GUI as the same palette PNG the
+export writes; the region leaves as a 0/1 palette PNG that ``--region`` reads. Saving is
+a small encode (about 25 ms for a 2048 x 2048 mask), done in place; opening a region goes
+through the loader's background queue like every other file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PySide6.QtCore import QObject, QSettings, Slot
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+
+from ..errors import SegAttackError
+from ..io.masks import read_mask, write_class_png
+from .actions import make_action
+from .document import AttackDocument
+from .loading import DocumentLoader
+
+PNG_FILTER = "PNG masks (*.png);;All files (*)"
+REGION_COLOURS = [(0, 0, 0), (255, 255, 255)]  # 0: kept as it is, 1: may change
+LAYER_WORDS = {"target": "target mask", "region": "perturbation region"}
+LAST_FOLDER_KEY = "dialogs/mask_folder"
+
+CloseAnswer = Literal["save", "discard", "cancel"]
+
+
+class MaskFiles(QObject):
+    """Save and open actions for the two mask layers, and the unsaved-masks question at close."""
+
+    def __init__(self, document: AttackDocument, loader: DocumentLoader, canvas, window: QWidget):
+        super().__init__(window)
+        self.document = document
+        self.loader = loader
+        self.canvas = canvas
+        self.window = window
+
+    # ------------------------------------------------------------------ files
+    def save_target(self, path) -> Path:
+        """Write the painted target as a class-id palette PNG (what ``--target`` reads)."""
+        path = _png_path(path)
+        write_class_png(path, self.canvas.target_mask(), self.document.colors)
+        self.document.note_target_saved(path)
+        return path
+
+    def save_region(self, path) -> Path:
+        """Write the perturbation region as a 0/1 palette PNG (what ``--region`` reads)."""
+        path = _png_path(path)
+        write_class_png(path, self.canvas.region_mask().astype(np.uint8), REGION_COLOURS)
+        self.document.note_region_saved(path)
+        return path
+
+    def open_region(self, path) -> None:
+        """Read a region mask (non-zero = may change) in the background, like ``--region``."""
+        path = Path(path)
+        document = self.document
+
+        def prepare():
+            if document.image is None:
+                raise SegAttackError(path, "open an image before its perturbation region")
+            shape = document.image_shape
+
+            def job():
+                mask = read_mask(path, num_classes=2, expected_shape=shape)
+                if not mask.class_ids.any():
+                    raise SegAttackError(path, "the perturbation region is empty: no pixel may change")
+                return mask
+
+            return job
+
+        def done(mask) -> None:
+            document.replace_region(mask.class_ids > 0, str(path))
+            self.loader.message.emit(f"Opened perturbation region {path.name} ({mask.rule})")
+
+        self.loader.submit(f"open region {path.name}", prepare, done)
+
+    # ------------------------------------------------------------------ closing
+    def settle_before_close(self) -> bool:
+        """True when the window may close: nothing unsaved, or saved, or the user let it go."""
+        unsaved = self.document.unsaved_layers
+        if not unsaved:
+            return True
+        answer = self.ask_unsaved(unsaved)
+        if answer == "cancel":
+            return False
+        if answer == "discard":
+            return True
+        for layer in unsaved:
+            path = self.ask_save_path(layer)
+            if path is None or not self._save_reporting(layer, path):
+                return False
+        return True
+
+    def ask_unsaved(self, layers: list[str]) -> CloseAnswer:
+        """Save, discard or cancel (tests replace this)."""
+        words = " and the ".join(LAYER_WORDS[layer] for layer in layers)
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self.window, "Save the painted masks?",
+            f"The {words} you painted {'are' if len(layers) > 1 else 'is'} not saved in any file. "
+            "Save before closing?", buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
+        return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
+
+    def ask_save_path(self, layer: str) -> str | None:
+        """A file to save ``layer`` to, or None when the user cancels (tests replace this)."""
+        folder = QSettings().value(LAST_FOLDER_KEY, "") or ""
+        image = self.document.image
+        stem = image.path.stem if image is not None else "mask"
+        suggestion = str(Path(folder or ".") / f"{stem}_{layer}.png")
+        path, _ = QFileDialog.getSaveFileName(self.window, f"Save the {LAYER_WORDS[layer]}", suggestion, PNG_FILTER)
+        if path:
+            QSettings().setValue(LAST_FOLDER_KEY, str(Path(path).parent))
+        return path or None
+
+    def _save_reporting(self, layer: str, path) -> bool:
+        try:
+            saved = (self.save_target if layer == "target" else self.save_region)(path)
+        except SegAttackError as error:
+            self.window.report_error(error.one_line())
+            return False
+        self.loader.message.emit(f"Saved the {LAYER_WORDS[layer]} to {saved}")
+        return True
+
+    # ------------------------------------------------------------------ menu
+    def add_actions(self, menu: QMenu) -> None:
+        self.save_target_action = make_action(
+            self, "&Save target mask…", self._on_save_target,
+            "Save the painted target as a class-id PNG (segattack attack --target reads it)",
+            QKeySequence.StandardKey.Save, menu)
+        menu.addSeparator()
+        make_action(self, "Open perturbation &region…", self._on_open_region,
+                    "Open a mask of the pixels the attack may change (non-zero = may change)", menu=menu)
+        make_action(self, "Save perturbation region…", self._on_save_region,
+                    "Save the painted region as a 0/1 PNG (segattack attack --region reads it)", menu=menu)
+
+    @Slot()
+    def _on_save_target(self) -> None:
+        path = self.ask_save_path("target")
+        if path:
+            self._save_reporting("target", path)
+
+    @Slot()
+    def _on_save_region(self) -> None:
+        path = self.ask_save_path("region")
+        if path:
+            self._save_reporting("region", path)
+
+    @Slot()
+    def _on_open_region(self) -> None:
+        folder = QSettings().value(LAST_FOLDER_KEY, "") or ""
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open a perturbation region", str(folder), PNG_FILTER)
+        if path:
+            self.open_region(path)
+
+
+def _png_path(path) -> Path:
+    """Masks are PNGs: a name without a suffix gets ``.png``; another suffix is refused."""
+    path = Path(path)
+    if not path.suffix:
+        return path.with_suffix(".png")
+    if path.suffix.lower() != ".png":
+        raise SegAttackError(path, "masks are saved as PNG (lossless); use a .png name")
+    return path
