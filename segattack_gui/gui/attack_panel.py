@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
     QTabWidget, QVBoxLayout, QWidget,
@@ -31,6 +31,35 @@ PRECISION_DESCRIPTIONS = {
 
 def _config_field(method: str, name: str) -> dataclasses.Field:
     return next(f for f in dataclasses.fields(METHODS[method].config_type) if f.name == name)
+
+
+PAUSE_SHORTCUT = "Ctrl+Shift+P"
+"""The Attack menu's Pause / resume shortcut (gui/window_menus.py), named in the button's tooltip."""
+
+
+class PageScrollArea(QScrollArea):
+    """Scrolls a page vertically only, and is never narrower than the page needs.
+
+    A page that grows (the run summary filling in) widens the panel instead of being
+    clipped at the right edge: the minimum size hint follows the page's, and a change
+    of the page's layout re-asks the parent layouts.
+    """
+
+    def __init__(self, page: QWidget, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(page)
+
+    def minimumSizeHint(self) -> QSize:
+        width = self.widget().minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
+        return QSize(width + 2 * self.frameWidth(), super().minimumSizeHint().height())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()
+        return super().eventFilter(watched, event)
 
 
 def split_title(title: str) -> tuple[str, str]:
@@ -155,13 +184,7 @@ class AttackPanel(QWidget):
 
     def add_page(self, title: str, widget: QWidget) -> None:
         """Another page beside the settings (the label palette); Run, Pause and Stop stay visible below."""
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(widget)
-        self.pages.addTab(scroll, title)
-        self.setMinimumWidth(max(self.minimumWidth(), widget.minimumSizeHint().width() + 30))
+        self.pages.addTab(PageScrollArea(widget), title)
 
     # ------------------------------------------------------------------ settings
     @property
@@ -215,13 +238,15 @@ class AttackPanel(QWidget):
     def _on_method_changed(self) -> None:
         method = self.method
         config_type = METHODS[method].config_type
-        self.parameter_form.set_config_type(config_type)
+        self.parameter_form.set_config_type(config_type, method)
         self.method_combo.setToolTip((METHODS[method].__doc__ or method).strip())
         description = split_title(METHOD_TITLES.get(method, method))[1]
         self.method_description.setText(description[:1].upper() + description[1:])
         self.method_description.setVisible(bool(description))
         self.iterations_spin.setToolTip(tooltip(_config_field(method, "iterations")))
-        self.stop_iou_spin.setToolTip(tooltip(_config_field(method, "stop_iou")) + "\n'off' (0): run every iteration.")
+        stop_iou = _config_field(method, "stop_iou")
+        self.stop_iou_spin.setToolTip(f"{stop_iou.metadata['help']} 'off' (0): run every iteration.\n"
+                                      "Range: ≥ 0, ≤ 1.\nDefault: off.")
 
     @Slot()
     def _on_device_changed(self) -> None:
@@ -278,8 +303,8 @@ class AttackPanel(QWidget):
         self.run_button.setEnabled(idle and self._can_run)
         self.pause_button.setEnabled(state in ("running", "paused"))
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
-        self.pause_button.setToolTip("Continue the attack" if state == "paused" else
-                                     "Hold the attack after the current iteration (Space)")
+        self.pause_button.setToolTip(f"Continue the attack ({PAUSE_SHORTCUT})" if state == "paused" else
+                                     f"Hold the attack after the current iteration ({PAUSE_SHORTCUT})")
         self.stop_button.setEnabled(state in ("running", "paused"))
         self.export_button.setEnabled(idle and self._can_export)
         for widget in (self.method_combo, self.parameter_form, self.iterations_spin, self.stop_iou_spin,

@@ -4,7 +4,9 @@ Every method's config is a frozen dataclass whose fields carry ``help``, ``minim
 ``maximum`` and ``choices`` metadata (:func:`core.attacks.base.parameter`). Building the
 form from them means a method added to ``METHODS`` appears in the GUI with its
 parameters and tooltips, with no GUI change. Floats are typed as text so 1e-7 reads
-as 1e-7; they are checked when the attack starts.
+as 1e-7; they are checked when the attack starts. A field whose ``applies_when`` does
+not hold (beta on ASM, the L2 radius under norm linf) has no effect, so its row is
+hidden; it keeps its value, which the run still records.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import dataclasses
 import math
 import typing
 
+from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QSpinBox, QWidget
 
 from ..errors import SegAttackError
@@ -47,15 +50,16 @@ def tooltip(field: dataclasses.Field) -> str:
 
 
 def format_value(value) -> str:
-    """Short where that is exact (1e-07), as 8-bit steps where that is what it is (8/255),
-    else every digit."""
+    """Short where that is exact (1e-07), as 8-bit steps where that is what it is (8/255,
+    0.5/255), else every digit; :func:`parse_number` reads each back to the same float."""
     if isinstance(value, float):
         short = f"{value:g}"
         if float(short) == value:
             return short
-        steps = round(value * 255)
-        if steps and steps / 255 == value:
-            return f"{steps}/255"
+        steps = round(value * 255, 3)
+        fraction = f"{steps:g}/255"
+        if steps and parse_number(fraction, float) == value:
+            return fraction
         return repr(value)
     return str(value)
 
@@ -66,6 +70,13 @@ def parse_number(text: str, kind: type):
         numerator, _, denominator = text.partition("/")
         return float(numerator) / float(denominator)
     return kind(text)
+
+
+def applies(field: dataclasses.Field, settings: dict) -> bool:
+    """Whether the field has an effect under ``settings`` (the method and the other fields' values)."""
+    conditions = field.metadata.get("applies_when") or {}
+    return all(name in settings and settings[name] in (wanted if isinstance(wanted, tuple) else (wanted,))
+               for name, wanted in conditions.items())
 
 
 def ordered_fields(config_type: type) -> list[dataclasses.Field]:
@@ -88,17 +99,24 @@ class ParameterForm(QWidget):
         self._types: dict[str, type] = {}
         self._typed: dict[str, object] = {}
         self.config_type: type | None = None
+        self.method: str | None = None
 
     def editor(self, name: str) -> QWidget:
         return self._editors[name]
 
-    def set_config_type(self, config_type: type) -> None:
+    def shown_fields(self) -> list[str]:
+        """The fields whose rows are on screen: those that apply to the current settings."""
+        return [name for name, editor in self._editors.items() if self._layout.isRowVisible(editor)]
+
+    def set_config_type(self, config_type: type, method: str | None = None) -> None:
+        """Editors for ``config_type``; ``method`` decides the fields that apply only to some methods."""
         self._remember()
         while self._layout.rowCount():
             self._layout.removeRow(0)
         self._editors.clear()
         self._fields.clear()
         self.config_type = config_type
+        self.method = method
         for field in ordered_fields(config_type):
             kind = field_type(config_type, field)
             editor = self._make_editor(field, kind)
@@ -112,6 +130,24 @@ class ParameterForm(QWidget):
             label = self._layout.labelForField(editor)
             if label is not None:
                 label.setToolTip(editor.toolTip())
+        for editor in self._editors.values():
+            if isinstance(editor, QComboBox):
+                editor.currentTextChanged.connect(self._show_applicable)
+            elif isinstance(editor, QCheckBox):
+                editor.toggled.connect(self._show_applicable)
+        self._show_applicable()
+
+    @Slot()
+    def _show_applicable(self) -> None:
+        """Hide the rows of fields that do nothing under the current method and choices."""
+        settings = {"method": self.method}
+        for name in self._editors:
+            try:
+                settings[name] = self._read(name)
+            except SegAttackError:
+                pass
+        for name, field in self._fields.items():
+            self._layout.setRowVisible(self._editors[name], applies(field, settings))
 
     def _make_editor(self, field: dataclasses.Field, kind: type) -> QWidget:
         meta = field.metadata
@@ -171,8 +207,17 @@ class ParameterForm(QWidget):
                 pass
 
     def values(self) -> dict:
-        """Parameter values as typed; raises SegAttackError naming the first bad field."""
-        return {name: self._read(name) for name in self._editors}
+        """Every parameter, hidden ones included; raises SegAttackError naming the first bad shown field."""
+        return {name: self._value(name) for name in self._editors}
+
+    def _value(self, name: str):
+        """As typed; a hidden field with bad text falls back to its remembered or default value (it has no effect)."""
+        try:
+            return self._read(name)
+        except SegAttackError:
+            if self._layout.isRowVisible(self._editors[name]):
+                raise
+            return self._typed.get(name, self._fields[name].default)
 
     def set_values(self, values: dict) -> None:
         for name, value in values.items():

@@ -1,8 +1,9 @@
 """The last run in numbers: how it ended and its final metrics, float and as the exported 8-bit PNG.
 
 8-bit rounding can undo a small perturbation (SPEC 3), so the summary shows both the
-float adversarial's scores and those of its rounded PNG side by side; a researcher sees
-at once whether the exported image still fools the model.
+float adversarial's scores and those of its rounded PNG side by side, under a caption
+that says which is which; a researcher sees at once whether the exported image still
+fools the model. Values wrap rather than widen the narrow Controls dock.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ STOP_REASONS = {
 }
 
 
+PAIRED_CAPTION = "float / 8-bit PNG"
+"""Heads the rows that show a pair of values (IoU to L∞)."""
+
+
 class RunSummary(QGroupBox):
     def __init__(self, document, parent: QWidget | None = None):
         super().__init__("Last run", parent)
@@ -38,9 +43,16 @@ class RunSummary(QGroupBox):
         layout = QFormLayout(self)
         self.values: dict[str, QLabel] = {}
         for key, title, tip in ROWS:
+            if key == "iou":
+                caption = QLabel(PAIRED_CAPTION)
+                caption.setObjectName("summaryCaption")
+                caption.setToolTip("The float adversarial's scores, then those of the exported, 8-bit rounded PNG")
+                caption.setStyleSheet("color: #555;")
+                layout.addRow("", caption)
             value = QLabel("–")
             value.setToolTip(tip)
             value.setObjectName(f"summary_{key}")
+            value.setWordWrap(True)
             self.values[key] = value
             layout.addRow(title, value)
         document.runStarted.connect(self.show_run)
@@ -56,9 +68,9 @@ class RunSummary(QGroupBox):
         result = run.result
         if result is None:
             for label in self.values.values():
-                label.setText("running…" if not run.finished else "–")
-            if run.error:
-                self.values["ended"].setText("failed (see the message)")
+                label.setText("–")
+            self.values["ended"].setText("failed (see the message)" if run.error else
+                                         "running…" if not run.finished else "–")
             return
         final, rounded = result.final, result.final_quantized
         rate = result.iterations_run / result.seconds if result.seconds > 0 else 0.0

@@ -38,8 +38,8 @@ class SegmentationMaskConfig(AttackConfig):
 
     tau: float = parameter(1e-7, "tau: the constant perturbation multiplier (published default 1e-7).", minimum=0.0)
     beta: float = parameter(
-        1e-6, "beta: weight of the IoU in the dynamic multiplier tau_n = beta * IoU + tau (published 1e-6).",
-        minimum=0.0,
+        1e-6, "beta: weight of the IoU in the dynamic multiplier tau_n = beta * IoU + tau (published 1e-6; ASMA only).",
+        minimum=0.0, applies_when={"method": ("asma",)},
     )
 
 

@@ -18,9 +18,16 @@ from typing import ClassVar
 import torch
 
 
-def parameter(default, help: str, minimum: float | None = None, maximum: float | None = None, choices=None):
-    """A configuration field whose ``help`` becomes the GUI tooltip and the CLI help."""
-    return field(default=default, metadata={"help": help, "minimum": minimum, "maximum": maximum, "choices": choices})
+def parameter(default, help: str, minimum: float | None = None, maximum: float | None = None, choices=None,
+              applies_when: dict | None = None):
+    """A configuration field whose ``help`` becomes the GUI tooltip and the CLI help.
+
+    ``applies_when`` says when the field has an effect, so the GUI can hide it otherwise:
+    ``{"norm": "l2"}`` (another field's value), ``{"method": ("asma",)}`` (a tuple: any of
+    these); a field the config lacks never matches. ``None``: always.
+    """
+    return field(default=default, metadata={"help": help, "minimum": minimum, "maximum": maximum, "choices": choices,
+                                            "applies_when": applies_when})
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,7 @@ class AttackConfig:
 
     iterations: int = parameter(500, "Iterations of the attack loop (the paper ran 2501).", minimum=1)
     stop_iou: float | None = parameter(
-        None, "Stop an image once its IoU with the target reaches this value (empty: run all iterations).",
+        None, "Stop an image once its IoU with the target reaches this value.",
         minimum=0.0, maximum=1.0,
     )
     quantize: bool = parameter(
@@ -38,9 +45,10 @@ class AttackConfig:
     )
     quantize_fraction: float = parameter(
         0.1, "Share of the iterations, at the end, evaluated on the 8-bit grid when quantize is on.",
-        minimum=0.0, maximum=1.0,
+        minimum=0.0, maximum=1.0, applies_when={"quantize": True},
     )
-    seed: int = parameter(0, "Seed for random starts; recorded with every export.", minimum=0)
+    seed: int = parameter(0, "Seed of the random start (methods with random_start on); recorded with every export.",
+                          minimum=0, applies_when={"random_start": True})
 
     def validate(self) -> None:
         """Reject NaN, negative or out-of-range values with a message naming the parameter."""

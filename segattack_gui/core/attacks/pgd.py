@@ -65,13 +65,13 @@ class PGDConfig(AttackConfig):
     norm: str = parameter("linf", "Threat model: linf (sign steps, box ball) or l2 (normalised steps, L2 ball).",
                           choices=("linf", "l2"))
     epsilon: float = parameter(8 / 255, "epsilon: L-inf radius of the perturbation on [0, 1] images (8/255).",
-                               minimum=0.0, maximum=1.0)
+                               minimum=0.0, maximum=1.0, applies_when={"norm": "linf"})
     alpha: float = parameter(1 / 255, "alpha: L-inf step, each pixel moves by alpha per iteration (1/255).",
-                             minimum=0.0, maximum=1.0)
+                             minimum=0.0, maximum=1.0, applies_when={"norm": "linf"})
     l2_epsilon: float = parameter(3.0, "L2 radius of the perturbation over all pixels and channels (norm l2).",
-                                  minimum=0.0)
+                                  minimum=0.0, applies_when={"norm": "l2"})
     l2_alpha: float = parameter(0.375, "L2 length of one step (norm l2; 3/8 reaches the default radius in 8).",
-                                minimum=0.0)
+                                minimum=0.0, applies_when={"norm": "l2"})
     random_start: bool = parameter(False, "Start from a uniformly random point in the ball (seeded).")
 
 
