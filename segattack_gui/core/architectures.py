@@ -79,6 +79,7 @@ class PaddedUNet(nn.Module):
 
     def __init__(self, in_channels: int = 3, num_classes: int = 2, widths=(16, 32, 64, 128)):
         super().__init__()
+        self.size_multiple = 2 ** (len(widths) - 1)  # each pooling halves the sides; the adapter pads up to it
         self.encoders = nn.ModuleList()
         channels = in_channels
         for width in widths:

@@ -33,11 +33,15 @@ class ModelSpec:
     """What the sidecar JSON says about a model; every field has a safe default."""
 
     classes: tuple[str, ...] = ("background", "foreground")
+    classes_given: bool = True
+    """False when no sidecar named the classes: ``load_model`` then counts the model's output channels."""
     colors: tuple[tuple[int, int, int], ...] | None = None
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     input_size: tuple[int, int] | None = None
     input_policy: Literal["pad", "resize", "tile"] = "pad"
+    size_multiple: int | None = None
+    """Input sides must be multiples of this (a U-Net with k poolings: 2**k); images are padded up to it."""
     output: Literal["logits", "sigmoid"] = "logits"
     in_channels: int | None = None
     architecture: str | None = None
@@ -132,6 +136,13 @@ class ModelAdapter:
         """The layout of the images this adapter feeds its model (see ``channels_last``)."""
         return torch.channels_last if self.channels_last else torch.contiguous_format
 
+    def count_output_classes(self, height: int, width: int) -> int:
+        """How many classes the model predicts on a ``height x width`` input (a one-channel output: two)."""
+        probe = torch.zeros(1, self.expected_channels(3), height, width, device=self.device)
+        with torch.no_grad(), self._autocast():
+            output = unwrap_output(self.model(self._prepare(probe, _Placement(None, None, None, None, None))), 1)
+        return max(2, output.shape[1])
+
     def output_grid(self, image_height: int, image_width: int) -> OutputGrid:
         return self._placement(image_height, image_width).grid
 
@@ -221,22 +232,11 @@ class ModelAdapter:
         """The model on a prepared input: float32 logits ``[N, K, h', w']`` in the model's own geometry."""
         model_input = model_input.contiguous(memory_format=self.memory_format)  # free when already so
         with self._autocast():
-            return self._standardise(self.model(model_input)).float()
+            output = unwrap_output(self.model(model_input), len(model_input))
+            return self._standardise(output).float()
 
-    def _standardise(self, output) -> torch.Tensor:
-        """Dict (``out``), tuple and one-channel sigmoid outputs become ``[B, K, h', w']`` logits."""
-        if isinstance(output, dict):
-            if "out" not in output:
-                raise ModelOutputError(f"the model returned a dict without an 'out' key (keys: {sorted(output)})")
-            output = output["out"]
-        if isinstance(output, (tuple, list)):
-            output = output[0]
-        if not isinstance(output, torch.Tensor):
-            raise ModelOutputError(f"the model returned {type(output).__name__}, not a tensor")
-        if output.ndim == 3:
-            output = output.unsqueeze(1)
-        if output.ndim != 4:
-            raise ModelOutputError(f"the model output has shape {tuple(output.shape)}, expected [N, C, H, W]")
+    def _standardise(self, output: torch.Tensor) -> torch.Tensor:
+        """``[B, C, h', w']`` model outputs become ``[B, K, h', w']`` logits (one-channel sigmoid: two)."""
         if self.spec.output == "sigmoid" or output.shape[1] == 1:
             # One logit z becomes two-class logits [-z/2, z/2]: softmax equals sigmoid(z)
             # and both classes carry gradient.
@@ -276,8 +276,11 @@ class ModelAdapter:
                     f"image to the model input"
                 )
             else:  # "pad", and "tile" with an image that fits one window
-                top, left = (input_height - height) // 2, (input_width - width) // 2
-                pad = (left, input_width - width - left, top, input_height - height - top)
+                pad = _centred_pad(height, width, input_height, input_width)
+        elif self.spec.size_multiple and (height % self.spec.size_multiple or width % self.spec.size_multiple):
+            multiple = self.spec.size_multiple
+            input_height, input_width = -(-height // multiple) * multiple, -(-width // multiple) * multiple
+            pad = _centred_pad(height, width, input_height, input_width)
         out_height, out_width = self._probe(height, width, pad, resize_to, (input_height, input_width))
         # The output grid is centred in the model input (valid convolutions trim equally).
         offset_y, offset_x = (input_height - out_height) // 2, (input_width - out_width) // 2
@@ -316,15 +319,49 @@ class ModelAdapter:
     def _probe(self, height: int, width: int, pad, resize_to, input_size: tuple[int, int]) -> tuple[int, int]:
         """The model's output size for a ``height x width`` image padded or resized to ``input_size``."""
         probe_placement = _Placement(OutputGrid(0, 0, height, width), pad, resize_to, (0, 0, 0, 0), None)
-        probe = torch.zeros(1, self.expected_channels(3), height, width, device=self.device)
-        with torch.no_grad():
-            out_height, out_width = self._run(self._prepare(probe, probe_placement)).shape[-2:]
+        probe = torch.zeros(1, self.expected_channels(3), height, width, device=self.device, requires_grad=True)
+        with torch.enable_grad():
+            output = self._run(self._prepare(probe, probe_placement))
+        if not output.requires_grad:
+            raise ModelOutputError(
+                "the model's output carries no gradient with respect to its input (an argmax, a detached or an "
+                "integer output?); gradient attacks need the logits: export the model without that last step"
+            )
+        out_height, out_width = output.shape[-2:]
+        del output
         input_height, input_width = input_size
         if out_height > input_height or out_width > input_width:
             raise ModelOutputError(
                 f"the model output ({out_height}x{out_width}) is larger than its input ({input_height}x{input_width})"
             )
         return out_height, out_width
+
+
+def _centred_pad(height: int, width: int, input_height: int, input_width: int) -> tuple[int, int, int, int]:
+    """``F.pad`` widths (left, right, top, bottom) that centre the image in the model input."""
+    top, left = (input_height - height) // 2, (input_width - width) // 2
+    return left, input_width - width - left, top, input_height - height - top
+
+
+def unwrap_output(output, batch_size: int) -> torch.Tensor:
+    """The model's output as a ``[B, C, h', w']`` tensor: the ``out`` of a dict (torchvision), the
+    first of a tuple, and ``[B, h', w']`` (one logit per pixel) with its channel axis restored."""
+    if isinstance(output, dict):
+        if "out" not in output:
+            raise ModelOutputError(f"the model returned a dict without an 'out' key (keys: {sorted(output)})")
+        output = output["out"]
+    if isinstance(output, (tuple, list)):
+        output = output[0]
+    if not isinstance(output, torch.Tensor):
+        raise ModelOutputError(f"the model returned {type(output).__name__}, not a tensor")
+    if output.ndim == 3 and output.shape[0] == batch_size:
+        output = output.unsqueeze(1)
+    if output.ndim != 4:
+        raise ModelOutputError(f"the model output has shape {tuple(output.shape)} for a batch of {batch_size}, "
+                               "expected [N, C, H, W] (or [N, H, W] for one logit per pixel)")
+    if output.shape[0] != batch_size:
+        raise ModelOutputError(f"the model returned {output.shape[0]} outputs for a batch of {batch_size} images")
+    return output
 
 
 def first_conv_channels(model: nn.Module) -> int | None:
@@ -358,7 +395,10 @@ def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks the first CUDA device when there is one, else the CPU."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("CUDA was requested but no CUDA device is available")
     return device

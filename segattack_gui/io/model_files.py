@@ -14,7 +14,7 @@ import pickle
 import pickletools
 import warnings
 import zipfile
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Literal
 
@@ -84,7 +84,7 @@ def _is_count(value) -> bool:
 
 def _spec_from_dict(values: dict, source) -> ModelSpec:
     """Check every known sidecar field's type and range; unknown keys are ignored."""
-    known = {f.name for f in fields(ModelSpec)}
+    known = {f.name for f in fields(ModelSpec)} - {"classes_given"}
     spec_values = {key: value for key, value in values.items() if key in known}
 
     def fail(problem: str):
@@ -96,6 +96,7 @@ def _spec_from_dict(values: dict, source) -> ModelSpec:
     if len(classes) > MAX_CLASSES:
         fail(f'"classes" names {len(classes)} classes; at most {MAX_CLASSES} are supported')
     spec_values["classes"] = tuple(classes)
+    spec_values["classes_given"] = "classes" in values
     for key in ("mean", "std"):
         if spec_values.get(key) is not None:
             vector = spec_values[key]
@@ -129,6 +130,8 @@ def _spec_from_dict(values: dict, source) -> ModelSpec:
         if size[0] * size[1] > MAX_INPUT_PIXELS:
             fail(f'"input_size" {size[0]}x{size[1]} is more than {MAX_INPUT_PIXELS:,} pixels')
         spec_values["input_size"] = tuple(size)
+    if spec_values.get("size_multiple") is not None and not _is_count(spec_values["size_multiple"]):
+        fail('"size_multiple" must be a positive whole number (e.g. 16 for a U-Net with four poolings)')
     if spec_values.get("input_policy", "pad") not in ("pad", "resize", "tile"):
         fail('"input_policy" must be "pad", "resize" or "tile"')
     if spec_values.get("output", "logits") not in ("logits", "sigmoid"):
@@ -141,6 +144,11 @@ def _spec_from_dict(values: dict, source) -> ModelSpec:
     if not isinstance(spec_values.get("description", ""), str):
         fail('"description" must be text')
     return ModelSpec(**spec_values)
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
+    with Path(path).open("rb") as handle:
+        return handle.read(len(magic)) == magic
 
 
 def _names_globals(path: Path) -> bool:
@@ -170,7 +178,9 @@ def inspect_model_file(path: Path) -> ModelKind:
     except pickle.UnpicklingError as error:
         # The safe unpickler refused it: a pickled model if the bytes form a pickle stream
         # that names globals (classes, functions), otherwise no PyTorch file at all.
-        if "global" in str(error).lower() or _names_globals(path):
+        if _starts_with(path, b"\x93NUMPY"):  # its first byte reads as a pickle opcode
+            raise SegAttackError(path, "is a NumPy array file (.npy), not a model") from None
+        if "unsupported global" in str(error).lower() or _names_globals(path):
             return "pickle"
         raise SegAttackError(path, "is not a PyTorch model file (it cannot be unpickled)") from None
     except Exception as error:  # torch raises several types for foreign files
@@ -216,9 +226,33 @@ def load_model(
         model = _from_state_dict(path, torch.load(path, map_location="cpu", weights_only=True), spec)
     if not isinstance(model, nn.Module):
         raise SegAttackError(path, f"holds a {type(model).__name__}, not a model")
+    multiple = getattr(model, "size_multiple", None)  # e.g. a U-Net's 2**poolings
+    if spec.size_multiple is None and isinstance(multiple, int) and multiple > 1:
+        spec = replace(spec, size_multiple=multiple)
     adapter = ModelAdapter(model, spec, device=target_device, precision=precision,
                            channels_last=channels_last_pays(target_device))
+    if not spec.classes_given:
+        adapter = _with_counted_classes(adapter)
     return LoadedModel(adapter, path, sha256_file(path), kind, sidecar)
+
+
+def _with_counted_classes(adapter: ModelAdapter) -> ModelAdapter:
+    """No sidecar names the classes: as many as the model outputs, named generically.
+
+    Counted on the sidecar's input size, else a 256 x 256 input; a model that cannot take
+    that keeps two classes, and a misfit is reported when an image is probed.
+    """
+    spec = adapter.spec
+    height, width = spec.input_size or (256, 256)
+    try:
+        count = adapter.count_output_classes(height, width)
+    except Exception:  # the model's own code failed on this size
+        return adapter
+    if count == spec.num_classes:
+        return adapter
+    classes = ("background",) + tuple(f"class {index}" for index in range(1, count))
+    return ModelAdapter(adapter.model, replace(spec, classes=classes), device=adapter.device,
+                        precision=adapter.precision, channels_last=adapter.channels_last)
 
 
 def _from_state_dict(path: Path, state, spec: ModelSpec) -> nn.Module:
