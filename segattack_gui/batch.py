@@ -10,6 +10,7 @@ Every (image, method) pair gets its own run folder; a folder that already holds 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -24,9 +25,9 @@ from .core.fallback import OutOfMemoryFallback
 from .core.runner import run_batch
 from .distributed import Team
 from .errors import SegAttackError
-from .io.export import Provenance, export_run
+from .io.export import Provenance, export_run, missing_folders, remove_empty_folders
 from .io.hashing import sha256_file
-from .io.images import read_image
+from .io.images import read_image, write_file_bytes
 from .io.inputs import check_channels, model_colors
 from .io.masks import read_mask
 from .io.model_files import LoadedModel, check_model_fits
@@ -45,19 +46,36 @@ class Pair:
 
 
 def list_images(folder: Path) -> list[Path]:
+    """The image files of ``folder`` in name order; hidden files (macOS ``._a.png``) are not data."""
     if not folder.is_dir():
         raise SegAttackError(folder, "is not a folder")
-    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    images = sorted(p for p in folder.iterdir()
+                    if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
     if not images:
         raise SegAttackError(folder, "holds no images (.png, .jpg, .tif, .bmp)")
     return images
 
 
-def _mask_for(image: Path, folder: Path) -> Path:
-    candidates = [p for p in folder.glob(image.stem + ".*") if p.suffix.lower() in IMAGE_SUFFIXES]
-    if not candidates:
-        raise SegAttackError(folder, f"has no mask named {image.stem}.* for {image.name}")
-    return sorted(candidates)[0]
+def _by_stem(files: list[Path]) -> dict[str, list[Path]]:
+    by_stem: dict[str, list[Path]] = {}
+    for path in files:
+        by_stem.setdefault(path.stem, []).append(path)
+    return by_stem
+
+
+def _masks_for(images: list[Path], folder: Path) -> list[Path]:
+    """The mask named like each image; two candidates (a.png and a.tif) are ambiguous, not a choice to guess."""
+    by_stem = _by_stem(list_images(folder))
+    masks = []
+    for image in images:
+        candidates = by_stem.get(image.stem, [])
+        if not candidates:
+            raise SegAttackError(folder, f"has no mask named {image.stem}.* for {image.name}")
+        if len(candidates) > 1:
+            raise SegAttackError(folder, f"has two masks for {image.name}: {candidates[0].name} and "
+                                         f"{candidates[1].name}; keep one")
+        masks.append(candidates[0])
+    return masks
 
 
 def seeded_derangement(count: int, seed: int) -> list[int]:
@@ -75,11 +93,15 @@ def seeded_derangement(count: int, seed: int) -> list[int]:
 def make_pairs(images_dir: Path, masks_dir: Path | None, targets_dir: Path | None, pairing: str,
                seed: int) -> list[Pair]:
     images = list_images(images_dir)
+    for stem, same in _by_stem(images).items():
+        if len(same) > 1:  # their run folders would be one and the same
+            raise SegAttackError(images_dir, f"{same[0].name} and {same[1].name} would share the run folder "
+                                             f"{stem}; keep one")
     if targets_dir is not None:
-        return [Pair(image, _mask_for(image, targets_dir)) for image in images]
+        return [Pair(image, target) for image, target in zip(images, _masks_for(images, targets_dir))]
     if masks_dir is None:
         raise SegAttackError("--masks", "is required unless --targets gives the targets")
-    masks = [_mask_for(image, masks_dir) for image in images]
+    masks = _masks_for(images, masks_dir)
     if pairing == "same-name":
         return [Pair(image, mask) for image, mask in zip(images, masks)]
     if len(images) < 2:
@@ -124,19 +146,28 @@ def run_experiment(
     every share is done.
     """
     loaded = {pair: _load_pair(model, pair, mask_threshold) for pair in pairs}
-    out.mkdir(parents=True, exist_ok=True)  # only once every input has been checked
+    created = missing_folders(out)  # only made once every input has been checked
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        remove_empty_folders(created)
+        raise SegAttackError(out, f"cannot write here ({error.strerror or error}); nothing was written") from None
     mine = list(pairs) if team is None else team.share(pairs)
     try:
-        _run_pairs(model, mine, loaded, attacks, out, batch_size, progress, on_message)
-    except Exception:
-        if team is not None:
-            team.all_succeeded(False)  # release the other processes before failing
+        try:
+            _run_pairs(model, mine, loaded, attacks, out, batch_size, progress, on_message)
+        except Exception:
+            if team is not None:
+                team.all_succeeded(False)  # release the other processes before failing
+            raise
+        if team is not None and not team.all_succeeded(True):
+            raise SegAttackError(out, "another process of this torchrun failed (see its message); no table written")
+        rows = summarise(out, [attack.name for attack in attacks], pairs)
+        if team is None or team.is_main:
+            write_tables(out, rows)
+    except BaseException:
+        remove_empty_folders(created)  # a batch that failed before its first run leaves no empty folders
         raise
-    if team is not None and not team.all_succeeded(True):
-        raise SegAttackError(out, "another process of this torchrun failed (see its message); no table written")
-    rows = summarise(out, [attack.name for attack in attacks], pairs)
-    if team is None or team.is_main:
-        write_tables(out, rows)
     return rows
 
 
@@ -206,12 +237,15 @@ def summarise(out: Path, methods: Sequence[str], pairs: Sequence[Pair]) -> list[
 
 
 def write_tables(out: Path, rows: list[dict]) -> None:
-    with (out / "table.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=TABLE_COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    (out / "table.md").write_text(markdown_table(rows), encoding="utf-8")
+    """``table.csv`` and ``table.md``, each through a renamed temporary file: a full disk leaves
+    the previous table (or none), never a truncated one, and a one-line SegAttackError."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=TABLE_COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    write_file_bytes(out / "table.csv", text.getvalue().encode("utf-8"))
+    write_file_bytes(out / "table.md", markdown_table(rows).encode("utf-8"))
 
 
 def markdown_table(rows: list[dict]) -> str:

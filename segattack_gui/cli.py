@@ -18,6 +18,56 @@ from .errors import SegAttackError
 EXIT_BAD_INPUT = 2
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are the one line of SPEC 8 (a pointer to --help instead of the usage block).
+
+    Subparsers inherit the class, so ``segattack attack --iterations abc`` ends the same way.
+    """
+
+    def error(self, message: str):
+        problem = " ".join(message.removeprefix("argument ").split())  # "--iterations: invalid int value: 'abc'"
+        self.exit(EXIT_BAD_INPUT, f"segattack: error: {problem} (see {self.prog} --help)\n")
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def attach_negative_values(argv: list[str]) -> list[str]:
+    """``--beta -inf`` as ``--beta=-inf``: argparse reads a value after a flag as another flag
+    when it starts with '-' and is not a plain decimal ('-inf', '-1e-3'), so it would never reach
+    the parameter check that explains what is wrong with it."""
+    joined: list[str] = []
+    for token in argv:
+        previous = joined[-1] if joined else ""
+        if previous.startswith("--") and previous != "--" and "=" not in previous and token.startswith("-") \
+                and _is_number(token):
+            joined[-1] = f"{previous}={token}"
+        else:
+            joined.append(token)
+    return joined
+
+
+def _mask_threshold(text: str) -> int:
+    """Foreground is a grey level above the threshold, so only 0-254 leaves both classes possible."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 0 <= value <= 254:
+        raise argparse.ArgumentTypeError(f"must be a grey level from 0 to 254, got {value}")
+    return value
+
+
+def _add_mask_threshold(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mask-threshold", type=_mask_threshold, default=20, metavar="N",
+                        help="grey level (0-254) above which an anti-aliased binary mask is foreground (default 20)")
+
+
 def _add_method_parameters(parser: argparse.ArgumentParser) -> None:
     """One flag per configuration field of any registered method (help from the dataclass)."""
     from .core.attacks import METHODS
@@ -42,21 +92,22 @@ def _add_method_parameters(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from .core.attacks import METHODS
 
-    parser = argparse.ArgumentParser(prog="segattack", description="Targeted adversarial attacks on segmentation models.")
+    parser = OneLineParser(prog="segattack", description="Targeted adversarial attacks on segmentation models.")
     parser.add_argument("--version", action="version", version=f"segattack {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     attack = commands.add_parser("attack", help="attack one image towards a target mask and export the run folder")
-    attack.add_argument("--demo", choices=["fundus", "skin"], help="use a shipped demo model, image and target")
+    attack.add_argument("--demo", choices=["fundus", "skin"],
+                        help="use a shipped demo model, image and target (not with --model, --image, --target)")
     attack.add_argument("--model", type=Path, help="TorchScript, state dict (+ sidecar) or pickled model")
     attack.add_argument("--image", type=Path)
     attack.add_argument("--target", type=Path, help="target mask on the image grid (class ids, 0/255 or palette PNG)")
-    attack.add_argument("--region", type=Path, help="mask of the pixels allowed to change (non-zero = allowed)")
+    attack.add_argument("--region", type=Path,
+                        help="mask of the pixels allowed to change (non-zero = allowed); also with --demo")
     attack.add_argument("--method", default="asma", type=str.lower, help=f"one of {', '.join(METHODS)}")
     attack.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     attack.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
-    attack.add_argument("--mask-threshold", type=int, default=20,
-                        help="grey level above which an anti-aliased binary mask is foreground (default 20)")
+    _add_mask_threshold(attack)
     attack.add_argument("--trust-model", action="store_true", help="allow loading pickled models (runs their code)")
     attack.add_argument("--gif", action="store_true", help="also write iterations.gif")
     attack.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -74,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--batch-size", type=int, default=1, help="images attacked together (same size only)")
     batch.add_argument("--device", default="auto")
     batch.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
-    batch.add_argument("--mask-threshold", type=int, default=20)
+    _add_mask_threshold(batch)
     batch.add_argument("--trust-model", action="store_true")
     batch.add_argument("--quiet", action="store_true")
     batch.add_argument("--out", type=Path, required=True, help="folder for run folders and tables (resumable)")
@@ -93,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     universal.add_argument("--seed", type=int, default=None, metavar="N")
     universal.add_argument("--device", default="auto")
     universal.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
-    universal.add_argument("--mask-threshold", type=int, default=20)
+    _add_mask_threshold(universal)
     universal.add_argument("--trust-model", action="store_true")
     universal.add_argument("--quiet", action="store_true")
     universal.add_argument("--out", type=Path, required=True)
@@ -207,21 +258,24 @@ def warn(message: str) -> None:
     tqdm.write(f"segattack: warning: {message}", file=sys.stderr)
 
 
-def model_failure(model_path, interrupted) -> SegAttackError:
+def model_failure(model_path, interrupted, outcome: str = "nothing was written") -> SegAttackError:
     """The one line for a model that raised mid-run (the runner's AttackInterrupted)."""
     cause = interrupted.cause
     detail = (str(cause).strip().splitlines() or [""])[0]
     return SegAttackError(model_path, f"the model raised {type(cause).__name__} at iteration {interrupted.iteration}"
-                                      f"{' (' + detail + ')' if detail else ''}; nothing was written")
+                                      f"{' (' + detail + ')' if detail else ''}; {outcome}")
 
 
 def attack_command(arguments: argparse.Namespace) -> int:
     from .core.fallback import OutOfMemoryFallback
     from .core.runner import AttackInterrupted, run_attack
-    from .io.export import Provenance, export_run, require_new_folder
+    from .io.export import Provenance, export_run, require_new_folder, require_writable_folder
     from .io.inputs import load_attack_inputs
 
     if arguments.demo:
+        given = [flag for flag in ("model", "image", "target") if getattr(arguments, flag) is not None]
+        if given:  # the demo brings its own; silently attacking something else would mislead
+            raise SegAttackError("--" + given[0], "cannot be combined with --demo (the demo brings its own)")
         model_path, image_path, target_path = _demo_paths(arguments.demo)
     else:
         missing = [flag for flag in ("model", "image", "target") if getattr(arguments, flag) is None]
@@ -229,7 +283,8 @@ def attack_command(arguments: argparse.Namespace) -> int:
             raise SegAttackError("--" + missing[0], "is required (or use --demo fundus|skin)")
         model_path, image_path, target_path = arguments.model, arguments.image, arguments.target
     out = arguments.out
-    require_new_folder(out)  # checked before any work, so a clash costs nothing
+    require_new_folder(out)  # checked before any work, so a clash or a typo costs nothing
+    require_writable_folder(out)
     parameters = method_parameters(arguments, arguments.method)
     if arguments.demo:
         from .demo import DEMOS
@@ -285,10 +340,12 @@ def attack_command(arguments: argparse.Namespace) -> int:
 
 def batch_command(arguments: argparse.Namespace) -> int:
     from .distributed import join, leave
+    from .io.export import require_writable_folder
 
     attacks = batch_attacks(arguments)
     if arguments.batch_size < 1:
         raise SegAttackError("--batch-size", "must be at least 1")
+    require_writable_folder(arguments.out)  # before any work; an existing folder is resumed, so it may hold runs
     seed = arguments.seed if arguments.seed is not None else 0
     try:
         team = join(arguments.device)  # under torchrun: this process's rank, share and device; else None
@@ -325,7 +382,9 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
         rows = run_experiment(model, pairs, attacks, arguments.out, batch_size=arguments.batch_size,
                               mask_threshold=arguments.mask_threshold, progress=progress, on_message=warn, team=team)
     except AttackInterrupted as interrupted:  # finished run folders stay: the batch resumes from them
-        raise model_failure(arguments.model, interrupted) from None
+        kept = arguments.out.is_dir() and any(arguments.out.iterdir())  # runs finished before the failure
+        outcome = f"the finished runs in {arguments.out} are kept; run again to resume" if kept else None
+        raise model_failure(arguments.model, interrupted, outcome or "nothing was written") from None
     finally:
         bar.close()
     if team is not None and not team.is_main:
@@ -339,7 +398,7 @@ def universal_command(arguments: argparse.Namespace) -> int:
     from .batch import list_images
     from .core.attacks.universal import UniversalConfig
     from .io.model_files import load_model
-    from .io.export import require_new_folder
+    from .io.export import require_new_folder, require_writable_folder
     from .universal_run import run_universal
 
     names = ("iterations", "epsilon", "alpha", "batch_size", "stop_iou", "seed")
@@ -351,7 +410,8 @@ def universal_command(arguments: argparse.Namespace) -> int:
         flag, _, problem = str(error).partition(" ")
         raise SegAttackError(flag if flag.startswith("--") else "--iterations", problem or str(error)) from None
     out = arguments.out
-    require_new_folder(out)  # checked before any work, so a clash costs nothing
+    require_new_folder(out)  # checked before any work, so a clash or a typo costs nothing
+    require_writable_folder(out)
     images = list_images(arguments.images)
     try:
         model = load_model(arguments.model, trust_pickle=arguments.trust_model, device=arguments.device,
@@ -440,7 +500,7 @@ def bench_command(arguments: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    arguments = parser.parse_args(argv)
+    arguments = parser.parse_args(attach_negative_values(sys.argv[1:] if argv is None else list(argv)))
     keep_freed_memory()
     try:
         if arguments.command == "attack":

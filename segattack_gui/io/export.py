@@ -111,8 +111,29 @@ def export_run(
 
 def require_new_folder(destination: Path) -> None:
     """A run folder must not exist yet, or be empty: nothing a researcher kept is overwritten."""
-    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
+    destination = Path(destination)
+    try:
+        taken = destination.exists() and (not destination.is_dir() or any(destination.iterdir()))
+    except OSError as error:  # a name too long for the file system, a folder that cannot be listed
+        raise SegAttackError(destination, f"cannot be used as a folder ({error.strerror or error})") from None
+    if taken:
         raise SegAttackError(destination, "already exists and is not empty; choose a new folder")
+
+
+def require_writable_folder(destination: Path) -> None:
+    """Fail in a second rather than after hours of attacking: ``destination`` must be a folder or
+    creatable as one, and its nearest existing folder must take a new entry. The probe is a
+    temporary folder, removed again at once, so the check leaves nothing behind."""
+    destination = existing = Path(destination)
+    try:
+        while not existing.exists() and existing.parent != existing:
+            existing = existing.parent
+        if not existing.is_dir():
+            where = "" if existing == destination else f", so {destination} cannot be created"
+            raise SegAttackError(existing, f"is a file, not a folder{where}")
+        os.rmdir(tempfile.mkdtemp(prefix=PROBE_PREFIX, dir=existing))
+    except OSError as error:
+        raise SegAttackError(existing, f"cannot write here ({error.strerror or error}); nothing was written") from None
 
 
 def write_folder_atomically(destination, write_files) -> Path:
@@ -120,13 +141,13 @@ def write_folder_atomically(destination, write_files) -> Path:
     destination = Path(destination)
     require_new_folder(destination)
     parent = destination.parent
-    created = _missing_folders(parent)  # removed again if the export fails
+    created = missing_folders(parent)  # removed again if the export fails
     was_empty_folder = destination.is_dir()
     try:
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
     except OSError as error:
-        _remove_empty(created)
+        remove_empty_folders(created)
         raise SegAttackError(parent, f"cannot write here ({error.strerror or error}); nothing was written") from None
     _remove_stale_staging(parent, keep=staging)
     try:
@@ -147,10 +168,11 @@ def write_folder_atomically(destination, write_files) -> Path:
 
 
 STAGING_PREFIX = ".segattack-tmp-"
+PROBE_PREFIX = ".segattack-probe-"
 STALE_STAGING_SECONDS = 3600
 
 
-def _missing_folders(folder: Path) -> list[Path]:
+def missing_folders(folder: Path) -> list[Path]:
     """The folders ``folder.mkdir(parents=True)`` would create, deepest first."""
     missing = []
     while not folder.exists() and folder.parent != folder:
@@ -162,7 +184,7 @@ def _missing_folders(folder: Path) -> list[Path]:
 def _undo(staging: Path, created: list[Path], empty_destination: Path | None) -> None:
     """Leave the disk as the export found it: no staging folder, no new folders, the empty folder back."""
     shutil.rmtree(staging, ignore_errors=True)
-    _remove_empty(created)
+    remove_empty_folders(created)
     if empty_destination is not None and not empty_destination.exists():
         try:
             empty_destination.mkdir()
@@ -170,7 +192,8 @@ def _undo(staging: Path, created: list[Path], empty_destination: Path | None) ->
             pass
 
 
-def _remove_empty(folders: list[Path]) -> None:
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first, as missing_folders lists them) up to the first that is not empty."""
     for folder in folders:  # deepest first
         try:
             folder.rmdir()

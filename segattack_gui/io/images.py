@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,7 +139,7 @@ def decode_image_file(
     """
     path = Path(path)
     try:
-        image = Image.open(io.BytesIO(data))
+        image = _open_quietly(data)
     except UnidentifiedImageError:
         if _tiff_header(data) is not None:
             return _decode_tiff_with_opencv(path, data, max_pixels)
@@ -267,9 +268,18 @@ def _check_size(path: Path, width: int, height: int, max_pixels: int) -> None:
         )
 
 
+def _open_quietly(data: bytes) -> Image.Image:
+    """``Image.open`` without Pillow's DecompressionBombWarning (above ~89 Mpx): ``_check_size``
+    enforces our own limit with a one-line error, and the warning would add lines before it.
+    Pillow's hard DecompressionBombError (above ~179 Mpx) still applies."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(io.BytesIO(data))
+
+
 def _verify_png(data: bytes) -> None:
     """Check every chunk's CRC up to IEND: catches a PNG cut anywhere, even after the pixel data."""
-    with Image.open(io.BytesIO(data)) as image:
+    with _open_quietly(data) as image:
         image.verify()
 
 

@@ -215,7 +215,9 @@ def test_model_that_raises_mid_run_writes_nothing(files, tmp_path, capsys):
     out = tmp_path / "runs" / "run"
     assert attack(model, files["image"], files["target"], out, "--iterations", "50", "--trust-model") == 2
     error = one_error_line(capsys)
-    assert error == (f"segattack: error: {model}: the model raised RuntimeError at iteration 7 "
+    # Call 1 counts the classes (no sidecar names them), call 2 probes the image size, and
+    # call k + 3 is the forward pass of iteration k: call 9 is iteration 6's.
+    assert error == (f"segattack: error: {model}: the model raised RuntimeError at iteration 6 "
                      "(illegal memory access); nothing was written")
     assert not (tmp_path / "runs").exists()
 
