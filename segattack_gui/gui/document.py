@@ -71,6 +71,7 @@ class AttackDocument(QObject):
     regionReplaced = Signal()
     regionEdited = Signal()  # the canvas changed the region
     baselineChanged = Signal()  # the model's prediction on the clean image
+    baselineScored = Signal()  # baseline_scores now holds the clean prediction's IoU and accuracy
     runStarted = Signal()
     snapshotAdded = Signal()
     runFinished = Signal()
@@ -88,6 +89,7 @@ class AttackDocument(QObject):
         self.region: np.ndarray | None = None  # bool H x W; None = every pixel may change
         self.region_path: str | None = None  # the file the region was read from or saved to
         self.baseline_prediction: np.ndarray | None = None  # output grid, clean image
+        self._scored: tuple | None = None  # (prediction, target, scores) of baseline_scores
         self.run: RunRecord | None = None
         self.shown_frame: int | None = None  # index into run.store; None follows the live run
 
@@ -185,6 +187,21 @@ class AttackDocument(QObject):
     def masks_worth_keeping(self) -> bool:
         """True when a mask would be lost with the window (what the autosave keeps)."""
         return bool(self.unsaved_layers)
+
+    @property
+    def baseline_scores(self) -> dict[str, float]:
+        """IoU and pixel accuracy of the model on the clean image against the current target
+        (:mod:`.baseline_scores` computes them off the GUI thread); empty until then."""
+        scored = self._scored
+        if scored is None or scored[0] is not self.baseline_prediction or scored[1] is not self.target:
+            return {}
+        return scored[2]
+
+    def set_baseline_scores(self, prediction: np.ndarray, target: np.ndarray, scores: dict[str, float]) -> None:
+        """Scores of ``prediction`` against ``target``; kept only while both are still current."""
+        self._scored = (prediction, target, scores)
+        if self.baseline_scores:
+            self.baselineScored.emit()
 
     def set_baseline_prediction(self, prediction: np.ndarray | None) -> None:
         self.baseline_prediction = prediction

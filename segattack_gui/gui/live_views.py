@@ -19,11 +19,13 @@ from . import plot_style
 from .plot_style import nice_ceiling
 from .live_text import LiveText
 from .refresh import CoalescingRefresh
-from .shown_frame import AGREEMENT_COLORS, ShownFrame, agreement_map, shown_frame
+from .shown_frame import AGREE, AGREEMENT_COLORS, EXTRA, MISSING, OUTSIDE, ShownFrame, agreement_map, shown_frame
 from .snapshot_store import to_uint8_fast
 
 AMPLIFICATIONS = (1, 2, 5, 10, 20, 50, 100)
 CHANNEL_NAMES = {1: ("grey",), 3: ("red", "green", "blue")}
+LEGEND_WORDS = {AGREE: "agree", MISSING: "missing", EXTRA: "extra", OUTSIDE: "no output"}
+FOOTER_HEIGHT = 26
 
 
 def display_uint8(pixels: np.ndarray) -> np.ndarray:
@@ -45,7 +47,7 @@ class ImagePanel(QWidget):
         self.detail_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(plot_style.IMAGE_BACKGROUND)
-        self.graphics.setMinimumSize(160, 160)
+        self.graphics.setMinimumSize(120, 120)
         self.graphics.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.graphics.ci.setContentsMargins(2, 2, 2, 2)
         self.view = self.graphics.addViewBox(row=0, col=0, lockAspect=True, invertY=True, enableMenu=False)
@@ -58,6 +60,14 @@ class ImagePanel(QWidget):
         self.layout_.addWidget(self.title_label)
         self.layout_.addWidget(self.detail_label)
         self.layout_.addWidget(self.graphics, 1)
+        # One footer height for every panel (legend, heatmap controls, or nothing), so the three
+        # images line up side by side.
+        self.footer = QWidget()
+        self.footer.setFixedHeight(FOOTER_HEIGHT)
+        self.footer_layout = QHBoxLayout(self.footer)
+        self.footer_layout.setContentsMargins(0, 0, 0, 0)
+        self.footer_layout.setSpacing(4)
+        self.layout_.addWidget(self.footer)
         self._shape: tuple[int, int] | None = None
 
     def set_caption(self, detail: str) -> None:
@@ -114,17 +124,20 @@ class PredictionView(ImagePanel):
         self.overlay_item.setLevels((0, 255))
         self.view.addItem(self.overlay_item)
         self.overlay_item.setZValue(1)
-        legend = QHBoxLayout()
-        legend.setSpacing(4)
-        for code in (1, 2, 3):
+        self.legend_entries = {}
+        for code in (AGREE, MISSING, EXTRA, OUTSIDE):
             rgb, words = AGREEMENT_COLORS[code]
-            legend.addWidget(_swatch(rgb))
-            text = QLabel(words.split(":")[0])
-            text.setToolTip(words)
-            legend.addWidget(text)
-            legend.addSpacing(6)
-        legend.addStretch(1)
-        self.layout_.addLayout(legend)
+            entry = QWidget()
+            row = QHBoxLayout(entry)
+            row.setContentsMargins(0, 0, 6, 0)
+            row.setSpacing(3)
+            row.addWidget(_swatch(rgb))
+            row.addWidget(QLabel(LEGEND_WORDS[code]))
+            entry.setToolTip(words)
+            self.footer_layout.addWidget(entry)
+            self.legend_entries[code] = entry
+        self.footer_layout.addStretch(1)
+        self.legend_entries[OUTSIDE].setVisible(False)  # only where the model's output misses part of the image
         self.codes: np.ndarray | None = None
 
     def show_frame(self, frame: ShownFrame) -> None:
@@ -133,12 +146,15 @@ class PredictionView(ImagePanel):
         self.codes = agreement_map(frame.prediction, frame.target)
         self.overlay_item.setImage(self.codes, autoLevels=False, levels=(0, 255))
         self._place(frame, self.image_item, self.overlay_item)
+        self.legend_entries[OUTSIDE].setVisible(bool(frame.prediction is not None and (self.codes == OUTSIDE).any()))
+        scores = (f"IoU {frame.metrics['iou']:.3f} · PA {frame.metrics['pixel_accuracy']:.3f}"
+                  if "iou" in frame.metrics else "")
         if frame.prediction is None:
             self.set_caption("no prediction yet")
-        elif "iou" in frame.metrics:
-            self.set_caption(f"IoU {frame.metrics['iou']:.3f} · PA {frame.metrics['pixel_accuracy']:.3f}")
+        elif frame.iteration is None:  # before any run: where the attack starts
+            self.set_caption(f"{scores} (clean image)" if scores else "clean image")
         else:
-            self.set_caption("clean image")
+            self.set_caption(scores)
 
 
 class HeatmapView(ImagePanel):
@@ -169,12 +185,12 @@ class HeatmapView(ImagePanel):
         self.amplify_combo.setToolTip("Divide the colour scale by this factor: strong pixels saturate, faint ones show.")
         for factor in AMPLIFICATIONS:
             self.amplify_combo.addItem(f"×{factor}", factor)
-        controls = QHBoxLayout()
-        controls.addWidget(QLabel("Show"))
-        controls.addWidget(self.mode_combo, 1)
-        controls.addWidget(QLabel("amplify"))
-        controls.addWidget(self.amplify_combo)
-        self.layout_.addLayout(controls)
+        for combo in (self.mode_combo, self.amplify_combo):  # they may narrow: the window must fit small screens
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode_combo.setMinimumContentsLength(6)
+        self.amplify_combo.setMinimumContentsLength(3)
+        self.footer_layout.addWidget(self.mode_combo, 1)
+        self.footer_layout.addWidget(self.amplify_combo)
         self._channels = 0
         self._set_channels(3)
 
@@ -236,7 +252,7 @@ class LiveViews(QWidget):
             layout.addWidget(view, 1)
         self.refresh = CoalescingRefresh(self.redraw, interval_ms=125, parent=self)
         for signal in (document.imageChanged, document.modelChanged, document.targetReplaced,
-                       document.targetEdited, document.baselineChanged, document.runStarted,
+                       document.targetEdited, document.baselineChanged, document.baselineScored, document.runStarted,
                        document.snapshotAdded, document.runFinished, document.shownFrameChanged):
             signal.connect(self.refresh.mark_dirty)
         self.heatmap_view.mode_combo.currentIndexChanged.connect(self.refresh.mark_dirty)

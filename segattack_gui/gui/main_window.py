@@ -26,6 +26,7 @@ from ..errors import SegAttackError
 from . import plot_style
 from .attack_panel import AttackPanel
 from .attack_worker import AttackJob, AttackSession
+from .baseline_scores import BaselineScorer
 from .canvas import MaskCanvas
 from .canvas_binding import CanvasBinding
 from .document import AttackDocument, RunRecord
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self.session = AttackSession(self)
         self.exporter = RunExporter(self)
         self.autosaver = MaskAutosaver(self.document, self.loader, autosave_folder, self)
+        self.scorer = BaselineScorer(self.document, self)
         self.recent = RecentFiles(self)
         self.error_box: QMessageBox | None = None
         self._finished_result = None
@@ -93,7 +95,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ layout
     def _build_widgets(self) -> None:
         self.canvas = MaskCanvas()
-        self.canvas.setMinimumSize(360, 360)
+        self.canvas.setMinimumSize(280, 280)
         self.panel = AttackPanel()
         self.palette_widget = LabelPalette(self.canvas)
         self.live_views = LiveViews(self.document)
@@ -444,6 +446,7 @@ class MainWindow(QMainWindow):
         self.loader.shutdown()
         self.exporter.shutdown()
         self.autosaver.shutdown()
+        self.scorer.shutdown()
         for refresh in self._refreshes():
             refresh.stop()
         if self.error_box is not None:

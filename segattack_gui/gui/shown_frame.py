@@ -92,6 +92,6 @@ def shown_frame(document) -> ShownFrame | None:
     target = document.target if document.target.shape == (image.height, image.width) else np.zeros(
         (image.height, image.width), np.uint8)
     pixels = display.image(image.pixels)
-    clean = KeptFrame.from_arrays(0, pixels, pixels, None, {})
+    clean = KeptFrame.from_arrays(0, pixels, pixels, None, document.baseline_scores)
     return ShownFrame(None, None, clean, prediction, display.labels(target), False, 0.0, 0.0,
                       (image.height, image.width))

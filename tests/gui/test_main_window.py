@@ -7,11 +7,12 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from segattack_gui.demo import DEMOS
 from segattack_gui.gui.live_views import display_uint8
-from segattack_gui.gui.shown_frame import AGREE, EXTRA, MISSING
+from segattack_gui.gui.shown_frame import AGREE, EXTRA, MISSING, OUTSIDE
 from segattack_gui.gui.status_panel import duration_text
 from segattack_gui.io.hashing import sha256_file
 from segattack_gui.io.masks import read_mask
@@ -184,16 +185,23 @@ def test_closing_while_paused_also_ends_the_thread(qtbot, window):
     assert window.session.thread is None and thread.isFinished()
 
 
-def test_an_image_the_model_cannot_take_is_explained(qtbot, window, errors, tmp_path):
+def test_an_image_the_model_cannot_take_is_explained(qtbot, window, errors, tmp_path, monkeypatch):
     from PIL import Image
 
-    Image.fromarray(np.full((10, 10, 3), 128, np.uint8)).save(tmp_path / "tiny.png")
+    from tests.core.tiny_models import ValidThresholdModel
+
+    torch.save(ValidThresholdModel(border=8), tmp_path / "valid.pt")  # trims 8 pixels from each side
+    monkeypatch.setattr(window, "ask_pickle_consent", lambda path, sha256: True)
+    with qtbot.waitSignal(window.loading_idle, timeout=30_000):
+        window.open_model(tmp_path / "valid.pt")
+    assert not errors.messages
+    Image.fromarray(np.full((10, 10), 128, np.uint8)).save(tmp_path / "tiny.png")
     with qtbot.waitSignal(window.loading_idle, timeout=30_000):
         window.open_image(tmp_path / "tiny.png")
     assert window.document.image.path.name == "tiny.png"  # kept: a matching model may come next
     assert errors.messages and "cannot attack this image" in errors.messages[-1]
     assert not window.start_attack()
-    assert "fundus_unet.pt" in errors.messages[-1]
+    assert "valid.pt" in errors.messages[-1]
     assert window.session.thread is None
 
 
@@ -338,3 +346,36 @@ def test_the_chosen_precision_reaches_the_model_the_run_and_the_export(bf16_offe
     assert summary["precision"] == "bf16" and summary["device"] == "cpu"
     window.panel.set_precision("fp32")  # and back: the same model, rebuilt at fp32
     qtbot.waitUntil(lambda: window.document.model.adapter.precision == "fp32", timeout=60_000)
+
+
+def test_the_window_fits_a_1280_pixel_screen(window):
+    assert window.minimumSizeHint().width() <= 1200  # room for the window frame and a screen margin
+    window.resize(1280, 800)
+    assert window.width() == 1280
+
+
+def test_the_three_live_images_line_up(qtbot, window):
+    run_and_wait(qtbot, window, iterations=2)
+    views = window.live_views
+    panels = (views.adversarial_view, views.prediction_view, views.heatmap_view)
+    tops = {panel.graphics.mapTo(window, panel.graphics.rect().topLeft()).y() for panel in panels}
+    heights = {panel.graphics.height() for panel in panels}
+    assert len(tops) == 1 and len(heights) == 1
+
+
+def test_the_clean_prediction_is_scored_before_any_run(qtbot, window):
+    """Off the GUI thread, and again after each edit of the target."""
+    document, prediction_view = window.document, window.live_views.prediction_view
+
+    def caption_iou() -> float:
+        qtbot.waitUntil(lambda: bool(document.baseline_scores), timeout=10_000)
+        window.live_views.refresh.flush()
+        caption = prediction_view.detail_label.text()
+        assert caption.startswith("IoU ") and caption.endswith("(clean image)"), caption
+        return float(caption.split()[1])
+
+    iou = caption_iou()
+    assert 0.0 < iou < 0.9  # the demo model does not already predict the demo target
+    assert not prediction_view.legend_entries[OUTSIDE].isVisibleTo(window)  # the demo model covers the image
+    window.canvas.set_target(document.baseline_prediction)  # aim at what the model already predicts (same grid)
+    assert caption_iou() == 1.0
