@@ -320,6 +320,8 @@ def attack_command(arguments: argparse.Namespace) -> int:
         raise model_failure(model_path, interrupted) from None
     finally:
         progress.close()
+    if result.stop_reason == "non-finite" and result.iterations_run == 0:  # no finite iterate to keep
+        raise SegAttackError(model_path, f"{result.error}; nothing was written")
     provenance = Provenance(
         model_path=str(model_path), model_sha256=inputs.model.sha256,
         image_path=str(image_path), image_sha256=inputs.image_sha256, image_conversion=inputs.image.conversion,

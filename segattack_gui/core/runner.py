@@ -413,7 +413,9 @@ def _collect_results(adapter, attack, images, targets, regions, grid, x0, target
         history["iteration"] = np.arange(last + 1)
         history["seconds"] = outcome.seconds[: last + 1].copy()
         error = None
-        if reason == "non-finite":
+        if reason == "non-finite" and last == 0:
+            error = "the model's output or its gradient is NaN or infinite on the clean image: nothing to attack"
+        elif reason == "non-finite":
             error = f"the gradient became NaN or infinite at iteration {last}; kept the iterates up to it"
         elif reason == MODEL_ERROR:
             failed_at, cause = outcome.failure

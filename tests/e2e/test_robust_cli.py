@@ -48,7 +48,8 @@ class RGBThreshold(torch.nn.Module):
 
 
 class RaisesOnCall(RGBThreshold):
-    """Forward call ``fail_at`` raises ``error`` (call 1 is the size probe, call 2 evaluates iterate 0)."""
+    """Forward call ``fail_at`` raises ``error`` (without a sidecar: call 1 counts the classes, call 2
+    is the size probe, call 3 evaluates iterate 0)."""
 
     def __init__(self, fail_at: int, error: Exception):
         super().__init__()
@@ -61,6 +62,11 @@ class RaisesOnCall(RGBThreshold):
         if self.calls == self.fail_at:
             raise self.error
         return super().forward(x)
+
+
+class AlwaysNaN(RGBThreshold):
+    def forward(self, x):
+        return super().forward(x) * float("nan")
 
 
 class NaNWhenBright(RGBThreshold):
@@ -208,6 +214,16 @@ def test_nan_gradient_still_exports_with_the_error_recorded(files, tmp_path, cap
     assert np.isfinite(np.load(out / "adversarial.npy")).all()
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("segattack: warning: ")]
     assert warnings == [f"segattack: warning: {summary['error']}"]
+
+
+def test_a_model_that_is_nan_from_the_start_is_an_error(files, tmp_path, capsys):
+    """No finite iterate to keep: metrics of argmax(NaN) would only mislead."""
+    model = pickled(AlwaysNaN(), tmp_path)
+    out = tmp_path / "runs" / "run"
+    assert attack(model, files["image"], files["target"], out, "--iterations", "20", "--trust-model") == 2
+    assert one_error_line(capsys) == (f"segattack: error: {model}: the model's output or its gradient is NaN or "
+                                      "infinite on the clean image: nothing to attack; nothing was written")
+    assert not (tmp_path / "runs").exists()
 
 
 def test_model_that_raises_mid_run_writes_nothing(files, tmp_path, capsys):
