@@ -186,6 +186,12 @@ class AttackPanel(QWidget):
         """Another page beside the settings (the label palette); Run, Pause and Stop stay visible below."""
         self.pages.addTab(PageScrollArea(widget), title)
 
+    def show_page(self, widget: QWidget) -> None:
+        """Bring the page holding ``widget`` to the front."""
+        for index in range(self.pages.count()):
+            if self.pages.widget(index).widget() is widget:
+                self.pages.setCurrentIndex(index)
+
     # ------------------------------------------------------------------ settings
     @property
     def method(self) -> str:

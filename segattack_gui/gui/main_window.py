@@ -44,6 +44,7 @@ from .replay_bar import ReplayBar
 from .run_setup import prepare_run
 from .run_summary import RunSummary
 from .status_panel import StatusPanel
+from .tool_readout import ToolReadout
 from .window_menus import build_menus
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,9 @@ class MainWindow(QMainWindow):
                                     QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.panel_dock)
         self.resizeDocks([self.panel_dock], [320], Qt.Orientation.Horizontal)
+        self.tool_readout = ToolReadout(self.canvas)
+        self.statusBar().addPermanentWidget(self.tool_readout)
+        self.tool_readout.openTools.connect(lambda: self.panel.show_page(self.palette_widget))
         self.status = StatusPanel(self.statusBar(), self.document, self.session)
 
     def _connect(self) -> None:

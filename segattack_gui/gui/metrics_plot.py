@@ -31,6 +31,11 @@ PLOTS = (
     ("multiplier", "Step multiplier τₙ", "τₙ", ("multiplier",)),
 )
 CURVE_NAMES = {"iou": "IoU", "pixel_accuracy": "pixel accuracy", "l2": "L2", "linf": "L∞", "multiplier": "τₙ"}
+STEP_NAMES = {  # what the "multiplier" column is for each family: (title, axis label)
+    "asma": ("Step multiplier τₙ", "τₙ"), "asm": ("Step multiplier τ", "τ"), "ssm": ("Step multiplier τ", "τ"),
+    "dag": ("Step scale γ", "γ"),
+    "pgd": ("Step size α", "α"), "segpgd": ("Step size α", "α"), "cospgd": ("Step size α", "α"),
+}
 
 
 def _title_html(title: str, names) -> str:
@@ -154,9 +159,13 @@ class MetricsPlot(pg.GraphicsLayoutWidget):
 
     @Slot()
     def _forget_ranges(self) -> None:
-        """A new run: its axes start afresh."""
+        """A new run: its axes start afresh, and the step plot takes the method's own name for its step."""
         self._x_top = None
         self._y_tops.clear()
+        title, label = STEP_NAMES.get(self.document.run.method, PLOTS[-1][1:3])
+        plot = self.plots["multiplier"]
+        plot.setTitle(_title_html(title, ("multiplier",)))
+        plot.setLabel("left", label)
 
     def _place_marker(self, run) -> None:
         index = self.document.shown_frame

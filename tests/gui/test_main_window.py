@@ -379,3 +379,29 @@ def test_the_clean_prediction_is_scored_before_any_run(qtbot, window):
     assert not prediction_view.legend_entries[OUTSIDE].isVisibleTo(window)  # the demo model covers the image
     window.canvas.set_target(document.baseline_prediction)  # aim at what the model already predicts (same grid)
     assert caption_iou() == 1.0
+
+
+def test_the_status_bar_says_what_a_stroke_paints_and_leads_to_the_tools(qtbot, window):
+    readout = window.tool_readout
+    assert readout.text() == "Brush 10 px · optic disc"  # the canvas opens ready to paint class 1
+    window.canvas.set_brush_size(25)
+    window.canvas.set_current_label(2)
+    assert readout.text() == "Brush 25 px · optic cup"
+    window.canvas.set_tool("eraser")
+    assert readout.text() == "Eraser 25 px · target"
+    window.canvas.set_active_layer("region")
+    window.canvas.set_tool("rectangle")
+    assert readout.text() == "Rectangle · perturbation region"
+    assert window.panel.pages.currentIndex() == 0
+    readout.click()
+    assert window.panel.pages.currentWidget().widget() is window.palette_widget
+
+
+def test_the_step_plot_names_the_methods_own_step(qtbot, window):
+    plot = window.metrics_plot.plots["multiplier"]
+    window.panel.set_method("pgd")
+    run_and_wait(qtbot, window, iterations=2)
+    assert "Step size α" in plot.titleLabel.text and plot.getAxis("left").labelText == "α"
+    window.panel.set_method("asma")
+    run_and_wait(qtbot, window, iterations=2)
+    assert "τₙ" in plot.titleLabel.text and plot.getAxis("left").labelText == "τₙ"
