@@ -4,7 +4,8 @@
 set (a seeded derangement, as Ozbulak et al. did on the glaucoma set);
 ``--targets DIR`` attacks each image towards the target of the same file name.
 Every (image, method) pair gets its own run folder; a folder that already holds a
-``summary.json`` is reused, so an interrupted batch resumes where it stopped.
+``summary.json`` is reused, so an interrupted batch resumes where it stopped, provided
+it was made with the same method, parameters, model, image and target (else an error).
 """
 
 from __future__ import annotations
@@ -146,6 +147,9 @@ def run_experiment(
     every share is done.
     """
     loaded = {pair: _load_pair(model, pair, mask_threshold) for pair in pairs}
+    for attack in attacks:
+        for pair in pairs:
+            check_resumable(run_folder(out, attack.name, pair), attack, pair, model)
     created = missing_folders(out)  # only made once every input has been checked
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -169,6 +173,30 @@ def run_experiment(
         remove_empty_folders(created)  # a batch that failed before its first run leaves no empty folders
         raise
     return rows
+
+
+def check_resumable(folder: Path, attack: Attack, pair: Pair, model: LoadedModel) -> None:
+    """A finished run folder is reused only if it was made by these settings from these files:
+    otherwise the table would report settings that never ran."""
+    summary_path = folder / "summary.json"
+    if not summary_path.is_file():
+        return
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise SegAttackError(summary_path, f"cannot be read to resume the batch ({error}); "
+                                           "delete the folder to run it again") from None
+    expected = {
+        "method": attack.name,
+        "config": json.loads(json.dumps(attack.config.as_dict())),
+        "model_sha256": model.sha256,
+        "image_sha256": sha256_file(pair.image),
+        "target_path": str(pair.target),
+    }
+    differing = [key for key, value in expected.items() if summary.get(key) != value]
+    if differing:
+        raise SegAttackError(summary_path, f"was made with another {' and '.join(differing)}; use a new --out, "
+                                           "or delete the folder to run it again with these settings")
 
 
 def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_message) -> None:

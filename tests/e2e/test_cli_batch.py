@@ -13,8 +13,6 @@ from segattack_gui.cli import main
 
 from .conftest import write_case_dataset
 
-from .conftest import write_case_dataset
-
 
 @pytest.fixture
 def dataset(files, tmp_path):
@@ -66,6 +64,20 @@ def test_batch_resumes_without_redoing_finished_runs(files, dataset, tmp_path):
     before = summary.stat().st_mtime_ns
     assert run_batch(files, dataset, out) == 0
     assert summary.stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("change, differs", [(("--iterations", "7"), "config"), (("--seed", "4"), "config")])
+def test_resuming_with_other_settings_is_refused(files, dataset, tmp_path, capsys, change, differs):
+    """A table must never mix in runs made with settings other than the ones asked for."""
+    out = tmp_path / "experiment"
+    assert run_batch(files, dataset, out) == 0
+    table = (out / "table.csv").read_bytes()
+    capsys.readouterr()
+    assert run_batch(files, dataset, out, *change) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("segattack: error: ") and "summary.json: was made with another" in error, error
+    assert differs in error and "\n" not in error
+    assert (out / "table.csv").read_bytes() == table
 
 
 def test_targets_folder_pairs_by_name(files, dataset, tmp_path):
