@@ -199,10 +199,15 @@ def _ids_from_values(
         )
         return (values > threshold).astype(np.int64), rule
     offending = present[(present < 0) | (present >= num_classes)]
+    hint = ""
+    if allow_threshold and values.dtype == np.uint8 and present.max() == 255:
+        # Grey edges of a binary mask: with more than two classes, which one it marks is not ours to guess.
+        hint = ("; it looks like an anti-aliased binary mask: save it as 0/255 (255 -> class 1) or as "
+                "class ids")
     raise SegAttackError(
         path,
         f"mask holds class ids {_list_values(offending)}, but the model has {num_classes} "
-        f"classes (ids 0 to {num_classes - 1})",
+        f"classes (ids 0 to {num_classes - 1}){hint}",
     )
 
 

@@ -95,7 +95,8 @@ def test_threshold_can_be_changed(tmp_path):
 
 def test_anti_aliased_mask_is_refused_for_multi_class_models(tmp_path):
     values = np.array([[0, 50, 128, 255]], np.uint8)
-    _mask_error(_save(tmp_path / "soft.png", values), "class ids 50, 128, 255", num_classes=3)
+    message = _mask_error(_save(tmp_path / "soft.png", values), "class ids 50, 128, 255", num_classes=3)
+    assert "save it as 0/255" in message  # says how to fix it
 
 
 def test_grey_levels_without_255_are_not_guessed(tmp_path):
