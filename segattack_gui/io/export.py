@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import platform
+import secrets
 import shutil
 import tempfile
 import time
@@ -136,6 +137,18 @@ def require_writable_folder(destination: Path) -> None:
         raise SegAttackError(existing, f"cannot write here ({error.strerror or error}); nothing was written") from None
 
 
+def _new_staging_folder(parent: Path) -> Path:
+    """A fresh, uniquely named folder in ``parent`` with the permissions a plain ``mkdir`` gives
+    (the umask's), not ``mkdtemp``'s owner-only ones: colleagues on a shared server read runs."""
+    while True:
+        staging = parent / f"{STAGING_PREFIX}{secrets.token_hex(6)}"
+        try:
+            staging.mkdir()
+            return staging
+        except FileExistsError:
+            continue
+
+
 def write_folder_atomically(destination, write_files) -> Path:
     """Run ``write_files(staging_folder)`` and rename the staging folder to ``destination``."""
     destination = Path(destination)
@@ -145,7 +158,7 @@ def write_folder_atomically(destination, write_files) -> Path:
     was_empty_folder = destination.is_dir()
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
+        staging = _new_staging_folder(parent)
     except OSError as error:
         remove_empty_folders(created)
         raise SegAttackError(parent, f"cannot write here ({error.strerror or error}); nothing was written") from None

@@ -82,14 +82,14 @@ def make_read_only(folder, monkeypatch):
     if not IS_ROOT:
         folder.chmod(0o555)
         return
-    real_mkdtemp = export.tempfile.mkdtemp
+    real_staging_folder = export._new_staging_folder
 
-    def refuse(*args, dir=None, **kwargs):
-        if dir is not None and os.path.samefile(dir, folder):
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(dir))
-        return real_mkdtemp(*args, dir=dir, **kwargs)
+    def refuse(parent):
+        if os.path.samefile(parent, folder):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(parent))
+        return real_staging_folder(parent)
 
-    monkeypatch.setattr(export.tempfile, "mkdtemp", refuse)
+    monkeypatch.setattr(export, "_new_staging_folder", refuse)
 
 
 def test_read_only_folder_is_one_line_and_nothing_changes(tmp_path, monkeypatch, result):
@@ -135,3 +135,13 @@ def test_stale_staging_folders_are_removed_on_the_next_export(tmp_path, result):
     recent.mkdir()
     export_run(result, tmp_path / "run")
     assert not stale.exists() and recent.exists()
+
+
+def test_a_run_folder_is_as_readable_as_any_new_folder(tmp_path, result):
+    """mkdtemp's owner-only mode would lock colleagues on a shared server out of the run."""
+    previous = os.umask(0o022)
+    try:
+        folder = export_run(result, tmp_path / "run", export.Provenance())
+    finally:
+        os.umask(previous)
+    assert folder.stat().st_mode & 0o777 == 0o755
