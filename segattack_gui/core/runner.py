@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .attacks.base import Attack, StepInputs
+from .attacks.base import Attack, StepInputs, quantize_8bit
 from .fallback import is_out_of_memory
 from .metrics import difference_norms, max_abs, perturbation_norms, psnr, segmentation_scores, ssim, target_codes
 from .models import ModelAdapter, class_ids
@@ -96,11 +96,6 @@ class AttackControl:
     def wait_while_paused(self) -> None:
         while not self._resume.wait(0.05):
             pass
-
-
-def quantize_8bit(x: torch.Tensor) -> torch.Tensor:
-    """The image an 8-bit PNG would hold: rounded, not truncated."""
-    return torch.round(x.clamp(0, 1) * 255) / 255
 
 
 @dataclass
@@ -287,7 +282,7 @@ class _AttackLoop:
             quantized = row >= self.quantized_from
             x_leaf = x.detach().requires_grad_(not final_row)
             # Straight-through 8-bit rounding: the model sees the PNG's pixels, steps accumulate in float.
-            x_eval = x_leaf + (quantize_8bit(x_leaf) - x_leaf).detach() if quantized else x_leaf
+            x_eval = x_leaf + (self.attack.quantize(x_leaf, self.x0) - x_leaf).detach() if quantized else x_leaf
             try:
                 logits = self.adapter.logits(x_eval)
             except Exception as error:  # the model failed on x_row: keep x_0 .. x_{row-1}
@@ -342,7 +337,7 @@ class _AttackLoop:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         elapsed = time.perf_counter() - started
-        final_x = quantize_8bit(x) if row >= self.quantized_from else x
+        final_x = self.attack.quantize(x, self.x0) if row >= self.quantized_from else x
         if self.on_snapshot is not None and failure is None:  # after a failure the results carry the end
             # The first item's own end: it may have stopped (stop IoU) a few rows before the loop did.
             shown_row = min(row, int(state.stopped_at[0]))

@@ -113,6 +113,18 @@ def test_pgd_stays_in_its_linf_ball(adapter, method):
     assert result.final["linf"] == pytest.approx(epsilon, abs=1e-6)  # the sign steps reach the edge
 
 
+@pytest.mark.parametrize("epsilon", [0.05, 0.1, 8 / 255])
+def test_quantized_pgd_stays_in_its_linf_ball(adapter, epsilon):
+    """Rounding to 8 bits after the projection must not step past an epsilon between two levels."""
+    image = np.round(make_image(3) * 255) / 255  # an 8-bit image, as PNG inputs are
+    result = run_attack(adapter, image.astype(np.float32), make_target(),
+                        create_attack("pgd", iterations=30, epsilon=epsilon, alpha=2 / 255, quantize=True))
+    assert np.abs(result.adversarial - result.original).max() <= epsilon + 1e-6
+    assert np.abs(np.round(result.adversarial * 255) - result.adversarial * 255).max() < 1e-3  # on the 8-bit grid
+    assert result.final_quantized["linf"] <= epsilon + 1e-6
+    assert result.final_quantized["iou"] == pytest.approx(result.final["iou"])
+
+
 def test_pgd_stays_in_its_l2_ball(adapter):
     radius = 0.2
     attack = create_attack("pgd", iterations=20, norm="l2", l2_epsilon=radius, l2_alpha=0.05, random_start=True)

@@ -90,6 +90,11 @@ class StepInputs:
         return self.x.detach() - self.x0
 
 
+def quantize_8bit(x: torch.Tensor) -> torch.Tensor:
+    """The image an 8-bit PNG would hold: rounded, not truncated."""
+    return torch.round(x.clamp(0, 1) * 255) / 255
+
+
 class Attack:
     """Base class: override :meth:`objective` and :meth:`step`; the rest has sensible defaults."""
 
@@ -115,6 +120,11 @@ class Attack:
     def project(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         """Constrain the perturbation (an epsilon ball); the runner then applies the region and [0, 1]."""
         return x
+
+    def quantize(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+        """``x`` on the 8-bit grid of an exported PNG (``quantize``); methods with an L-inf budget
+        keep it there."""
+        return quantize_8bit(x)
 
     def finished(self, inputs: StepInputs) -> torch.Tensor | None:
         """Per-item flag: this item needs no more steps (DAG's 1% rule). Default ``None``: never."""

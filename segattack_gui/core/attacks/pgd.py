@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 
 from ..metrics import item_axes, l2_norms
-from .base import Attack, AttackConfig, StepInputs, parameter
+from .base import Attack, AttackConfig, StepInputs, parameter, quantize_8bit
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,15 @@ class TargetedPGD(Attack):
         else:
             direction = gradient.sign()
         return x + multiplier.view(-1, 1, 1, 1) * direction
+
+    def quantize(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+        """Rounded to the 8-bit grid, one level back towards ``x0`` where rounding would leave the
+        L-inf ball (an epsilon that is no whole number of 8-bit steps, e.g. 0.05)."""
+        rounded = quantize_8bit(x)
+        if self.config.norm == "l2":
+            return rounded
+        outside = (rounded - x0).abs() > self.config.epsilon + 1e-6
+        return torch.where(outside, rounded - torch.sign(rounded - x0) / 255, rounded)
 
     def project(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         delta = x - x0
