@@ -220,6 +220,7 @@ def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_mess
                     model_path=str(model.path), model_sha256=model.sha256,
                     image_path=str(pair.image), image_sha256=sha256_file(pair.image),
                     image_conversion=image.conversion, target_path=str(pair.target), target_rule=target.rule,
+                    target_sha256=target.sha256,
                     extra={"batch_size": together},
                 )
                 folder = run_folder(out, attack.name, pair)

@@ -325,8 +325,9 @@ def attack_command(arguments: argparse.Namespace) -> int:
     provenance = Provenance(
         model_path=str(model_path), model_sha256=inputs.model.sha256,
         image_path=str(image_path), image_sha256=inputs.image_sha256, image_conversion=inputs.image.conversion,
-        target_path=str(target_path), target_rule=inputs.target.rule,
+        target_path=str(target_path), target_rule=inputs.target.rule, target_sha256=inputs.target.sha256,
         region_path=None if arguments.region is None else str(arguments.region),
+        region_sha256=None if inputs.region is None else inputs.region.sha256,
     )
     export_run(result, out, provenance, inputs.colors, frames if arguments.gif else None)
     final, quantized = result.final, result.final_quantized

@@ -58,7 +58,8 @@ def run_universal(model: LoadedModel, image_paths: list[Path], target_path: Path
         "held_out": {"images": [str(p) for p in image_paths[split:]], "mean": _means(held_records), "per_image": held_records},
         "model_path": str(model.path), "model_sha256": model.sha256,
         "image_sha256": {p.name: sha256_file(p) for p in image_paths},
-        "target_path": str(target_path), "target_sha256": sha256_array(target.class_ids.astype(np.uint8)),
+        "target_path": str(target_path), "target_sha256": target.sha256,
+        "target_ids_sha256": sha256_array(target.class_ids.astype(np.uint8)),
         "versions": versions(), "error": result.error,
     }
 

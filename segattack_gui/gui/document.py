@@ -86,8 +86,10 @@ class AttackDocument(QObject):
         self.target_origin = "empty"  # a file path, "painted", "model prediction", ...
         self.target_path: str | None = None
         self.target_saved = False  # target_path was written from here, not read
+        self.target_sha256: str | None = None  # of the file at target_path
         self.region: np.ndarray | None = None  # bool H x W; None = every pixel may change
         self.region_path: str | None = None  # the file the region was read from or saved to
+        self.region_sha256: str | None = None
         self.baseline_prediction: np.ndarray | None = None  # output grid, clean image
         self._scored: tuple | None = None  # (prediction, target, scores) of baseline_scores
         self.run: RunRecord | None = None
@@ -118,9 +120,9 @@ class AttackDocument(QObject):
         shape = (image.height, image.width)
         if self.target.shape != shape:
             self.target = np.zeros(shape, np.uint8)
-            self.target_origin, self.target_path = "empty", None
+            self.target_origin, self.target_path, self.target_sha256 = "empty", None, None
         if self.region is not None and self.region.shape != shape:
-            self.region, self.region_path = None, None
+            self.region, self.region_path, self.region_sha256 = None, None, None
         self.imageChanged.emit()
 
     def set_model(self, model: LoadedModel) -> list[int]:
@@ -134,10 +136,11 @@ class AttackDocument(QObject):
             self.replace_target(cleaned, self.target_origin)
         return unknown
 
-    def replace_target(self, class_ids: np.ndarray, origin: str, path: str | None = None) -> None:
+    def replace_target(self, class_ids: np.ndarray, origin: str, path: str | None = None,
+                       sha256: str | None = None) -> None:
         self.target = np.ascontiguousarray(class_ids, dtype=np.uint8)
         self.target_origin = origin
-        self.target_path = path
+        self.target_path, self.target_sha256 = path, sha256
         self.target_saved = False
         self.targetReplaced.emit()
 
@@ -148,27 +151,27 @@ class AttackDocument(QObject):
             return
         self.target = np.ascontiguousarray(class_ids, dtype=np.uint8)
         self.target_origin = "painted"
-        self.target_path = None
+        self.target_path = self.target_sha256 = None
         self.target_saved = False
         self.targetEdited.emit()
 
-    def note_target_saved(self, path) -> None:
+    def note_target_saved(self, path, sha256: str) -> None:
         """The target now also lives in ``path``: nothing is lost if the window closes."""
-        self.target_path = str(path)
+        self.target_path, self.target_sha256 = str(path), sha256
         self.target_saved = True
 
-    def replace_region(self, region: np.ndarray | None, path: str | None = None) -> None:
+    def replace_region(self, region: np.ndarray | None, path: str | None = None, sha256: str | None = None) -> None:
         self.region = None if region is None else np.asarray(region, bool).copy()
-        self.region_path = None if region is None else path
+        self.region_path, self.region_sha256 = (None, None) if region is None else (path, sha256)
         self.regionReplaced.emit()
 
     def note_region_edited(self, region: np.ndarray | None) -> None:
         self.region = None if region is None or bool(np.all(region)) else np.asarray(region, bool).copy()
-        self.region_path = None
+        self.region_path = self.region_sha256 = None
         self.regionEdited.emit()
 
-    def note_region_saved(self, path) -> None:
-        self.region_path = str(path)
+    def note_region_saved(self, path, sha256: str) -> None:
+        self.region_path, self.region_sha256 = str(path), sha256
 
     @property
     def unsaved_layers(self) -> list[str]:
@@ -235,7 +238,9 @@ class AttackDocument(QObject):
             image_conversion=self.image.conversion if self.image else None,
             target_path=self.target_path,
             target_rule=self.target_rule,
+            target_sha256=self.target_sha256,
             region_path=self.region_path,
+            region_sha256=self.region_sha256,
             extra={"front_end": "segattack-gui"},
         )
 

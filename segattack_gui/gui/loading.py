@@ -204,7 +204,7 @@ class DocumentLoader(QObject):
             return job
 
         def done(mask) -> None:
-            self.document.replace_target(mask.class_ids, mask.rule, str(path))
+            self.document.replace_target(mask.class_ids, mask.rule, str(path), mask.sha256)
             self.targetLoaded.emit(str(path))
             self.message.emit(f"Opened target {path.name} ({mask.rule})")
 

@@ -19,6 +19,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from ..errors import SegAttackError
+from ..io.hashing import sha256_file
 from ..io.masks import read_mask, write_class_png
 from .actions import make_action
 from .document import AttackDocument
@@ -47,14 +48,14 @@ class MaskFiles(QObject):
         """Write the painted target as a class-id palette PNG (what ``--target`` reads)."""
         path = _png_path(path)
         write_class_png(path, self.canvas.target_mask(), self.document.colors)
-        self.document.note_target_saved(path)
+        self.document.note_target_saved(path, sha256_file(path))
         return path
 
     def save_region(self, path) -> Path:
         """Write the perturbation region as a 0/1 palette PNG (what ``--region`` reads)."""
         path = _png_path(path)
         write_class_png(path, self.canvas.region_mask().astype(np.uint8), REGION_COLOURS)
-        self.document.note_region_saved(path)
+        self.document.note_region_saved(path, sha256_file(path))
         return path
 
     def open_region(self, path) -> None:
@@ -76,7 +77,7 @@ class MaskFiles(QObject):
             return job
 
         def done(mask) -> None:
-            document.replace_region(mask.class_ids > 0, str(path))
+            document.replace_region(mask.class_ids > 0, str(path), mask.sha256)
             self.loader.message.emit(f"Opened perturbation region {path.name} ({mask.rule})")
 
         self.loader.submit(f"open region {path.name}", prepare, done)

@@ -44,7 +44,9 @@ class Provenance:
     image_conversion: str | None = None
     target_path: str | None = None
     target_rule: str | None = None
+    target_sha256: str | None = None  # of the target file; None for a painted target
     region_path: str | None = None
+    region_sha256: str | None = None  # of the region file
     extra: dict = field(default_factory=dict)
 
 
@@ -60,6 +62,8 @@ def versions() -> dict:
 def summary_record(result: AttackResult, provenance: Provenance) -> dict:
     """The contents of ``summary.json``."""
     grid = result.grid
+    target_ids_sha256 = sha256_array(np.asarray(result.target, dtype=np.uint8))
+    region_ids_sha256 = None if result.region is None else sha256_array(result.region.astype(np.uint8))
     return {
         "method": result.method,
         "config": result.config,
@@ -83,9 +87,12 @@ def summary_record(result: AttackResult, provenance: Provenance) -> dict:
         "image_conversion": provenance.image_conversion,
         "target_path": provenance.target_path,
         "target_rule": provenance.target_rule,
-        "target_sha256": sha256_array(np.asarray(result.target, dtype=np.uint8)),
+        # The files' SHA-256 (as `sha256sum` gives); a mask painted in the GUI has no file: then its class ids'.
+        "target_sha256": provenance.target_sha256 or target_ids_sha256,
+        "target_ids_sha256": target_ids_sha256,
         "region_path": provenance.region_path,
-        "region_sha256": None if result.region is None else sha256_array(result.region.astype(np.uint8)),
+        "region_sha256": provenance.region_sha256 or region_ids_sha256,
+        "region_ids_sha256": region_ids_sha256,
         "versions": versions(),
         **provenance.extra,
     }

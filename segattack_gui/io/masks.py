@@ -9,6 +9,7 @@ SegAttackError that names the file and the offending values, never a silent gues
 from __future__ import annotations
 
 import colorsys
+import hashlib
 import io
 import os
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ class MaskFile:
     path: Path
     rule: str
     """One sentence stating how the file's values became class ids."""
+    sha256: str = ""
+    """Of the file's bytes as read (what summary.json records as the target's or region's SHA-256)."""
 
 
 def default_colors(num_classes: int) -> list[tuple[int, int, int]]:
@@ -86,7 +89,8 @@ def read_mask(
     if num_classes < 1:
         raise ValueError(f"num_classes must be at least 1, got {num_classes}")
     path = Path(path)
-    decoded = decode_image_file(path, read_file_bytes(path), max_pixels=max_pixels, keep_palette=True)
+    data = read_file_bytes(path)
+    decoded = decode_image_file(path, data, max_pixels=max_pixels, keep_palette=True)
     array, mode = decoded.array, decoded.mode
     height, width = array.shape[:2]
     if expected_shape is not None and (height, width) != tuple(expected_shape):
@@ -121,6 +125,7 @@ def read_mask(
         class_ids=np.ascontiguousarray(class_ids, dtype=np.int64),
         path=path,
         rule="; ".join([rule] + notes),
+        sha256=hashlib.sha256(data).hexdigest(),
     )
 
 

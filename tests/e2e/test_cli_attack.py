@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import subprocess
 import sys
@@ -35,6 +36,10 @@ def test_attack_writes_the_full_run_folder(files, tmp_path, capsys):
                 "seed", "model_sha256", "image_sha256", "target_sha256", "versions"):
         assert key in summary, key
     assert summary["method"] == "asma" and summary["config"]["tau"] == 2e-4
+    for name in ("model", "image", "target"):  # what `sha256sum` says of the input files
+        assert summary[f"{name}_sha256"] == hashlib.sha256(files[name if name != "model" else "torchscript"]
+                                                           .read_bytes()).hexdigest(), name
+    assert summary["target_ids_sha256"] and summary["target_ids_sha256"] != summary["target_sha256"]
     assert summary["device"] == "cpu" and summary["precision"] == "fp32"
     assert set(summary["versions"]) == {"segattack", "torch", "numpy", "python"}
     assert summary["final"]["iou"] > 0.9

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from segattack_gui.errors import SegAttackError
+from segattack_gui.io.hashing import sha256_file
 from segattack_gui.io.inputs import load_attack_inputs
 from segattack_gui.io.masks import read_mask
 from tests.gui.test_autosave_window import paint_stroke
@@ -23,6 +24,7 @@ def test_a_saved_target_is_what_the_command_line_reads(qtbot, window, tmp_path, 
     assert np.array_equal(read_mask(path, num_classes=3).class_ids, painted)
     assert window.document.unsaved_layers == []
     assert window.document.provenance().target_path == str(path)
+    assert window.document.provenance().target_sha256 == sha256_file(path)
     assert "saved" in window.document.provenance().target_rule
     image = window.document.image.path
     inputs = load_attack_inputs(window.document.model.path, image, path, None, device="cpu")
@@ -45,6 +47,7 @@ def test_a_saved_region_reopens_and_is_what_the_command_line_reads(qtbot, window
     assert np.array_equal(window.canvas.region_mask(), region)
     assert window.document.region_path == str(path)
     assert window.document.provenance().region_path == str(path)
+    assert window.document.provenance().region_sha256 == sha256_file(path)
 
 
 def test_bad_mask_files_are_refused_with_the_file_named(qtbot, window, errors, tmp_path):
