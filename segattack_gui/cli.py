@@ -68,17 +68,51 @@ def _add_mask_threshold(parser: argparse.ArgumentParser) -> None:
                         help="grey level (0-254) above which an anti-aliased binary mask is foreground (default 20)")
 
 
+def _number(text: str) -> float:
+    """A float, also written as a fraction of 8-bit steps such as ``8/255``."""
+    from .core.attacks.base import parse_number
+
+    try:
+        return parse_number(text, float)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+
+
 def _add_method_parameters(parser: argparse.ArgumentParser) -> None:
-    """One flag per configuration field of any registered method (help from the dataclass)."""
+    """One flag per configuration field of any registered method."""
     from .core.attacks import METHODS
 
+    _add_config_flags(parser, {method: attack_type.config_type for method, attack_type in METHODS.items()})
+
+
+UNIVERSAL_FLAGS = ("iterations", "epsilon", "alpha", "batch_size", "stop_iou", "seed")
+
+
+def _add_universal_parameters(parser: argparse.ArgumentParser) -> None:
+    from .core.attacks.universal import UniversalConfig
+
+    _add_config_flags(parser, {"universal": UniversalConfig}, only=UNIVERSAL_FLAGS)
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, configs: dict[str, type], only=None) -> None:
+    """A flag per field of the configuration dataclasses (help from their metadata), with its
+    default and, when not every method has it, the methods that read it."""
+    from .core.attacks.base import format_value
+
     seen: dict[str, dataclasses.Field] = {}
-    for attack_type in METHODS.values():
-        for spec in dataclasses.fields(attack_type.config_type):
-            seen.setdefault(spec.name, spec)
+    users: dict[str, list[str]] = {}
+    for method, config_type in configs.items():
+        for spec in dataclasses.fields(config_type):
+            if only is None or spec.name in only:
+                seen.setdefault(spec.name, spec)
+                users.setdefault(spec.name, []).append(method)
     for name, spec in seen.items():
         flag = "--" + name.replace("_", "-")
-        help_text = spec.metadata.get("help", "") + f" (default {spec.default})"
+        default = "off" if spec.default is None else format_value(spec.default)
+        readers = (spec.metadata.get("applies_when") or {}).get("method") or users[name]  # beta: ASMA alone
+        readers = [readers] if isinstance(readers, str) else list(readers)
+        methods = "" if len(readers) == len(configs) else f"; {', '.join(readers)}"
+        help_text = f"{spec.metadata.get('help', '')} (default {default}{methods})"
         if spec.type in ("bool", bool):
             parser.add_argument(flag, dest=name, action="store_true", default=None, help=help_text)
         elif name in ("iterations", "seed") or spec.type in ("int", int):
@@ -86,7 +120,25 @@ def _add_method_parameters(parser: argparse.ArgumentParser) -> None:
         elif spec.metadata.get("choices"):
             parser.add_argument(flag, dest=name, choices=spec.metadata["choices"], default=None, help=help_text)
         else:
-            parser.add_argument(flag, dest=name, type=float, default=None, metavar="F", help=help_text)
+            parser.add_argument(flag, dest=name, type=_number, default=None, metavar="F", help=help_text)
+
+
+def _demo_settings() -> str:
+    from .core.attacks.base import format_value
+    from .demo.catalog import DEMO_ATTACK
+
+    return "ASMA, " + ", ".join(f"{name.replace('_', ' ')} {format_value(value)}" for name, value in DEMO_ATTACK["fundus"])
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Where and how the model runs, and how the command talks: the same for every attacking command."""
+    parser.add_argument("--device", default="auto", help="auto (a CUDA GPU when there is one), cpu, cuda or "
+                        "cuda:N (default auto)")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"],
+                        help="fp32: the reference numbers; tf32 (CUDA) and bf16: faster (default fp32)")
+    _add_mask_threshold(parser)
+    parser.add_argument("--trust-model", action="store_true", help="allow loading pickled models (runs their code)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,56 +150,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     attack = commands.add_parser("attack", help="attack one image towards a target mask and export the run folder")
     attack.add_argument("--demo", choices=["fundus", "skin"],
-                        help="use a shipped demo model, image and target (not with --model, --image, --target)")
+                        help="use a shipped demo model, image and target, and the demo's tuned settings "
+                        f"({_demo_settings()}) unless given (not with --model, --image, --target)")
     attack.add_argument("--model", type=Path, help="TorchScript, state dict (+ sidecar) or pickled model")
-    attack.add_argument("--image", type=Path)
+    attack.add_argument("--image", type=Path, help="image to attack (PNG, JPEG, TIFF incl. 16-bit, BMP)")
     attack.add_argument("--target", type=Path, help="target mask on the image grid (class ids, 0/255 or palette PNG)")
     attack.add_argument("--region", type=Path,
                         help="mask of the pixels allowed to change (non-zero = allowed); also with --demo")
-    attack.add_argument("--method", default="asma", type=str.lower, help=f"one of {', '.join(METHODS)}")
-    attack.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    attack.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
-    _add_mask_threshold(attack)
-    attack.add_argument("--trust-model", action="store_true", help="allow loading pickled models (runs their code)")
+    attack.add_argument("--method", default="asma", type=str.lower, help=f"one of {', '.join(METHODS)} (default asma)")
+    _add_run_options(attack)
     attack.add_argument("--gif", action="store_true", help="also write iterations.gif")
-    attack.add_argument("--quiet", action="store_true", help="no progress bar")
     attack.add_argument("--out", type=Path, required=True, help="run folder to create")
     _add_method_parameters(attack)
 
     batch = commands.add_parser("batch", help="the paper's protocol over a dataset: run folders plus table.csv/md")
-    batch.add_argument("--model", type=Path, required=True)
+    batch.add_argument("--model", type=Path, required=True, help="TorchScript, state dict (+ sidecar) or pickled model")
     batch.add_argument("--images", type=Path, required=True, help="folder of images")
     batch.add_argument("--masks", type=Path, help="folder of masks named like the images")
     batch.add_argument("--pairing", choices=["shuffle", "same-name"], default="shuffle",
-                       help="shuffle: each image towards another image's mask (seeded derangement)")
+                       help="shuffle: each image towards another image's mask (a derangement seeded by --seed); "
+                       "same-name: towards its own mask (default shuffle)")
     batch.add_argument("--targets", type=Path, help="folder of targets named like the images (overrides pairing)")
     batch.add_argument("--methods", default="ssm,asm,asma", help="comma-separated methods (default ssm,asm,asma)")
-    batch.add_argument("--batch-size", type=int, default=1, help="images attacked together (same size only)")
-    batch.add_argument("--device", default="auto")
-    batch.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
-    _add_mask_threshold(batch)
-    batch.add_argument("--trust-model", action="store_true")
-    batch.add_argument("--quiet", action="store_true")
+    batch.add_argument("--batch-size", type=int, default=1,
+                       help="images attacked together (same size only; recorded per run) (default 1)")
+    _add_run_options(batch)
     batch.add_argument("--out", type=Path, required=True, help="folder for run folders and tables (resumable)")
     _add_method_parameters(batch)
 
     universal = commands.add_parser("universal", help="one perturbation for a set of images (static target)")
-    universal.add_argument("--model", type=Path, required=True)
+    universal.add_argument("--model", type=Path, required=True,
+                           help="TorchScript, state dict (+ sidecar) or pickled model")
     universal.add_argument("--images", type=Path, required=True, help="folder of equally sized images")
     universal.add_argument("--target", type=Path, required=True, help="the one target mask for every image")
-    universal.add_argument("--holdout", type=int, default=1, help="last N images (name order) kept out of fitting")
-    universal.add_argument("--iterations", type=int, default=None, metavar="N")
-    universal.add_argument("--epsilon", type=float, default=None, metavar="F")
-    universal.add_argument("--alpha", type=float, default=None, metavar="F")
-    universal.add_argument("--batch-size", dest="batch_size", type=int, default=None, metavar="N")
-    universal.add_argument("--stop-iou", dest="stop_iou", type=float, default=None, metavar="F")
-    universal.add_argument("--seed", type=int, default=None, metavar="N")
-    universal.add_argument("--device", default="auto")
-    universal.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
-    _add_mask_threshold(universal)
-    universal.add_argument("--trust-model", action="store_true")
-    universal.add_argument("--quiet", action="store_true")
-    universal.add_argument("--out", type=Path, required=True)
+    universal.add_argument("--holdout", type=int, default=1,
+                           help="last N images (name order) kept out of fitting, to test transfer (default 1)")
+    _add_universal_parameters(universal)
+    _add_run_options(universal)
+    universal.add_argument("--out", type=Path, required=True, help="run folder to create")
 
     demo = commands.add_parser("demo", help="regenerate the demo data and retrain the demo models")
     demo.add_argument("--out", type=Path, help="folder to write into (default: the shipped resources folder)")
@@ -404,8 +444,7 @@ def universal_command(arguments: argparse.Namespace) -> int:
     from .io.export import require_new_folder, require_writable_folder
     from .universal_run import run_universal
 
-    names = ("iterations", "epsilon", "alpha", "batch_size", "stop_iou", "seed")
-    given = {name: getattr(arguments, name) for name in names if getattr(arguments, name) is not None}
+    given = {name: getattr(arguments, name) for name in UNIVERSAL_FLAGS if getattr(arguments, name) is not None}
     try:
         config = UniversalConfig(**given)
         config.validate()

@@ -18,6 +18,7 @@ import typing
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QSpinBox, QWidget
 
+from ..core.attacks.base import format_value, parse_number
 from ..errors import SegAttackError
 
 OWN_WIDGETS = ("iterations", "stop_iou")
@@ -47,29 +48,6 @@ def tooltip(field: dataclasses.Field) -> str:
     default = "empty (off)" if field.default is None else format_value(field.default)
     parts.append(f"Default: {default}.")
     return "\n".join(parts)
-
-
-def format_value(value) -> str:
-    """Short where that is exact (1e-07), as 8-bit steps where that is what it is (8/255,
-    0.5/255), else every digit; :func:`parse_number` reads each back to the same float."""
-    if isinstance(value, float):
-        short = f"{value:g}"
-        if float(short) == value:
-            return short
-        steps = round(value * 255, 3)
-        fraction = f"{steps:g}/255"
-        if steps and parse_number(fraction, float) == value:
-            return fraction
-        return repr(value)
-    return str(value)
-
-
-def parse_number(text: str, kind: type):
-    """A typed number; floats may be written as a fraction such as ``8/255``."""
-    if kind is float and "/" in text:
-        numerator, _, denominator = text.partition("/")
-        return float(numerator) / float(denominator)
-    return kind(text)
 
 
 def applies(field: dataclasses.Field, settings: dict) -> bool:

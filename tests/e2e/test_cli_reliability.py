@@ -4,6 +4,7 @@ parse errors are one line, ambiguous batch folders are refused, and huge images 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import struct
@@ -289,6 +290,28 @@ def test_help_is_still_the_full_usage(capsys):
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     assert text.startswith("usage: segattack attack") and "--mask-threshold N" in text and "0-254" in text
+
+
+@pytest.mark.parametrize("command", ["attack", "batch", "universal"])
+def test_help_gives_every_option_a_meaning_and_its_default(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--device", "--precision", "--iterations", "--epsilon"):
+        assert f"{option} " in text
+    assert "(default auto)" in text and "(default fp32)" in text
+    if command != "universal":
+        assert "(default 0.5/255; dag)" in text and "(default 1e-06; asma)" in text  # readable, and who reads it
+    else:
+        assert "(default 10/255)" in text
+
+
+def test_budgets_may_be_written_in_8bit_steps(files, tmp_path):
+    out = tmp_path / "run"
+    assert main(["attack", "--model", str(files["torchscript"]), "--image", str(files["image"]), "--target",
+                 str(files["target"]), "--method", "pgd", "--epsilon", "8/255", "--iterations", "2", "--quiet",
+                 "--out", str(out)]) == 0
+    assert json.loads((out / "summary.json").read_text())["config"]["epsilon"] == 8 / 255
 
 
 # --- huge images: our own one line, no Pillow warning (D13) ----------------------------------------

@@ -90,6 +90,29 @@ class StepInputs:
         return self.x.detach() - self.x0
 
 
+def format_value(value) -> str:
+    """Short where that is exact (1e-07), as 8-bit steps where that is what it is (8/255,
+    0.5/255), else every digit; :func:`parse_number` reads each back to the same float."""
+    if isinstance(value, float):
+        short = f"{value:g}"
+        if float(short) == value:
+            return short
+        steps = round(value * 255, 3)
+        fraction = f"{steps:g}/255"
+        if steps and parse_number(fraction, float) == value:
+            return fraction
+        return repr(value)
+    return str(value)
+
+
+def parse_number(text: str, kind: type):
+    """A typed number; floats may be written as a fraction such as ``8/255``."""
+    if kind is float and "/" in text:
+        numerator, _, denominator = text.partition("/")
+        return float(numerator) / float(denominator)
+    return kind(text)
+
+
 def quantize_8bit(x: torch.Tensor) -> torch.Tensor:
     """The image an 8-bit PNG would hold: rounded, not truncated."""
     return torch.round(x.clamp(0, 1) * 255) / 255
