@@ -215,11 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _accepted_parameters(method: str) -> set[str]:
+def _accepted_parameters(method: str, flag: str = "--method") -> set[str]:
     from .core.attacks import METHODS
 
     if method not in METHODS:
-        raise SegAttackError("--method", f"unknown method {method!r} (known: {', '.join(METHODS)})")
+        raise SegAttackError(flag, f"unknown method {method!r} (known: {', '.join(METHODS)})")
     return {spec.name for spec in dataclasses.fields(METHODS[method].config_type)}
 
 
@@ -247,10 +247,11 @@ def batch_attacks(arguments: argparse.Namespace) -> list:
     if not methods:
         raise SegAttackError("--methods", "names no method")
     given = _given_parameters(arguments)
-    accepted = {method: _accepted_parameters(method) for method in methods}
+    accepted = {method: _accepted_parameters(method, "--methods") for method in methods}
     unused = sorted(set(given) - set().union(*accepted.values()))
     if unused:
-        raise SegAttackError("--" + unused[0].replace("_", "-"), f"none of {', '.join(methods)} takes it")
+        takers = f"{methods[0]} takes" if len(methods) == 1 else f"none of {', '.join(methods)} takes"
+        raise SegAttackError("--" + unused[0].replace("_", "-"), f"{takers} no such parameter")
     return [build_attack(method, {k: v for k, v in given.items() if k in accepted[method]}) for method in methods]
 
 
@@ -414,7 +415,8 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
     from tqdm import tqdm
 
     runs = len(team.share(pairs) if team else pairs) * len(attacks)
-    bar = tqdm(total=runs, unit="run", file=sys.stderr, disable=arguments.quiet,
+    # Shown after a moment: inputs are checked first, and a bad one must leave stderr one line.
+    bar = tqdm(total=runs, unit="run", file=sys.stderr, disable=arguments.quiet, delay=2.0,
                desc=f"rank {team.rank}" if team else None)
 
     def progress(line: str) -> None:

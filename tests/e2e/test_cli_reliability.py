@@ -338,3 +338,21 @@ def test_huge_image_gives_our_line_and_no_pillow_warning(files, tmp_path, capsys
     assert one_error_line(capsys) == (f"segattack: error: {huge}: image is 12000x12000 = 144,000,000 pixels, "
                                       "more than the limit of 64,000,000")
     assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
+
+
+def test_batch_method_errors_name_the_batch_flag(files, dataset, tmp_path, capsys, no_work):
+    images, masks = dataset
+    common = ["batch", "--model", str(files["torchscript"]), "--images", str(images), "--masks", str(masks),
+              "--out", str(tmp_path / "out")]
+    assert main([*common, "--methods", "ssm,foo"]) == 2
+    assert capsys.readouterr().err.startswith("segattack: error: --methods: unknown method 'foo'")
+    assert main([*common, "--methods", "pgd", "--tau", "1e-3"]) == 2
+    assert capsys.readouterr().err.strip() == "segattack: error: --tau: pgd takes no such parameter"
+
+
+def test_a_bad_batch_input_leaves_stderr_one_line(files, dataset, tmp_path, capsys):
+    images, masks = dataset
+    (masks / sorted(p.name for p in masks.iterdir())[1]).unlink()
+    assert main(["batch", "--model", str(files["torchscript"]), "--images", str(images), "--masks", str(masks),
+                 "--iterations", "2", "--out", str(tmp_path / "out")]) == 2  # no --quiet: the bar is on
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
