@@ -135,6 +135,7 @@ def run_experiment(
     progress: Callable[[str], None] | None = None,
     on_message: Callable[[str], None] | None = None,
     team: Team | None = None,
+    on_checked: Callable[[], None] | None = None,
 ) -> list[dict]:
     """Attack every pair with every method, skipping finished runs; return the table rows.
 
@@ -157,6 +158,8 @@ def run_experiment(
         remove_empty_folders(created)
         raise SegAttackError(out, f"cannot write here ({error.strerror or error}); nothing was written") from None
     mine = list(pairs) if team is None else team.share(pairs)
+    if on_checked is not None:  # every input is fine: the work (and its progress bar) begins
+        on_checked()
     try:
         try:
             _run_pairs(model, mine, loaded, attacks, out, batch_size, progress, on_message)

@@ -415,23 +415,27 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
     from tqdm import tqdm
 
     runs = len(team.share(pairs) if team else pairs) * len(attacks)
-    # Shown after a moment: inputs are checked first, and a bad one must leave stderr one line.
-    bar = tqdm(total=runs, unit="run", file=sys.stderr, disable=arguments.quiet, delay=2.0,
-               desc=f"rank {team.rank}" if team else None)
+    bars = []  # made once the inputs are checked: a bad one must leave stderr one line
+
+    def start_bar() -> None:
+        bars.append(tqdm(total=runs, unit="run", file=sys.stderr, disable=arguments.quiet,
+                         desc=f"rank {team.rank}" if team else None))
 
     def progress(line: str) -> None:
-        bar.update(1)
-        bar.set_postfix_str(line[:60], refresh=False)
+        bars[0].update(1)
+        bars[0].set_postfix_str(line[:60], refresh=False)
 
     try:
         rows = run_experiment(model, pairs, attacks, arguments.out, batch_size=arguments.batch_size,
-                              mask_threshold=arguments.mask_threshold, progress=progress, on_message=warn, team=team)
+                              mask_threshold=arguments.mask_threshold, progress=progress, on_message=warn, team=team,
+                              on_checked=start_bar)
     except AttackInterrupted as interrupted:  # finished run folders stay: the batch resumes from them
         kept = arguments.out.is_dir() and any(arguments.out.iterdir())  # runs finished before the failure
         outcome = f"the finished runs in {arguments.out} are kept; run again to resume" if kept else None
         raise model_failure(arguments.model, interrupted, outcome or "nothing was written") from None
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     if team is not None and not team.is_main:
         return 0  # rank 0 prints the table of the whole run
     print((arguments.out / "table.md").read_text(encoding="utf-8"), end="")

@@ -14,16 +14,15 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from PySide6.QtCore import QObject, QSettings, Slot
+from PySide6.QtCore import QSettings, Slot
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from ..errors import SegAttackError
 from ..io.hashing import sha256_file
 from ..io.masks import read_mask, write_class_png
 from .actions import make_action
-from .document import AttackDocument
-from .loading import DocumentLoader
+from .mask_sources import MaskActions
 
 PNG_FILTER = "PNG masks (*.png);;All files (*)"
 REGION_COLOURS = [(0, 0, 0), (255, 255, 255)]  # 0: kept as it is, 1: may change
@@ -33,15 +32,8 @@ LAST_FOLDER_KEY = "dialogs/mask_folder"
 CloseAnswer = Literal["save", "discard", "cancel"]
 
 
-class MaskFiles(QObject):
+class MaskFiles(MaskActions):
     """Save and open actions for the two mask layers, and the unsaved-masks question at close."""
-
-    def __init__(self, document: AttackDocument, loader: DocumentLoader, canvas, window: QWidget):
-        super().__init__(window)
-        self.document = document
-        self.loader = loader
-        self.canvas = canvas
-        self.window = window
 
     # ------------------------------------------------------------------ files
     def save_target(self, path) -> Path:

@@ -88,8 +88,8 @@ class ParameterDialog(QDialog):
                 for name, editor in self._editors.items()}
 
 
-class MaskSources(QObject):
-    """Actions that replace or transform the target; ``build_menu`` adds them to a menu."""
+class MaskActions(QObject):
+    """What every group of mask actions works on: the document, its loader, the canvas, the window."""
 
     def __init__(self, document: AttackDocument, loader: DocumentLoader, canvas, window: QWidget):
         super().__init__(window)
@@ -97,6 +97,10 @@ class MaskSources(QObject):
         self.loader = loader
         self.canvas = canvas
         self.window = window
+
+
+class MaskSources(MaskActions):
+    """Actions that replace or transform the target; ``build_menu`` adds them to a menu."""
 
     # ------------------------------------------------------------------ sources
     def target_from_prediction(self) -> None:
