@@ -115,12 +115,12 @@ def run_folder(out: Path, method: str, pair: Pair) -> Path:
     return out / method / pair.image.stem
 
 
-def _load_pair(model: LoadedModel, pair: Pair, mask_threshold: int):
+def _load_pair(model: LoadedModel, pair: Pair, mask_threshold: int, mask_class: int | None):
     image = read_image(pair.image)
     check_channels(model, image)
     check_model_fits(model, *image.pixels.shape[:2])
     target = read_mask(pair.target, num_classes=model.adapter.num_classes, palette=model_colors(model),
-                       expected_shape=image.pixels.shape[:2], threshold=mask_threshold)
+                       expected_shape=image.pixels.shape[:2], threshold=mask_threshold, binary_class=mask_class)
     return image, target
 
 
@@ -132,6 +132,7 @@ def run_experiment(
     *,
     batch_size: int = 1,
     mask_threshold: int = 20,
+    mask_class: int | None = None,
     progress: Callable[[str], None] | None = None,
     on_message: Callable[[str], None] | None = None,
     team: Team | None = None,
@@ -147,7 +148,7 @@ def run_experiment(
     stops all of them alike before anything is written; rank 0 writes the tables once
     every share is done.
     """
-    loaded = {pair: _load_pair(model, pair, mask_threshold) for pair in pairs}
+    loaded = {pair: _load_pair(model, pair, mask_threshold, mask_class) for pair in pairs}
     for attack in attacks:
         for pair in pairs:
             check_resumable(run_folder(out, attack.name, pair), attack, pair, model)

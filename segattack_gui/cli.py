@@ -66,6 +66,10 @@ def _mask_threshold(text: str) -> int:
 def _add_mask_threshold(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mask-threshold", type=_mask_threshold, default=20, metavar="N",
                         help="grey level (0-254) above which an anti-aliased binary mask is foreground (default 20)")
+    parser.add_argument("--mask-class", type=int, default=None, metavar="C",
+                        help="the class a binary (0/255 or anti-aliased) target mask marks, e.g. 1 for a RIM-ONE "
+                        "disc mask and a disc-and-cup model (default 1; anti-aliased masks then need a "
+                        "two-class model)")
 
 
 def _number(text: str) -> float:
@@ -337,7 +341,8 @@ def attack_command(arguments: argparse.Namespace) -> int:
     try:
         inputs = load_attack_inputs(model_path, image_path, target_path, arguments.region,
                                     trust_model=arguments.trust_model, device=arguments.device,
-                                    precision=arguments.precision, mask_threshold=arguments.mask_threshold)
+                                    precision=arguments.precision, mask_threshold=arguments.mask_threshold,
+                                    mask_class=arguments.mask_class)
     except ValueError as error:  # e.g. CUDA asked for but absent
         raise SegAttackError("--device", str(error)) from None
     frames: list = []
@@ -427,7 +432,8 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
 
     try:
         rows = run_experiment(model, pairs, attacks, arguments.out, batch_size=arguments.batch_size,
-                              mask_threshold=arguments.mask_threshold, progress=progress, on_message=warn, team=team,
+                              mask_threshold=arguments.mask_threshold, mask_class=arguments.mask_class,
+                              progress=progress, on_message=warn, team=team,
                               on_checked=start_bar)
     except AttackInterrupted as interrupted:  # finished run folders stay: the batch resumes from them
         kept = arguments.out.is_dir() and any(arguments.out.iterdir())  # runs finished before the failure
@@ -467,7 +473,7 @@ def universal_command(arguments: argparse.Namespace) -> int:
     except ValueError as error:
         raise SegAttackError("--device", str(error)) from None
     summary = run_universal(model, images, arguments.target, config, arguments.holdout, out,
-                            mask_threshold=arguments.mask_threshold)
+                            mask_threshold=arguments.mask_threshold, mask_class=arguments.mask_class)
     for part in ("fitting", "held_out"):
         mean = summary[part]["mean"]
         if mean["iou"] is not None:

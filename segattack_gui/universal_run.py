@@ -30,7 +30,8 @@ def _means(records: list[dict]) -> dict:
 
 
 def run_universal(model: LoadedModel, image_paths: list[Path], target_path: Path, config: UniversalConfig,
-                  holdout: int, out: Path, mask_threshold: int = 20, progress=None) -> dict:
+                  holdout: int, out: Path, mask_threshold: int = 20, mask_class: int | None = None,
+                  progress=None) -> dict:
     """Fit, evaluate on fitting and held-out images, and write ``out`` atomically; return the summary."""
     if holdout < 0 or holdout >= len(image_paths):
         raise SegAttackError("--holdout", f"must leave at least one of the {len(image_paths)} images to fit on")
@@ -43,7 +44,7 @@ def run_universal(model: LoadedModel, image_paths: list[Path], target_path: Path
     height, width = images[0].pixels.shape[:2]
     check_model_fits(model, height, width)
     target = read_mask(target_path, num_classes=model.adapter.num_classes, palette=model_colors(model),
-                       expected_shape=(height, width), threshold=mask_threshold)
+                       expected_shape=(height, width), threshold=mask_threshold, binary_class=mask_class)
     split = len(images) - holdout
     fitting, held_out = images[:split], images[split:]
     result = fit_universal(model.adapter, [i.pixels for i in fitting], target.class_ids, config, progress=progress)

@@ -55,6 +55,7 @@ def load_attack_inputs(
     device: str = "auto",
     precision: str = "fp32",
     mask_threshold: int = 20,
+    mask_class: int | None = None,
 ) -> AttackInputs:
     image = read_image(image_path)
     model = load_model(model_path, trust_pickle=trust_model, device=device, precision=precision)
@@ -63,7 +64,7 @@ def load_attack_inputs(
     check_model_fits(model, height, width)
     num_classes = model.adapter.num_classes
     target = read_mask(target_path, num_classes=num_classes, palette=model_colors(model),
-                       expected_shape=(height, width), threshold=mask_threshold)
+                       expected_shape=(height, width), threshold=mask_threshold, binary_class=mask_class)
     region = None
     if region_path is not None:
         region = read_mask(region_path, num_classes=2, expected_shape=(height, width), threshold=mask_threshold)

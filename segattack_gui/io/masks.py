@@ -76,19 +76,25 @@ def read_mask(
     palette: list[tuple[int, int, int]] | None = None,
     expected_shape: tuple[int, int] | None = None,
     threshold: int = 20,
+    binary_class: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> MaskFile:
     """Read a mask file as int64 class ids in [0, num_classes).
 
     Single-channel values are class ids when all are below num_classes; else {0, 255} is a binary
     mask (255 -> 1); else, for two-class models, a greyscale mask reaching 255 is anti-aliased and
-    class 1 is where value > threshold (the RIM-ONE rule of the ASMA authors). Palette PNGs give
-    their indices. RGB masks must use exactly the class colours (``palette``, default
-    ``default_colors``) or be grey. Constant alpha is ignored; varying alpha is refused.
+    class 1 is where value > threshold (the RIM-ONE rule of the ASMA authors). ``binary_class``
+    names the class a binary or anti-aliased mask marks, for any number of classes (a disc mask
+    for a disc-and-cup model). Palette PNGs give their indices. RGB masks must use exactly the
+    class colours (``palette``, default ``default_colors``) or be grey. Constant alpha is
+    ignored; varying alpha is refused.
     """
     if num_classes < 1:
         raise ValueError(f"num_classes must be at least 1, got {num_classes}")
     path = Path(path)
+    if binary_class is not None and not 1 <= binary_class < num_classes:
+        raise SegAttackError(path, f"a binary mask cannot mark class {binary_class}: the model has classes "
+                                   f"0 to {num_classes - 1}, and 0 is the background")
     data = read_file_bytes(path)
     decoded = decode_image_file(path, data, max_pixels=max_pixels, keep_palette=True)
     array, mode = decoded.array, decoded.mode
@@ -114,12 +120,12 @@ def read_mask(
 
     source = f"{decoded.file_format} ({_kind_words(mode, array.dtype)})"
     if mode == "RGB":
-        class_ids, rule = _ids_from_colours(path, array, num_classes, palette, threshold, source)
+        class_ids, rule = _ids_from_colours(path, array, num_classes, palette, threshold, binary_class, source)
     else:
         if mode == "1":
             array = array.astype(np.uint8)
         class_ids, rule = _ids_from_values(
-            path, array, num_classes, threshold, allow_threshold=(mode == "L"), source=source
+            path, array, num_classes, threshold, binary_class, allow_threshold=(mode == "L"), source=source
         )
     return MaskFile(
         class_ids=np.ascontiguousarray(class_ids, dtype=np.int64),
@@ -179,6 +185,7 @@ def _ids_from_values(
     values: np.ndarray,
     num_classes: int,
     threshold: int,
+    binary_class: int | None,
     *,
     allow_threshold: bool,
     source: str,
@@ -192,23 +199,25 @@ def _ids_from_values(
         raise SegAttackError(path, "mask is empty")
     if present.min() >= 0 and present.max() < num_classes:
         return values.astype(np.int64), f"{source}: pixel values are class ids"
+    marked = 1 if binary_class is None else binary_class
     if num_classes >= 2:
         for full in (255, 65535):
             if set(present.tolist()) <= {0, full}:
-                rule = f"{source}: binary 0/{full} mask, {full} -> class 1"
-                return (values == full).astype(np.int64), rule
-    if allow_threshold and num_classes == 2 and values.dtype == np.uint8 and present.max() == 255:
+                rule = f"{source}: binary 0/{full} mask, {full} -> class {marked}"
+                return (values == full).astype(np.int64) * marked, rule
+    two_class_or_told = num_classes == 2 or binary_class is not None
+    if allow_threshold and two_class_or_told and values.dtype == np.uint8 and present.max() == 255:
         rule = (
             f"{source}: anti-aliased mask ({present.size} grey levels), "
-            f"class 1 where value > {threshold}"
+            f"class {marked} where value > {threshold}"
         )
-        return (values > threshold).astype(np.int64), rule
+        return (values > threshold).astype(np.int64) * marked, rule
     offending = present[(present < 0) | (present >= num_classes)]
     hint = ""
     if allow_threshold and values.dtype == np.uint8 and present.max() == 255:
         # Grey edges of a binary mask: with more than two classes, which one it marks is not ours to guess.
-        hint = ("; it looks like an anti-aliased binary mask: save it as 0/255 (255 -> class 1) or as "
-                "class ids")
+        hint = ("; it looks like an anti-aliased binary mask: name the class it marks (--mask-class), or "
+                "save it as 0/255 (255 -> class 1) or as class ids")
     raise SegAttackError(
         path,
         f"mask holds class ids {_list_values(offending)}, but the model has {num_classes} "
@@ -222,6 +231,7 @@ def _ids_from_colours(
     num_classes: int,
     palette: list[tuple[int, int, int]] | None,
     threshold: int,
+    binary_class: int | None,
     source: str,
 ) -> tuple[np.ndarray, str]:
     """RGB -> class ids by exact colour match; a grey RGB mask falls back to the value rules."""
@@ -240,7 +250,7 @@ def _ids_from_colours(
         return class_ids, f"{source}: colours matched exactly to the {which} class colours"
     if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
         class_ids, rule = _ids_from_values(
-            path, rgb[..., 0], num_classes, threshold, allow_threshold=True, source=source
+            path, rgb[..., 0], num_classes, threshold, binary_class, allow_threshold=True, source=source
         )
         return class_ids, rule + " (grey RGB read as one channel)"
     first = int(np.flatnonzero(~known[inverse])[0])

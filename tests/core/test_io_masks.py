@@ -306,3 +306,13 @@ def test_sha256_array_depends_on_values_dtype_and_shape():
     assert sha256_array(ids) != sha256_array(changed)
     assert sha256_array(ids.T) == sha256_array(np.ascontiguousarray(ids.T))
     assert len(sha256_array(ids)) == 64
+
+
+def test_a_binary_mask_marks_the_class_it_is_told(tmp_path):
+    hard = _save(tmp_path / "hard.png", np.array([[0, 255], [255, 0]], np.uint8))
+    assert read_mask(hard, num_classes=3, binary_class=2).class_ids.tolist() == [[0, 2], [2, 0]]
+    soft = _save(tmp_path / "soft.png", np.array([[0, 10, 128, 255]], np.uint8))
+    mask = read_mask(soft, num_classes=3, binary_class=1)
+    assert mask.class_ids.tolist() == [[0, 0, 1, 1]] and "class 1 where value > 20" in mask.rule
+    ids = _save(tmp_path / "ids.png", np.array([[0, 1, 2]], np.uint8))  # class ids stay class ids
+    assert read_mask(ids, num_classes=3, binary_class=2).class_ids.tolist() == [[0, 1, 2]]

@@ -48,3 +48,22 @@ def test_attack_g5_towards_g14_with_the_paper_unet(tmp_path):
     assert prediction.shape == (569, 428)
     assert (prediction[:91] == 255).all() and (prediction[91:479, 20:408] != 255).all()
     assert np.load(out / "adversarial.npy").shape == (569, 428, 3)
+
+
+def test_the_papers_pair_with_the_shipped_disc_and_cup_model(tmp_path, capsys):
+    """A RIM-ONE disc mask (anti-aliased, one structure) for a three-class model: the user names the class."""
+    from segattack_gui.assets import resource_root
+
+    model = resource_root() / "models" / "fundus_unet.pt"
+    arguments = ["attack", "--model", str(model), "--image", str(SHARED_DATA / "images" / "G_5_R_1.png"),
+                 "--target", str(SHARED_DATA / "masks" / "G_14_R_1.png"), "--iterations", "2", "--quiet"]
+    assert main([*arguments, "--out", str(tmp_path / "refused")]) == 2
+    assert "--mask-class" in capsys.readouterr().err  # says how to go on
+    out = tmp_path / "run"
+    assert main([*arguments, "--mask-class", "1", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert "class 1 where value > 20" in summary["target_rule"]
+    truth = np.asarray(Image.open(SHARED_DATA / "masks" / "G_14_R_1.png")) > 20
+    np.testing.assert_array_equal(np.asarray(Image.open(out / "target.png")), truth.astype(np.uint8))
+    assert main([*arguments, "--mask-class", "3", "--out", str(tmp_path / "bad")]) == 2
+    assert "cannot mark class 3" in capsys.readouterr().err
