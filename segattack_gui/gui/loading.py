@@ -187,7 +187,9 @@ class DocumentLoader(QObject):
             QSettings().setValue(TRUSTED_KEY, (trusted + [sha256])[-200:])
 
     # ------------------------------------------------------------------ target
-    def open_target(self, path) -> None:
+    def open_target(self, path, binary_class: int | None = None) -> None:
+        """Open a target mask; a binary or anti-aliased one marks ``binary_class`` (None: class 1,
+        anti-aliased masks for two-class models only)."""
         path = Path(path)
 
         def prepare():
@@ -199,7 +201,8 @@ class DocumentLoader(QObject):
             shape = document.image_shape
 
             def job():
-                return read_mask(path, num_classes=num_classes, palette=palette, expected_shape=shape)
+                return read_mask(path, num_classes=num_classes, palette=palette, expected_shape=shape,
+                                 binary_class=binary_class)
 
             return job
 

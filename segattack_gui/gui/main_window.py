@@ -190,7 +190,9 @@ class MainWindow(QMainWindow):
         self.loader.open_model(path)
 
     def open_target(self, path) -> None:
-        self.loader.open_target(path)
+        """A class-id mask as it is; a binary (0/255 or anti-aliased) one marks the selected label."""
+        label = self.canvas.current_label()
+        self.loader.open_target(path, binary_class=label if 0 < label < len(self.document.class_names) else None)
 
     def open_file_as(self, kind: str, path: str) -> None:
         {"image": self.open_image, "model": self.open_model, "target": self.open_target}[kind](path)

@@ -216,8 +216,8 @@ def _ids_from_values(
     hint = ""
     if allow_threshold and values.dtype == np.uint8 and present.max() == 255:
         # Grey edges of a binary mask: with more than two classes, which one it marks is not ours to guess.
-        hint = ("; it looks like an anti-aliased binary mask: name the class it marks (--mask-class), or "
-                "save it as 0/255 (255 -> class 1) or as class ids")
+        hint = ("; it looks like an anti-aliased binary mask: name the class it marks (--mask-class; in the "
+                "window, select that label), or save it as 0/255 (255 -> class 1) or as class ids")
     raise SegAttackError(
         path,
         f"mask holds class ids {_list_values(offending)}, but the model has {num_classes} "

@@ -108,3 +108,20 @@ def test_undo_cannot_empty_the_ready_target(qtbot, window):
     paint_stroke(window, [(100, 100), (160, 120)], label=2)
     window.canvas.undo()
     assert np.array_equal(window.target_mask(), demo_target)
+
+
+def test_a_binary_mask_opens_as_the_selected_label(qtbot, window, tmp_path, errors):
+    """The RIM-ONE masks are anti-aliased disc masks; the demo model has a disc and a cup."""
+    from PIL import Image
+
+    height, width = window.target_mask().shape
+    soft = np.zeros((height, width), np.uint8)
+    soft[40:80, 50:90] = 255
+    soft[39, 50:90] = 100  # an anti-aliased edge
+    Image.fromarray(soft).save(tmp_path / "disc.png")
+    window.canvas.set_current_label(2)
+    window.open_target(tmp_path / "disc.png")
+    wait_until_idle(qtbot, window)
+    assert not errors.messages
+    assert set(np.unique(window.target_mask())) == {0, 2}
+    assert (window.target_mask() == 2).sum() == 41 * 40
