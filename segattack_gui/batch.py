@@ -27,7 +27,7 @@ from .core.runner import run_batch
 from .distributed import Team
 from .errors import SegAttackError
 from .io.export import Provenance, export_run, missing_folders, remove_empty_folders
-from .io.hashing import sha256_file
+from .io.hashing import sha256_array, sha256_file
 from .io.images import read_image, write_file_bytes
 from .io.inputs import check_channels, model_colors
 from .io.masks import read_mask
@@ -151,7 +151,7 @@ def run_experiment(
     loaded = {pair: _load_pair(model, pair, mask_threshold, mask_class) for pair in pairs}
     for attack in attacks:
         for pair in pairs:
-            check_resumable(run_folder(out, attack.name, pair), attack, pair, model)
+            check_resumable(run_folder(out, attack.name, pair), attack, pair, model, loaded[pair][1].class_ids)
     created = missing_folders(out)  # only made once every input has been checked
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -179,8 +179,9 @@ def run_experiment(
     return rows
 
 
-def check_resumable(folder: Path, attack: Attack, pair: Pair, model: LoadedModel) -> None:
-    """A finished run folder is reused only if it was made by these settings from these files:
+def check_resumable(folder: Path, attack: Attack, pair: Pair, model: LoadedModel, target: np.ndarray) -> None:
+    """A finished run folder is reused only if it was made by these settings from this model, image
+    and target (compared by content: a path may be spelt another way, a mask read by another rule):
     otherwise the table would report settings that never ran."""
     summary_path = folder / "summary.json"
     if not summary_path.is_file():
@@ -195,9 +196,11 @@ def check_resumable(folder: Path, attack: Attack, pair: Pair, model: LoadedModel
         "config": json.loads(json.dumps(attack.config.as_dict())),
         "model_sha256": model.sha256,
         "image_sha256": sha256_file(pair.image),
-        "target_path": str(pair.target),
+        "target_ids_sha256": sha256_array(np.asarray(target, dtype=np.uint8)),
     }
-    differing = [key for key, value in expected.items() if summary.get(key) != value]
+    summary.setdefault("target_ids_sha256", summary.get("target_sha256"))  # folders from before the field
+    words = {"config": "parameters", "model_sha256": "model", "image_sha256": "image", "target_ids_sha256": "target"}
+    differing = [words.get(key, key) for key, value in expected.items() if summary.get(key) != value]
     if differing:
         raise SegAttackError(summary_path, f"was made with another {' and '.join(differing)}; use a new --out, "
                                            "or delete the folder to run it again with these settings")

@@ -77,7 +77,7 @@ class MainWindow(QMainWindow):
         self.error_box: QMessageBox | None = None
         self._finished_result = None
         self._close_after_export = False
-        self._masks_settled = False  # the unsaved-masks question was answered for this close
+        self._settled_masks: tuple | None = None  # (target, region) the unsaved-masks question was answered for
         self._demo_paths: set[Path] = set()  # opened with the demo: kept out of Recent files
         self._build_widgets()
         self.canvas_binding = CanvasBinding(self.document, self.canvas, self)
@@ -371,7 +371,7 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_export_failed(self, message: str) -> None:
         self._close_after_export = False  # stay open: the run is still here to export elsewhere
-        self._masks_settled = False  # and a later close asks about the masks again
+        self._settled_masks = None  # and a later close asks about the masks again
         self.report_error(message)
 
     def choose_export_parent(self, parent: Path) -> None:
@@ -434,11 +434,13 @@ class MainWindow(QMainWindow):
         can still be exported elsewhere. The window hides before it waits for the attack's
         current iteration, which on a large image on the CPU can take seconds.
         """
-        if not self._masks_settled:
+        masks = (self.document.target, self.document.region)  # replaced, never changed in place, by each edit
+        if self._settled_masks is None or any(now is not then for now, then in zip(masks, self._settled_masks)):
             if not self.mask_files.settle_before_close():
                 event.ignore()
                 return
-            self._masks_settled = True
+            # Asked once per close; painting on while an export holds the close up asks again.
+            self._settled_masks = (self.document.target, self.document.region)
         if self.exporter.busy:
             self.session.stop()
             if not self._close_after_export:

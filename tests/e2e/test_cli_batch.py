@@ -66,7 +66,7 @@ def test_batch_resumes_without_redoing_finished_runs(files, dataset, tmp_path):
     assert summary.stat().st_mtime_ns == before
 
 
-@pytest.mark.parametrize("change, differs", [(("--iterations", "7"), "config"), (("--seed", "4"), "config")])
+@pytest.mark.parametrize("change, differs", [(("--iterations", "7"), "parameters"), (("--seed", "4"), "parameters")])
 def test_resuming_with_other_settings_is_refused(files, dataset, tmp_path, capsys, change, differs):
     """A table must never mix in runs made with settings other than the ones asked for."""
     out = tmp_path / "experiment"
@@ -78,6 +78,31 @@ def test_resuming_with_other_settings_is_refused(files, dataset, tmp_path, capsy
     assert error.startswith("segattack: error: ") and "summary.json: was made with another" in error, error
     assert differs in error and "\n" not in error
     assert (out / "table.csv").read_bytes() == table
+
+
+def test_resuming_after_a_mask_changed_is_refused(files, dataset, tmp_path, capsys):
+    from PIL import Image
+
+    out = tmp_path / "experiment"
+    assert run_batch(files, dataset, out) == 0
+    images, masks = dataset
+    for path in masks.iterdir():  # every mask edited in place, same names
+        Image.fromarray(np.roll(np.asarray(Image.open(path)), 2, axis=1)).save(path)
+    capsys.readouterr()
+    assert run_batch(files, dataset, out) == 2
+    assert "was made with another target" in capsys.readouterr().err
+
+
+def test_resuming_with_the_same_files_under_other_paths_reuses_the_runs(files, dataset, tmp_path, monkeypatch):
+    out = tmp_path / "experiment"
+    assert run_batch(files, dataset, out) == 0
+    summary = out / "asma" / "case1" / "summary.json"
+    before = summary.stat().st_mtime_ns
+    monkeypatch.chdir(tmp_path)
+    images, masks = dataset
+    relative = (images.relative_to(tmp_path), masks.relative_to(tmp_path))
+    assert run_batch(files, relative, out.relative_to(tmp_path)) == 0
+    assert summary.stat().st_mtime_ns == before
 
 
 def test_targets_folder_pairs_by_name(files, dataset, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -125,3 +127,23 @@ def test_a_binary_mask_opens_as_the_selected_label(qtbot, window, tmp_path, erro
     assert not errors.messages
     assert set(np.unique(window.target_mask())) == {0, 2}
     assert (window.target_mask() == 2).sum() == 41 * 40
+
+
+def test_painting_while_an_export_holds_the_close_asks_again(qtbot, window, tmp_path, monkeypatch):
+    from segattack_gui.gui import export_worker
+    from tests.gui.window_fixtures import run_and_wait
+
+    run_and_wait(qtbot, window, iterations=2)
+    real_export = export_worker.export_run
+    monkeypatch.setattr(export_worker, "export_run", lambda *a, **k: (time.sleep(1.0), real_export(*a, **k))[1])
+    paint_stroke(window, [(100, 100), (160, 120)])
+    window.export_results(tmp_path / "run")
+    window.close()  # answered "discard" for these strokes; put off until the export is written
+    assert window.isVisible() and window.unsaved_question.asked == [["target"]]
+    paint_stroke(window, [(40, 40), (80, 60)], label=2)  # new work while the close waits
+    window.unsaved_question.answer = "cancel"
+    with qtbot.waitSignal(window.export_finished, timeout=60_000):
+        pass
+    qtbot.wait(200)
+    assert window.unsaved_question.asked == [["target"], ["target"]]  # asked about the new strokes
+    assert window.isVisible()  # and the user kept the window
