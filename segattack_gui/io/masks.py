@@ -92,9 +92,6 @@ def read_mask(
     if num_classes < 1:
         raise ValueError(f"num_classes must be at least 1, got {num_classes}")
     path = Path(path)
-    if binary_class is not None and not 1 <= binary_class < num_classes:
-        raise SegAttackError(path, f"a binary mask cannot mark class {binary_class}: the model has classes "
-                                   f"0 to {num_classes - 1}, and 0 is the background")
     data = read_file_bytes(path)
     decoded = decode_image_file(path, data, max_pixels=max_pixels, keep_palette=True)
     array, mode = decoded.array, decoded.mode
@@ -197,6 +194,13 @@ def _ids_from_values(
     present = np.unique(values)
     if present.size == 0:
         raise SegAttackError(path, "mask is empty")
+    binary = set(present.tolist()) <= {0, 1} or (set(present.tolist()) <= {0, 255, 65535} and present.size <= 2)
+    told = binary_class is not None and (binary or allow_threshold and present.max() == 255)
+    if told and not 1 <= binary_class < num_classes:
+        raise SegAttackError(path, f"a binary mask cannot mark class {binary_class}: the model has classes "
+                                   f"0 to {num_classes - 1}, and 0 is the background")
+    if told and set(present.tolist()) <= {0, 1}:  # a 0/1 (or 1-bit) mask told which class it marks
+        return values.astype(np.int64) * binary_class, f"{source}: binary 0/1 mask, 1 -> class {binary_class}"
     if present.min() >= 0 and present.max() < num_classes:
         return values.astype(np.int64), f"{source}: pixel values are class ids"
     marked = 1 if binary_class is None else binary_class

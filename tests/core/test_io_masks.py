@@ -316,3 +316,12 @@ def test_a_binary_mask_marks_the_class_it_is_told(tmp_path):
     assert mask.class_ids.tolist() == [[0, 0, 1, 1]] and "class 1 where value > 20" in mask.rule
     ids = _save(tmp_path / "ids.png", np.array([[0, 1, 2]], np.uint8))  # class ids stay class ids
     assert read_mask(ids, num_classes=3, binary_class=2).class_ids.tolist() == [[0, 1, 2]]
+
+
+def test_a_zero_one_mask_told_its_class_marks_it_and_a_bad_class_matters_only_when_used(tmp_path):
+    zero_one = _save(tmp_path / "zero_one.png", np.array([[0, 1], [1, 0]], np.uint8))
+    assert read_mask(zero_one, num_classes=3, binary_class=2).class_ids.tolist() == [[0, 2], [2, 0]]
+    ids = _save(tmp_path / "ids.png", np.array([[0, 1, 2]], np.uint8))
+    assert read_mask(ids, num_classes=3, binary_class=7).class_ids.tolist() == [[0, 1, 2]]  # not binary
+    with pytest.raises(SegAttackError, match="cannot mark class 7"):
+        read_mask(zero_one, num_classes=3, binary_class=7)

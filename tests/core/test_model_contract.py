@@ -75,9 +75,17 @@ def test_a_model_without_gradient_is_refused_when_probed(tmp_path, model):
     path = tmp_path / "model.ts"
     save_scripted(model, path)
     loaded = load_model(path, device="cpu")
-    with pytest.raises(SegAttackError, match="no gradient") as caught:
+    with pytest.raises(SegAttackError, match="no gradient|class ids") as caught:
         check_model_fits(loaded, 16, 16)
     assert caught.value.source == str(path)
+
+
+def test_a_three_class_argmax_model_is_named_for_what_it_returns(tmp_path):
+    """Not "outputs 2 classes but the sidecar names 3": the class ids themselves are the problem."""
+    save_scripted(ArgmaxModel(), tmp_path / "model.ts")
+    (tmp_path / "model.json").write_text(json.dumps({"classes": ["a", "b", "c"]}))
+    with pytest.raises(SegAttackError, match="int64 values .class ids.., not logits"):
+        check_model_fits(load_model(tmp_path / "model.ts", device="cpu"), 16, 16)
 
 
 def test_an_output_without_its_batch_axis_is_named_as_such():

@@ -147,3 +147,9 @@ def test_painting_while_an_export_holds_the_close_asks_again(qtbot, window, tmp_
     qtbot.wait(200)
     assert window.unsaved_question.asked == [["target"], ["target"]]  # asked about the new strokes
     assert window.isVisible()  # and the user kept the window
+
+
+def test_mask_names_get_png_appended_unless_they_name_another_image_type(window, tmp_path):
+    assert window.save_target(tmp_path / "patient 3.1_target").name == "patient 3.1_target.png"
+    with pytest.raises(SegAttackError, match="PNG"):
+        window.save_target(tmp_path / "target.tif")
