@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
+import stat
 import struct
 import warnings
 from dataclasses import dataclass
@@ -109,13 +111,20 @@ def read_file_bytes(path: str | os.PathLike) -> bytes:
 
 def write_file_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write encoded bytes through a temporary file renamed over ``path``: a failed write
-    (full disk, no permission) leaves neither a partial file nor a damaged older one."""
+    (full disk, no permission) leaves neither a partial file nor a damaged older one.
+
+    A symbolic link is written through (its target is replaced), an existing file keeps its
+    permissions, a new one gets the umask's, as ``open`` would give.
+    """
     path = Path(path)
-    partial = path.with_name(f".{path.name}.partial")
+    target = path.resolve() if path.is_symlink() else path
+    partial = target.with_name(f".{secrets.token_hex(6)}.partial")  # short: any valid name still fits
     try:
-        with open(partial, "wb") as handle:
+        with open(partial, "xb") as handle:  # a new file: the umask's permissions
             handle.write(data)
-        os.replace(partial, path)
+        if target.exists():
+            os.chmod(partial, stat.S_IMODE(target.stat().st_mode))
+        os.replace(partial, target)
     except OSError as error:
         try:
             partial.unlink(missing_ok=True)

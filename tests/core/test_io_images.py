@@ -529,3 +529,20 @@ def test_rimone_images_read_as_rgb():
         _check_loaded(image, 569, 428, 3)
         with Image.open(path) as reference:
             np.testing.assert_allclose(image.pixels, np.asarray(reference) / 255.0, atol=1e-7)
+
+
+def test_file_writes_replace_whole_files_keep_links_and_modes(tmp_path):
+    from segattack_gui.io.images import write_file_bytes
+
+    real = tmp_path / "real.png"
+    real.write_bytes(b"old")
+    real.chmod(0o640)
+    link = tmp_path / "link.png"
+    link.symlink_to(real)
+    write_file_bytes(link, b"new")
+    assert link.is_symlink() and real.read_bytes() == b"new"  # written through the link
+    assert real.stat().st_mode & 0o777 == 0o640
+    long_name = tmp_path / ("m" * 251 + ".png")  # 255 characters: the longest a name may be
+    write_file_bytes(long_name, b"x")
+    assert long_name.read_bytes() == b"x"
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
