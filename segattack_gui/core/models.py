@@ -244,6 +244,9 @@ class ModelAdapter:
                 raise ModelOutputError(f"a sigmoid model must output one channel, this one has {output.shape[1]}")
             output = torch.cat([-output / 2, output / 2], dim=1)
         if output.shape[1] != self.num_classes:
+            if not self.spec.classes_given:  # they could not be counted when the model was loaded
+                raise ModelOutputError(f"the model outputs {output.shape[1]} classes; name them in a sidecar "
+                                       '("classes": [...]) beside the model')
             raise ModelOutputError(
                 f"the model outputs {output.shape[1]} classes but the sidecar names {self.num_classes}"
             )

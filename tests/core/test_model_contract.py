@@ -162,3 +162,20 @@ def test_a_numpy_file_is_not_mistaken_for_a_pickled_model(tmp_path):
 def test_an_unknown_device_is_a_plain_error():
     with pytest.raises(ValueError, match="unknown device 'foo'"):
         resolve_device("foo")
+
+
+def test_classes_that_could_not_be_counted_are_asked_for(tmp_path):
+    class OnlyTwelve(nn.Module):  # refuses the 256 x 256 counting input
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 3, kernel_size=1)
+
+        def forward(self, x):
+            if x.shape[-1] != 12:
+                raise RuntimeError("this model takes 12 pixels wide images only")
+            return self.conv(x)
+
+    save_scripted(OnlyTwelve(), tmp_path / "twelve.ts")
+    loaded = load_model(tmp_path / "twelve.ts", device="cpu")
+    with pytest.raises(SegAttackError, match=r"outputs 3 classes; name them in a sidecar"):
+        check_model_fits(loaded, 12, 12)
