@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Slot
+from PySide6.QtCore import QRectF, Signal, Slot
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -240,6 +240,8 @@ def _scale_top(peak: float, amplification: float) -> float:
 class LiveViews(QWidget):
     """The three views side by side, redrawn together from the document."""
 
+    redrawn = Signal()  # after each redraw, so the replay label names the iteration the views show
+
     def __init__(self, document, parent: QWidget | None = None):
         super().__init__(parent)
         self.document = document
@@ -268,6 +270,7 @@ class LiveViews(QWidget):
         self.adversarial_view.show_frame(frame)
         self.prediction_view.show_frame(frame)
         self.heatmap_view.show_frame(frame)
+        self.redrawn.emit()
 
 
 __all__ = ["AdversarialView", "HeatmapView", "LiveViews", "PredictionView", "display_uint8"]

@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         self.palette_widget = LabelPalette(self.canvas)
         self.live_views = LiveViews(self.document)
         self.replay_bar = ReplayBar(self.document)
+        self.live_views.redrawn.connect(self.replay_bar.sync)
         self.metrics_plot = MetricsPlot(self.document)
         results = QWidget()
         results.setObjectName("resultsPanel")
@@ -416,7 +417,7 @@ class MainWindow(QMainWindow):
 
     def _refreshes(self):
         """Every coalescing redraw timer of the window (flushed when a run ends, stopped at close)."""
-        return (self.live_views.refresh, self.metrics_plot.refresh, self.replay_bar.refresh, self.status.refresh)
+        return (self.live_views.refresh, self.metrics_plot.refresh, self.status.refresh)
 
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt override)

@@ -12,10 +12,12 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QWidget
 
 from .document import AttackDocument
 from .live_text import LiveText
-from .refresh import CoalescingRefresh
 
 
 class ReplayBar(QWidget):
+    """While a run is live, ``sync`` follows the live views' redraws (the window connects them), so
+    the label and the views name the same iteration."""
+
     def __init__(self, document: AttackDocument, parent: QWidget | None = None):
         super().__init__(parent)
         self.document = document
@@ -31,8 +33,6 @@ class ReplayBar(QWidget):
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.label)
         self.slider.valueChanged.connect(self._on_value_changed)
-        self.refresh = CoalescingRefresh(self.sync, interval_ms=200, parent=self)
-        document.snapshotAdded.connect(self.refresh.mark_dirty)
         for signal in (document.runStarted, document.runFinished, document.shownFrameChanged):
             signal.connect(self.sync)
 

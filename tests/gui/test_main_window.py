@@ -405,3 +405,17 @@ def test_the_step_plot_names_the_methods_own_step(qtbot, window):
     window.panel.set_method("asma")
     run_and_wait(qtbot, window, iterations=2)
     assert "τₙ" in plot.titleLabel.text and plot.getAxis("left").labelText == "τₙ"
+
+
+def test_the_replay_label_names_the_iteration_the_views_show(qtbot, window):
+    window.panel.apply_settings(iterations=5000, stop_iou=None)
+    with qtbot.waitSignal(window.document.snapshotAdded, timeout=60_000):
+        assert window.start_attack()
+    views = window.live_views
+    qtbot.waitUntil(lambda: views.adversarial_view.detail_label.text().startswith("iteration"), timeout=10_000)
+    for _ in range(8):
+        qtbot.wait(90)  # the views' own redraws, at their own pace
+        caption = window.live_views.adversarial_view.detail_label.text()
+        assert window.replay_bar.label.text().startswith(caption), caption
+    with qtbot.waitSignal(window.attack_finished, timeout=60_000):
+        window.stop_attack()
