@@ -28,12 +28,11 @@ from .distributed import Team
 from .errors import SegAttackError
 from .io.export import Provenance, export_run, missing_folders, remove_empty_folders
 from .io.hashing import sha256_array, sha256_file
-from .io.images import read_image, write_file_bytes
+from .io.images import IMAGE_SUFFIXES, read_image, write_file_bytes
 from .io.inputs import check_channels, model_colors
 from .io.masks import read_mask
 from .io.model_files import LoadedModel, check_model_fits
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 TABLE_COLUMNS = ("method", "n", "l2_mean", "l2_std", "linf_mean", "linf_std", "iou_mean", "iou_std",
                  "pa_mean", "pa_std", "seconds_mean")
 

@@ -14,8 +14,9 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QApplication, QMenu
 
+from ..io.images import IMAGE_SUFFIXES
+
 MODEL_SUFFIXES = {".pt", ".pth", ".ts", ".jit", ".pkl"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 MASK_NAME = re.compile(r"(mask|target|label|truth|_gt\b|seg)", re.IGNORECASE)
 
 

@@ -440,8 +440,7 @@ class MainWindow(QMainWindow):
             if not self.mask_files.settle_before_close():
                 event.ignore()
                 return
-            # Asked once per close; painting on while an export holds the close up asks again.
-            self._settled_masks = (self.document.target, self.document.region)
+            self._settled_masks = masks  # asked once per close; painting on while an export waits asks again
         if self.exporter.busy:
             self.session.stop()
             if not self._close_after_export:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from ..errors import SegAttackError
 from ..io.hashing import sha256_file
+from ..io.images import IMAGE_SUFFIXES
 from ..io.masks import read_mask, write_class_png
 from .actions import make_action
 from .mask_sources import MaskActions
@@ -153,7 +154,7 @@ class MaskFiles(MaskActions):
             self.open_region(path)
 
 
-LOSSY_OR_OTHER_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
+OTHER_IMAGE_SUFFIXES = (IMAGE_SUFFIXES | {".gif", ".webp"}) - {".png"}
 
 
 def _png_path(path) -> Path:
@@ -163,6 +164,6 @@ def _png_path(path) -> Path:
     suffix = path.suffix.lower()
     if suffix == ".png":
         return path
-    if suffix in LOSSY_OR_OTHER_IMAGE_SUFFIXES:
+    if suffix in OTHER_IMAGE_SUFFIXES:
         raise SegAttackError(path, "masks are saved as PNG (lossless); use a .png name")
     return path.with_name(path.name + ".png")

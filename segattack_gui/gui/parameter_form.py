@@ -118,12 +118,7 @@ class ParameterForm(QWidget):
     @Slot()
     def _show_applicable(self) -> None:
         """Hide the rows of fields that do nothing under the current method and choices."""
-        settings = {"method": self.method}
-        for name in self._editors:
-            try:
-                settings[name] = self._read(name)
-            except SegAttackError:
-                pass
+        settings = {"method": self.method, **self._readable_values()}
         for name, field in self._fields.items():
             self._layout.setRowVisible(self._editors[name], applies(field, settings))
 
@@ -178,11 +173,17 @@ class ParameterForm(QWidget):
         return value
 
     def _remember(self) -> None:
-        for name in list(self._editors):
+        self._typed.update(self._readable_values())
+
+    def _readable_values(self) -> dict:
+        """The fields whose text reads as a value now (an unfinished number is left out)."""
+        readable = {}
+        for name in self._editors:
             try:
-                self._typed[name] = self._read(name)
+                readable[name] = self._read(name)
             except SegAttackError:
                 pass
+        return readable
 
     def values(self) -> dict:
         """Every parameter, hidden ones included; raises SegAttackError naming the first bad shown field."""

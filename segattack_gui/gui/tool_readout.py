@@ -8,10 +8,11 @@ stroke will do); clicking the read-out opens that page.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QToolButton
 
 from .canvas_tools import TOOL_HINTS, TOOL_TITLES
+from .label_palette import swatch
 
 SIZED_TOOLS = ("brush", "eraser")
 
@@ -51,11 +52,6 @@ class ToolReadout(QToolButton):
         name = names[label] if label < len(names) else f"class {label}"
         self.setText(readout_text(tool, canvas.brush_size(), layer, name))
         painting_a_class = layer == "target" and tool not in ("eraser", "pan") and label < len(colours)
-        self.setIcon(_swatch(colours[label]) if painting_a_class else QIcon())
+        self.setIcon(swatch(colours[label], background=False, size=12) if painting_a_class else QIcon())
         self.setToolTip(f"{TOOL_HINTS[tool]}\nClick to show the painting tools and labels.")
 
-
-def _swatch(rgb) -> QIcon:
-    pixmap = QPixmap(12, 12)
-    pixmap.fill(QColor(*rgb))
-    return QIcon(pixmap)

@@ -93,6 +93,10 @@ class DecodedFile:
     """Conversions made while decoding (palette expanded, first page, orientation applied)."""
 
 
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+"""File suffixes of the formats read here (PNG, JPEG, TIFF, BMP)."""
+
+
 def read_file_bytes(path: str | os.PathLike) -> bytes:
     """Read a whole input file, turning every file-system problem into a SegAttackError."""
     path = Path(path)
