@@ -26,7 +26,7 @@ from .core.fallback import OutOfMemoryFallback
 from .core.runner import run_batch
 from .distributed import Team
 from .errors import SegAttackError
-from .io.export import Provenance, export_run, missing_folders, remove_empty_folders
+from .io.export import Provenance, export_run, make_folders, remove_empty_folders
 from .io.hashing import sha256_array, sha256_file
 from .io.images import IMAGE_SUFFIXES, read_image, write_file_bytes
 from .io.inputs import check_channels, model_colors
@@ -151,12 +151,7 @@ def run_experiment(
     for attack in attacks:
         for pair in pairs:
             check_resumable(run_folder(out, attack.name, pair), attack, pair, model, loaded[pair][1].class_ids)
-    created = missing_folders(out)  # only made once every input has been checked
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        remove_empty_folders(created)
-        raise SegAttackError(out, f"cannot write here ({error.strerror or error}); nothing was written") from None
+    created = make_folders(out)  # only once every input has been checked
     mine = list(pairs) if team is None else team.share(pairs)
     if on_checked is not None:  # every input is fine: the work (and its progress bar) begins
         on_checked()

@@ -139,9 +139,8 @@ class ModelAdapter:
     def count_output_classes(self, height: int, width: int) -> int:
         """How many classes the model predicts on a ``height x width`` input (a one-channel output: two)."""
         probe = torch.zeros(1, self.expected_channels(3), height, width, device=self.device)
-        with torch.no_grad(), self._autocast():
-            output = unwrap_output(self.model(self._prepare(probe, _Placement(None, None, None, None, None))), 1)
-        return max(2, output.shape[1])
+        with torch.no_grad():
+            return max(2, self._raw_output(self._prepare(probe, _probe_placement(height, width))).shape[1])
 
     def output_grid(self, image_height: int, image_width: int) -> OutputGrid:
         return self._placement(image_height, image_width).grid
@@ -230,10 +229,13 @@ class ModelAdapter:
 
     def _run(self, model_input: torch.Tensor) -> torch.Tensor:
         """The model on a prepared input: float32 logits ``[N, K, h', w']`` in the model's own geometry."""
+        return self._standardise(self._raw_output(model_input)).float()
+
+    def _raw_output(self, model_input: torch.Tensor) -> torch.Tensor:
+        """The model's own output as ``[N, C, h', w']``, before its channels are read as classes."""
         model_input = model_input.contiguous(memory_format=self.memory_format)  # free when already so
         with self._autocast():
-            output = unwrap_output(self.model(model_input), len(model_input))
-            return self._standardise(output).float()
+            return unwrap_output(self.model(model_input), len(model_input))
 
     def _standardise(self, output: torch.Tensor) -> torch.Tensor:
         """``[B, C, h', w']`` model outputs become ``[B, K, h', w']`` logits (one-channel sigmoid: two)."""
@@ -321,7 +323,7 @@ class ModelAdapter:
 
     def _probe(self, height: int, width: int, pad, resize_to, input_size: tuple[int, int]) -> tuple[int, int]:
         """The model's output size for a ``height x width`` image padded or resized to ``input_size``."""
-        probe_placement = _Placement(OutputGrid(0, 0, height, width), pad, resize_to, (0, 0, 0, 0), None)
+        probe_placement = _probe_placement(height, width, pad, resize_to)
         probe = torch.zeros(1, self.expected_channels(3), height, width, device=self.device, requires_grad=True)
         # The gradient is tracked so a gradient-free output shows, but no activation is kept for a
         # backward that never comes: the probe costs the memory of a no_grad pass (a 2048 x 2048
@@ -341,6 +343,11 @@ class ModelAdapter:
                 f"the model output ({out_height}x{out_width}) is larger than its input ({input_height}x{input_width})"
             )
         return out_height, out_width
+
+
+def _probe_placement(height: int, width: int, pad=None, resize_to=None) -> _Placement:
+    """What ``_prepare`` needs to feed a probe: padding and resizing, no output crop yet."""
+    return _Placement(OutputGrid(0, 0, height, width), pad, resize_to, (0, 0, 0, 0), None)
 
 
 def _discard(_) -> None:

@@ -134,8 +134,8 @@ def require_writable_folder(destination: Path) -> None:
     temporary folder, removed again at once, so the check leaves nothing behind."""
     destination = existing = Path(destination)
     try:
-        while not existing.exists() and existing.parent != existing:
-            existing = existing.parent
+        missing = missing_folders(destination)
+        existing = missing[-1].parent if missing else destination
         if not existing.is_dir():
             where = "" if existing == destination else f", so {destination} cannot be created"
             raise SegAttackError(existing, f"is a file, not a folder{where}")
@@ -161,10 +161,9 @@ def write_folder_atomically(destination, write_files) -> Path:
     destination = Path(destination)
     require_new_folder(destination)
     parent = destination.parent
-    created = missing_folders(parent)  # removed again if the export fails
     was_empty_folder = destination.is_dir()
+    created = make_folders(parent)  # removed again if the export fails
     try:
-        parent.mkdir(parents=True, exist_ok=True)
         staging = _new_staging_folder(parent)
     except OSError as error:
         remove_empty_folders(created)
@@ -190,6 +189,18 @@ def write_folder_atomically(destination, write_files) -> Path:
 STAGING_PREFIX = ".segattack-tmp-"
 PROBE_PREFIX = ".segattack-probe-"
 STALE_STAGING_SECONDS = 3600
+
+
+def make_folders(folder: Path) -> list[Path]:
+    """``folder`` and its missing parents; returns those it created (deepest first) for
+    ``remove_empty_folders`` to take back. A failure removes them and is one line."""
+    created = missing_folders(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        remove_empty_folders(created)
+        raise SegAttackError(folder, f"cannot write here ({error.strerror or error}); nothing was written") from None
+    return created
 
 
 def missing_folders(folder: Path) -> list[Path]:
