@@ -27,7 +27,7 @@ from .core.runner import run_batch
 from .distributed import Team
 from .errors import SegAttackError
 from .io.export import Provenance, export_run, make_folders, remove_empty_folders
-from .io.hashing import sha256_array, sha256_file
+from .io.hashing import sha256_array
 from .io.images import IMAGE_SUFFIXES, read_image, write_file_bytes
 from .io.inputs import check_channels, model_colors
 from .io.masks import read_mask
@@ -150,7 +150,8 @@ def run_experiment(
     loaded = {pair: _load_pair(model, pair, mask_threshold, mask_class) for pair in pairs}
     for attack in attacks:
         for pair in pairs:
-            check_resumable(run_folder(out, attack.name, pair), attack, pair, model, loaded[pair][1].class_ids)
+            image, target = loaded[pair]
+            check_resumable(run_folder(out, attack.name, pair), attack, model, image.sha256, target.class_ids)
     created = make_folders(out)  # only once every input has been checked
     mine = list(pairs) if team is None else team.share(pairs)
     if on_checked is not None:  # every input is fine: the work (and its progress bar) begins
@@ -173,7 +174,7 @@ def run_experiment(
     return rows
 
 
-def check_resumable(folder: Path, attack: Attack, pair: Pair, model: LoadedModel, target: np.ndarray) -> None:
+def check_resumable(folder: Path, attack: Attack, model: LoadedModel, image_sha256: str, target: np.ndarray) -> None:
     """A finished run folder is reused only if it was made by these settings from this model, image
     and target (compared by content: a path may be spelt another way, a mask read by another rule):
     otherwise the table would report settings that never ran."""
@@ -189,7 +190,7 @@ def check_resumable(folder: Path, attack: Attack, pair: Pair, model: LoadedModel
         "method": attack.name,
         "config": json.loads(json.dumps(attack.config.as_dict())),
         "model_sha256": model.sha256,
-        "image_sha256": sha256_file(pair.image),
+        "image_sha256": image_sha256,
         "target_ids_sha256": sha256_array(np.asarray(target, dtype=np.uint8)),
     }
     summary.setdefault("target_ids_sha256", summary.get("target_sha256"))  # folders from before the field
@@ -219,7 +220,7 @@ def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_mess
             for pair, image, target, (result, together) in zip(group, images, targets, outcomes):
                 provenance = Provenance(
                     model_path=str(model.path), model_sha256=model.sha256,
-                    image_path=str(pair.image), image_sha256=sha256_file(pair.image),
+                    image_path=str(pair.image), image_sha256=image.sha256,
                     image_conversion=image.conversion, target_path=str(pair.target), target_rule=target.rule,
                     target_sha256=target.sha256,
                     extra={"batch_size": together},

@@ -17,7 +17,7 @@ from .core.attacks.universal import UniversalConfig, evaluate_universal, fit_uni
 from .errors import SegAttackError
 from .io.export import _write_bgr, versions, write_folder_atomically
 from .io.figures import heatmap_image
-from .io.hashing import sha256_array, sha256_file
+from .io.hashing import sha256_array
 from .io.images import read_image
 from .io.inputs import check_channels, model_colors
 from .io.masks import read_mask
@@ -58,7 +58,7 @@ def run_universal(model: LoadedModel, image_paths: list[Path], target_path: Path
         "fitting": {"images": [str(p) for p in image_paths[:split]], "mean": _means(fit_records), "per_image": fit_records},
         "held_out": {"images": [str(p) for p in image_paths[split:]], "mean": _means(held_records), "per_image": held_records},
         "model_path": str(model.path), "model_sha256": model.sha256,
-        "image_sha256": {p.name: sha256_file(p) for p in image_paths},
+        "image_sha256": {path.name: image.sha256 for path, image in zip(image_paths, images)},
         "target_path": str(target_path), "target_sha256": target.sha256,
         "target_ids_sha256": sha256_array(target.class_ids.astype(np.uint8)),
         "versions": versions(), "error": result.error,

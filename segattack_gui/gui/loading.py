@@ -103,7 +103,7 @@ class DocumentLoader(QObject):
 
             def job():
                 image = read_image(path)
-                return image, sha256_file(path), _misfit(model, image)
+                return image, image.sha256, _misfit(model, image)
 
             return job
 

@@ -11,6 +11,7 @@ order and upright, before any scaling.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import secrets
@@ -60,6 +61,8 @@ class LoadedImage:
     """dtype of the values as stored in the file, e.g. 'uint16'."""
     original_shape: tuple
     """Shape of the decoded values before channel conversion (upright), e.g. (H, W) or (H, W, 4)."""
+    sha256: str = ""
+    """Of the file's bytes as read and decoded (what summary.json records as ``image_sha256``)."""
 
     @property
     def height(self) -> int:
@@ -208,7 +211,8 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     become RGB; the EXIF orientation is applied. ``conversion`` says which of these happened.
     """
     path = Path(path)
-    decoded = decode_image_file(path, read_file_bytes(path), max_pixels=max_pixels)
+    data = read_file_bytes(path)
+    decoded = decode_image_file(path, data, max_pixels=max_pixels)
     array = decoded.array
     if decoded.mode == "1":
         array = array.astype(np.uint8)
@@ -236,6 +240,7 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
         conversion="; ".join(parts),
         original_dtype=decoded.stored_dtype,
         original_shape=decoded.stored_shape,
+        sha256=hashlib.sha256(data).hexdigest(),
     )
 
 

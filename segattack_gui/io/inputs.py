@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SegAttackError
-from .hashing import sha256_file
 from .images import LoadedImage, read_image
 from .masks import MaskFile, default_colors, read_mask
 from .model_files import LoadedModel, check_model_fits, load_model
@@ -70,4 +69,4 @@ def load_attack_inputs(
         region = read_mask(region_path, num_classes=2, expected_shape=(height, width), threshold=mask_threshold)
         if not np.any(region.class_ids):
             raise SegAttackError(region_path, "the perturbation region is empty: no pixel may change")
-    return AttackInputs(model, image, sha256_file(image_path), target, region)
+    return AttackInputs(model, image, image.sha256, target, region)
