@@ -14,21 +14,21 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from PySide6.QtCore import QSettings, Slot
+from PySide6.QtCore import Slot
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QMenu, QMessageBox
 
 from ..errors import SegAttackError
 from ..io.hashing import sha256_file
 from ..io.images import IMAGE_SUFFIXES
 from ..io.masks import read_mask, write_class_png
 from .actions import make_action
+from .file_dialogs import ask_open_file, ask_save_file
 from .mask_sources import MaskActions
 
 PNG_FILTER = "PNG masks (*.png);;All files (*)"
 REGION_COLOURS = [(0, 0, 0), (255, 255, 255)]  # 0: kept as it is, 1: may change
 LAYER_WORDS = {"target": "target mask", "region": "perturbation region"}
-LAST_FOLDER_KEY = "dialogs/mask_folder"
 
 CloseAnswer = Literal["save", "discard", "cancel"]
 
@@ -104,14 +104,9 @@ class MaskFiles(MaskActions):
 
     def ask_save_path(self, layer: str) -> str | None:
         """A file to save ``layer`` to, or None when the user cancels (tests replace this)."""
-        folder = QSettings().value(LAST_FOLDER_KEY, "") or ""
         image = self.document.image
         stem = image.path.stem if image is not None else "mask"
-        suggestion = str(Path(folder or ".") / f"{stem}_{layer}.png")
-        path, _ = QFileDialog.getSaveFileName(self.window, f"Save the {LAYER_WORDS[layer]}", suggestion, PNG_FILTER)
-        if path:
-            QSettings().setValue(LAST_FOLDER_KEY, str(Path(path).parent))
-        return path or None
+        return ask_save_file(self.window, f"Save the {LAYER_WORDS[layer]}", f"{stem}_{layer}.png", PNG_FILTER)
 
     def _save_reporting(self, layer: str, path) -> bool:
         try:
@@ -148,8 +143,7 @@ class MaskFiles(MaskActions):
 
     @Slot()
     def _on_open_region(self) -> None:
-        folder = QSettings().value(LAST_FOLDER_KEY, "") or ""
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open a perturbation region", str(folder), PNG_FILTER)
+        path = ask_open_file(self.window, "Open a perturbation region", PNG_FILTER)
         if path:
             self.open_region(path)
 

@@ -14,10 +14,10 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from .. import __version__
 from .actions import make_action
+from .file_dialogs import ask_open_file
 from .mask_sources import IMAGE_FILTER
 
 MODEL_FILTER = "PyTorch models (*.pt *.pth *.ts *.jit *.pkl);;All files (*)"
-LAST_FOLDER_KEY = "dialogs/last_folder"
 
 
 class WindowMenus(QObject):
@@ -72,11 +72,7 @@ class WindowMenus(QObject):
 
     # ------------------------------------------------------------------ dialogs
     def _ask_file(self, title: str, file_filter: str) -> str | None:
-        folder = QSettings().value(LAST_FOLDER_KEY, "")
-        path, _ = QFileDialog.getOpenFileName(self.window, title, str(folder or ""), file_filter)
-        if path:
-            QSettings().setValue(LAST_FOLDER_KEY, str(Path(path).parent))
-        return path or None
+        return ask_open_file(self.window, title, file_filter)
 
     @Slot()
     def _open_image(self) -> None:
