@@ -219,7 +219,7 @@ def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_mess
             outcomes = fallback.run(partial(attack_together, attack=attack), group)
             for pair, image, target, (result, together) in zip(group, images, targets, outcomes):
                 provenance = Provenance(
-                    model_path=str(model.path), model_sha256=model.sha256,
+                    **model.provenance(),
                     image_path=str(pair.image), image_sha256=image.sha256,
                     image_conversion=image.conversion, target_path=str(pair.target), target_rule=target.rule,
                     target_sha256=target.sha256,

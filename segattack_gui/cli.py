@@ -109,9 +109,7 @@ def model_failure(model_path, interrupted, outcome: str = "nothing was written")
 
 
 def attack_command(arguments: argparse.Namespace) -> int:
-    from .core.fallback import OutOfMemoryFallback
-    from .core.runner import AttackInterrupted, run_attack
-    from .io.export import Provenance, export_run, require_new_folder, require_writable_folder
+    from .io.export import export_run, require_new_folder, require_writable_folder
     from .io.inputs import load_attack_inputs
 
     if arguments.demo:
@@ -142,12 +140,24 @@ def attack_command(arguments: argparse.Namespace) -> int:
                                     mask_class=arguments.mask_class)
     except ValueError as error:  # e.g. CUDA asked for but absent
         raise SegAttackError("--device", str(error)) from None
+    result, frames = run_one(inputs, attack, model_path, quiet=arguments.quiet, keep_frames=arguments.gif)
+    export_run(result, out, inputs.provenance(), inputs.colors, frames if arguments.gif else None)
+    print_outcome(result, out)
+    return 0
+
+
+def run_one(inputs, attack, model_path, *, quiet: bool, keep_frames: bool = False) -> tuple:
+    """One attack with a progress bar and the out-of-memory fallback; returns the result and, with
+    ``keep_frames``, up to 200 adversarial images for the GIF. A model failure is one line."""
+    from .core.fallback import OutOfMemoryFallback
+    from .core.runner import AttackInterrupted, run_attack
+
     frames: list = []
-    progress = ProgressBar(attack.config.iterations, attack.name, enabled=not arguments.quiet)
+    progress = ProgressBar(attack.config.iterations, attack.name, enabled=not quiet)
 
     def on_snapshot(snapshot) -> None:
         progress(snapshot)
-        if arguments.gif and (snapshot.final or len(frames) < 200):
+        if keep_frames and (snapshot.final or len(frames) < 200):
             frames.append(snapshot.adversarial)
 
     def attack_once(adapter, _items) -> list:  # run again from the start after an out-of-memory fallback
@@ -158,30 +168,76 @@ def attack_command(arguments: argparse.Namespace) -> int:
                            on_snapshot=on_snapshot, snapshot_interval=0.2)]
 
     try:
-        (result,) = OutOfMemoryFallback(inputs.model.adapter, on_message=warn).run(attack_once, [image_path])
+        (result,) = OutOfMemoryFallback(inputs.model.adapter, on_message=warn).run(attack_once, [inputs.image.path])
     except AttackInterrupted as interrupted:
         raise model_failure(model_path, interrupted) from None
     finally:
         progress.close()
     if result.stop_reason == "non-finite" and result.iterations_run == 0:  # no finite iterate to keep
         raise SegAttackError(model_path, f"{result.error}; nothing was written")
-    provenance = Provenance(
-        model_path=str(model_path), model_sha256=inputs.model.sha256,
-        image_path=str(image_path), image_sha256=inputs.image_sha256, image_conversion=inputs.image.conversion,
-        target_path=str(target_path), target_rule=inputs.target.rule, target_sha256=inputs.target.sha256,
-        region_path=None if arguments.region is None else str(arguments.region),
-        region_sha256=None if inputs.region is None else inputs.region.sha256,
-    )
-    export_run(result, out, provenance, inputs.colors, frames if arguments.gif else None)
+    return result, frames
+
+
+def print_outcome(result, out) -> None:
     final, quantized = result.final, result.final_quantized
     print(f"{result.method}: {result.iterations_run} iterations in {result.seconds:.1f} s on {result.device} "
           f"({result.stop_reason})")
     print(f"  IoU {final['iou']:.4f}  PA {final['pixel_accuracy']:.4f}  L2 {final['l2']:.4f}  Linf {final['linf']:.4f}")
     print(f"  8-bit export: IoU {quantized['iou']:.4f}  PA {quantized['pixel_accuracy']:.4f}")
-    print(f"  written to {out}")
+    if out is not None:
+        print(f"  written to {out}")
     if result.error:
         warn(result.error)
-    return 0
+
+
+def rerun_command(arguments: argparse.Namespace) -> int:
+    from .io.export import export_run, require_new_folder, require_writable_folder
+    from .io.inputs import load_attack_inputs
+    from .rerun import check_inputs_match, compare_with_record, read_run_folder, recorded_attack, version_notes
+
+    record = read_run_folder(arguments.run)
+    summary = record.summary
+    if arguments.out is not None:
+        require_new_folder(arguments.out)
+        require_writable_folder(arguments.out)
+    model_path = arguments.model or _recorded_file(record, "model_path", "--model")
+    image_path = arguments.image or _recorded_file(record, "image_path", "--image")
+    device = arguments.device or summary.get("device") or "auto"
+    attack = recorded_attack(record)
+    try:
+        inputs = load_attack_inputs(model_path, image_path, record.target_file, record.region_file,
+                                    trust_model=arguments.trust_model, device=device,
+                                    precision=summary.get("precision", "fp32"))
+    except ValueError as error:  # a CUDA run repeated on a machine without one
+        raise SegAttackError("--device", f"{error}; the run used {device}: pass --device cpu to repeat it "
+                                         "here (the numbers may then differ in the last digits)") from None
+    notes = check_inputs_match(record, inputs) + version_notes(summary)
+    if summary.get("batch_size", 1) > 1:
+        notes.append(f"the run was one of a batch of {summary['batch_size']}; repeated alone")
+    checked = ["model", "sidecar" * bool(inputs.model.sidecar_sha256), "image", "target", "region" * bool(inputs.region)]
+    print(f"rerun of {record.folder}: {attack.name}, seed {attack.config.seed}, {summary.get('precision', 'fp32')}; "
+          f"{', '.join(filter(None, checked))} match the recorded SHA-256")
+    result, _ = run_one(inputs, attack, model_path, quiet=arguments.quiet)
+    comparison = compare_with_record(record, result, arguments.tolerance)
+    if arguments.out is not None:
+        export_run(result, arguments.out, inputs.provenance(rerun_of=str(record.folder)), inputs.colors)
+    print_outcome(result, arguments.out)
+    for note in notes:
+        warn(note)
+    print(comparison.verdict())
+    return 0 if comparison.reproduced else 1
+
+
+def _recorded_file(record, key: str, flag: str) -> Path:
+    """A path summary.json records, which must still be there (else: say which flag gives its new place)."""
+    recorded = record.summary.get(key)
+    if not recorded:
+        raise SegAttackError(record.folder / "summary.json", f"records no {key}; pass {flag}")
+    path = Path(recorded)
+    if not path.is_file():
+        raise SegAttackError(path, f"is gone (the run folder names it as its {key.split('_')[0]}); pass {flag} "
+                                   "with the file's new place")
+    return path
 
 
 def batch_command(arguments: argparse.Namespace) -> int:
@@ -360,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
             return batch_command(arguments)
         if arguments.command == "universal":
             return universal_command(arguments)
+        if arguments.command == "rerun":
+            return rerun_command(arguments)
         if arguments.command == "demo":
             return demo_command(arguments)
         if arguments.command == "bench":

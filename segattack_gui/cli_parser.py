@@ -191,6 +191,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(universal)
     universal.add_argument("--out", type=Path, required=True, help="run folder to create")
 
+    rerun = commands.add_parser("rerun", help="repeat a run from its folder and check the numbers come out the same")
+    rerun.add_argument("run", type=Path, help="a run folder written by attack, batch or the window (holds summary.json)")
+    rerun.add_argument("--model", type=Path, help="the model file, if it moved (default: the path the run recorded)")
+    rerun.add_argument("--image", type=Path, help="the image file, if it moved (default: the path the run recorded)")
+    rerun.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: the device the run recorded)")
+    rerun.add_argument("--tolerance", type=float, default=1e-6, metavar="F",
+                       help="largest difference still counted as reproduced: absolute for values up to 1, "
+                       "relative beyond (default 1e-06; 0 asks for identical numbers)")
+    rerun.add_argument("--trust-model", action="store_true", help="allow loading pickled models (runs their code)")
+    rerun.add_argument("--out", type=Path, help="also export the rerun as a new run folder (default: write nothing)")
+    rerun.add_argument("--quiet", action="store_true", help="no progress bar")
+
     demo = commands.add_parser("demo", help="regenerate the demo data and retrain the demo models")
     demo.add_argument("--out", type=Path, help="folder to write into (default: the shipped resources folder)")
     demo.add_argument("--quick", action="store_true", help="a tiny training run (for tests)")

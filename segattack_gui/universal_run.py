@@ -57,7 +57,7 @@ def run_universal(model: LoadedModel, image_paths: list[Path], target_path: Path
         "precision": model.adapter.precision,
         "fitting": {"images": [str(p) for p in image_paths[:split]], "mean": _means(fit_records), "per_image": fit_records},
         "held_out": {"images": [str(p) for p in image_paths[split:]], "mean": _means(held_records), "per_image": held_records},
-        "model_path": str(model.path), "model_sha256": model.sha256,
+        **model.provenance(),
         "image_sha256": {path.name: image.sha256 for path, image in zip(image_paths, images)},
         "target_path": str(target_path), "target_sha256": target.sha256,
         "target_ids_sha256": sha256_array(target.class_ids.astype(np.uint8)),

@@ -231,8 +231,7 @@ class AttackDocument(QObject):
 
     def provenance(self) -> Provenance:
         return Provenance(
-            model_path=str(self.model.path) if self.model else None,
-            model_sha256=self.model.sha256 if self.model else None,
+            **(self.model.provenance() if self.model else {}),
             image_path=str(self.image.path) if self.image else None,
             image_sha256=self.image_sha256,
             image_conversion=self.image.conversion if self.image else None,

@@ -30,6 +30,7 @@ from .hashing import sha256_array
 from .images import to_uint8, write_rgb_png
 from .masks import default_colors, write_class_png
 
+REGION_PALETTE = [(0, 0, 0), (255, 255, 255)]
 METRIC_COLUMNS = ("iteration", "iou", "pixel_accuracy", "dice", "l2", "linf", "loss", "multiplier", "seconds")
 
 
@@ -39,6 +40,8 @@ class Provenance:
 
     model_path: str | None = None
     model_sha256: str | None = None
+    sidecar_path: str | None = None
+    sidecar_sha256: str | None = None  # of the model's sidecar, which sets its normalisation and output
     image_path: str | None = None
     image_sha256: str | None = None
     image_conversion: str | None = None
@@ -82,6 +85,8 @@ def summary_record(result: AttackResult, provenance: Provenance) -> dict:
         "output_grid": {"top": grid.top, "left": grid.left, "height": grid.height, "width": grid.width},
         "model_path": provenance.model_path,
         "model_sha256": provenance.model_sha256,
+        "sidecar_path": provenance.sidecar_path,
+        "sidecar_sha256": provenance.sidecar_sha256,
         "image_path": provenance.image_path,
         "image_sha256": provenance.image_sha256,
         "image_conversion": provenance.image_conversion,
@@ -257,6 +262,8 @@ def _write_files(folder: Path, result: AttackResult, provenance: Provenance, col
     np.save(folder / "perturbation.npy", result.perturbation)
     write_rgb_png(folder / "original.png", result.original)
     write_class_png(folder / "target.png", result.target.astype(np.uint8), palette)
+    if result.region is not None:  # what `--region` reads back: white pixels may change
+        write_class_png(folder / "region.png", result.region.astype(np.uint8), REGION_PALETTE)
     write_class_png(folder / "prediction_original.png", on_image_grid(result.prediction_original, result), void_palette)
     write_class_png(folder / "prediction_adversarial.png", on_image_grid(result.prediction_adversarial, result), void_palette)
     _write_bgr(folder / "perturbation_heatmap.png", heatmap_image(result.perturbation))

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SegAttackError
+from .export import Provenance
 from .images import LoadedImage, read_image
 from .masks import MaskFile, default_colors, read_mask
 from .model_files import LoadedModel, check_model_fits, load_model
@@ -29,6 +30,17 @@ class AttackInputs:
     @property
     def colors(self) -> list[tuple[int, int, int]]:
         return model_colors(self.model)
+
+    def provenance(self, **extra) -> Provenance:
+        """Where every input came from, with its SHA-256, for the run's ``summary.json``."""
+        region = self.region
+        return Provenance(
+            **self.model.provenance(),
+            image_path=str(self.image.path), image_sha256=self.image_sha256, image_conversion=self.image.conversion,
+            target_path=str(self.target.path), target_rule=self.target.rule, target_sha256=self.target.sha256,
+            region_path=None if region is None else str(region.path), region_sha256=None if region is None else region.sha256,
+            extra=extra,
+        )
 
 
 def model_colors(model: LoadedModel) -> list[tuple[int, int, int]]:

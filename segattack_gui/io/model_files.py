@@ -8,6 +8,7 @@ for ``--trust-model``, the GUI asks once per file showing its SHA-256.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import pickle
@@ -38,6 +39,14 @@ class LoadedModel:
     sha256: str
     kind: ModelKind
     sidecar_path: Path | None
+    sidecar_sha256: str | None = None
+    """Of the sidecar's bytes as read: its normalisation and output type decide the numbers too."""
+
+    def provenance(self) -> dict:
+        """The model's part of a run's provenance (``summary.json``), so a run can be repeated."""
+        return {"model_path": str(self.path), "model_sha256": self.sha256,
+                "sidecar_path": None if self.sidecar_path is None else str(self.sidecar_path),
+                "sidecar_sha256": self.sidecar_sha256}
 
 
 def find_sidecar(model_path: Path) -> Path | None:
@@ -54,10 +63,18 @@ def find_sidecar(model_path: Path) -> Path | None:
 
 def read_sidecar(path: Path | None, overrides: dict | None = None) -> ModelSpec:
     """Parse and validate a sidecar; ``overrides`` (CLI flags) win over the file."""
+    return _read_sidecar(path, overrides)[0]
+
+
+def _read_sidecar(path: Path | None, overrides: dict | None = None) -> tuple[ModelSpec, str | None]:
+    """The sidecar's spec and the SHA-256 of the bytes it was parsed from (None without a sidecar)."""
     values: dict = {}
+    digest = None
     if path is not None:
         try:
-            values = json.loads(Path(path).read_text(encoding="utf-8"))
+            data = Path(path).read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            values = json.loads(data.decode("utf-8"))
         except (OSError, UnicodeDecodeError) as error:
             raise SegAttackError(path, f"cannot read the sidecar ({error})") from None
         except json.JSONDecodeError as error:
@@ -67,7 +84,7 @@ def read_sidecar(path: Path | None, overrides: dict | None = None) -> ModelSpec:
         if not isinstance(values, dict):
             raise SegAttackError(path, "the sidecar must be a JSON object")
     values.update({key: value for key, value in (overrides or {}).items() if value is not None})
-    return _spec_from_dict(values, path)
+    return _spec_from_dict(values, path), digest
 
 
 MAX_CLASSES = 256  # class ids travel as uint8 (predictions, class-id PNGs)
@@ -200,7 +217,7 @@ def load_model(
     path = Path(path)
     kind = inspect_model_file(path)
     sidecar = sidecar or find_sidecar(path)
-    spec = read_sidecar(sidecar, overrides)
+    spec, sidecar_sha256 = _read_sidecar(sidecar, overrides)
     target_device = resolve_device(device)
     if kind == "torchscript":
         try:
@@ -233,7 +250,7 @@ def load_model(
                            channels_last=channels_last_pays(target_device))
     if not spec.classes_given:
         adapter = _with_counted_classes(adapter)
-    return LoadedModel(adapter, path, sha256_file(path), kind, sidecar)
+    return LoadedModel(adapter, path, sha256_file(path), kind, sidecar, sidecar_sha256)
 
 
 def _with_counted_classes(adapter: ModelAdapter) -> ModelAdapter:

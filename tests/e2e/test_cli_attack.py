@@ -14,6 +14,7 @@ from PIL import Image
 
 from segattack_gui.cli import main
 from segattack_gui.io.images import to_uint8
+from segattack_gui.io.masks import read_mask
 
 SPEC_FILES = {
     "adversarial.png", "adversarial.npy", "perturbation.npy", "perturbation_heatmap.png", "original.png",
@@ -66,6 +67,31 @@ def test_same_configuration_gives_the_same_numbers(files, tmp_path):
     two = json.loads((second / "summary.json").read_text())
     assert one["final"] == two["final"] and one["model_sha256"] == two["model_sha256"]
     np.testing.assert_array_equal(np.load(first / "adversarial.npy"), np.load(second / "adversarial.npy"))
+
+
+def test_region_limits_the_change_and_travels_with_the_run(files, tmp_path):
+    region = np.zeros((32, 40), np.uint8)
+    region[:, :24] = 255  # the left 24 columns may change
+    region_file = files["folder"] / "region.png"
+    Image.fromarray(region).save(region_file)
+    out = tmp_path / "run"
+    assert attack(files, out, "--iterations", "20", "--tau", "2e-4", "--region", str(region_file)) == 0
+    perturbation = np.load(out / "perturbation.npy")
+    assert np.abs(perturbation[:, 24:]).max() == 0 and np.abs(perturbation[:, :24]).max() > 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["region_sha256"] == hashlib.sha256(region_file.read_bytes()).hexdigest()
+    # The run folder keeps the region as `--region` reads it, so the run can be repeated from the folder alone.
+    assert read_mask(out / "region.png", num_classes=2).class_ids.tolist() == (region > 0).astype(int).tolist()
+
+
+def test_summary_names_the_sidecar_it_was_run_with(files, tmp_path):
+    out = tmp_path / "run"
+    assert attack(files, out, "--iterations", "2", model="state_dict") == 0
+    summary = json.loads((out / "summary.json").read_text())
+    sidecar = files["folder"] / "unet_state.json"
+    assert summary["sidecar_path"] == str(sidecar)
+    assert summary["sidecar_sha256"] == hashlib.sha256(sidecar.read_bytes()).hexdigest()
+    assert "region.png" not in {p.name for p in out.iterdir()}  # no region: every pixel could change
 
 
 def test_pickled_model_needs_consent(files, tmp_path, capsys):

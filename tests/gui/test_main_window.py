@@ -419,3 +419,20 @@ def test_the_replay_label_names_the_iteration_the_views_show(qtbot, window):
         assert window.replay_bar.label.text().startswith(caption), caption
     with qtbot.waitSignal(window.attack_finished, timeout=60_000):
         window.stop_attack()
+
+
+def test_a_run_exported_from_the_window_repeats_from_its_folder(qtbot, window, tmp_path, capsys):
+    """What the window exports is enough for `segattack rerun`, painted target and region included."""
+    from segattack_gui.cli import main
+
+    height, width = window.document.image_shape
+    region = np.zeros((height, width), bool)
+    region[: height // 2] = True  # only the top half may change
+    window.canvas.set_region(region)
+    run_and_wait(qtbot, window, iterations=4)
+    folder = tmp_path / "run"
+    with qtbot.waitSignal(window.export_finished, timeout=60_000):
+        window.export_results(folder)
+    assert np.abs(np.load(folder / "perturbation.npy")[height // 2:]).max() == 0
+    assert main(["rerun", str(folder), "--quiet"]) == 0
+    assert "reproduced: identical (4 iterations" in capsys.readouterr().out
