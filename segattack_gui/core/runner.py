@@ -32,7 +32,9 @@ LIVE_SNAPSHOT_INTERVAL = 0.1
 """Seconds between the GUI's snapshots: 10 a second, more than its views redraw (8 a second at
 most), so every redraw has a new frame and no snapshot is copied for nothing (SPEC 6: 20 at most)."""
 
-_REASONS = ("iterations", "stop_iou", "finished", "non-finite", "user")
+_REASONS = ("iterations", "stop_iou", "finished", "non-finite", "user", "non-finite output")
+"""Why an item stopped; "non-finite output" (the model's output at the stop row is NaN or infinite, so
+that row is dropped) reaches ``AttackResult.stop_reason`` as "non-finite", with its own error text."""
 MODEL_ERROR = "model error"
 """``stop_reason`` of the items a model failure interrupted (see :class:`AttackInterrupted`)."""
 
@@ -123,14 +125,17 @@ class _BatchState:
             best_iteration=torch.zeros(batch, dtype=torch.long, device=device),
         )
 
-    def retire(self, items: torch.Tensor, iteration: int, reason: str) -> None:
+    def retire(self, items: torch.Tensor, iteration: int, reason: str | torch.Tensor) -> None:
+        """Stop ``items`` at ``iteration``; ``reason`` is one of _REASONS, or a tensor of their indices."""
         newly = self.active & items
         self.stopped_at = torch.where(newly, iteration, self.stopped_at)
-        self.reason = torch.where(newly, _REASONS.index(reason), self.reason)
+        self.reason = torch.where(newly, _REASONS.index(reason) if isinstance(reason, str) else reason, self.reason)
         self.active = self.active ^ newly  # active and not retired now
 
-    def remember_best(self, x: torch.Tensor, iou: torch.Tensor, l2: torch.Tensor, iteration: int) -> None:
-        better = self.active & ((iou > self.best_iou) | ((iou == self.best_iou) & (l2 < self.best_l2)))
+    def remember_best(self, x: torch.Tensor, iou: torch.Tensor, l2: torch.Tensor, iteration: int,
+                      scored: torch.Tensor) -> None:
+        """``scored``: the items whose output was finite; another's IoU is that of argmax(NaN)."""
+        better = self.active & scored & ((iou > self.best_iou) | ((iou == self.best_iou) & (l2 < self.best_l2)))
         self.best_x = torch.where(better.view(-1, 1, 1, 1), x, self.best_x)
         self.best_iou = torch.where(better, iou, self.best_iou)
         self.best_l2 = torch.where(better, l2, self.best_l2)
@@ -263,11 +268,10 @@ class _AttackLoop:
         iterations = self.config.iterations
         device = self.x0.device
         self.adapter.apply_backend_settings()
-        generator = torch.Generator(device=device).manual_seed(self.config.seed)
         history = torch.zeros(iterations + 1, len(HISTORY_COLUMNS), self.x0.shape[0], device=device)
         seconds = np.zeros(iterations + 1)
         state = _BatchState.start(self.x0, iterations)
-        x = self.constrain(self.attack.start(self.x0, generator)).detach()
+        x = self.constrain(self.attack.start(self.x0, self.config.seed)).detach()
         stop_iou = self.config.stop_iou
         started = last_snapshot = time.perf_counter()
         user_stopped = False
@@ -298,14 +302,24 @@ class _AttackLoop:
             torch.stack([scores["iou"], scores["pixel_accuracy"], scores["dice"], l2, linf,  # written in place
                          loss.detach().float(), multiplier.detach().float()], out=history[row])
             seconds[row] = time.perf_counter() - started
-            state.remember_best(x_eval.detach(), scores["iou"], l2, row)
+            # Every method's loss reads every logit (a NaN takes the argmax and the masks multiply it),
+            # so a NaN or infinite output makes it non-finite: then the row is not scored.
+            loss_value = loss.detach()
+            scored = (loss_value - loss_value) == 0  # v - v is +0 for a finite v, NaN for inf or NaN
+            if row == self.quantized_from:  # from here on, the best iterate is one an 8-bit PNG can hold
+                state.best_iou.fill_(-1.0)
+            state.remember_best(x_eval.detach(), scores["iou"], l2, row, scored)
+            # An output that is NaN or infinite scores nothing: the item ends on its previous iterate
+            # (retired with the gradient check below, or here on the last row).
+            x = torch.where(scored.view(-1, 1, 1, 1), x, previous_x)
             if not self.config.quantize or quantized:
                 if stop_iou is not None:
-                    state.retire(scores["iou"] >= stop_iou, row, "stop_iou")
+                    state.retire((scores["iou"] >= stop_iou) & scored, row, "stop_iou")
                 finished = self.attack.finished(inputs)
                 if finished is not None:
-                    state.retire(finished, row, "finished")
+                    state.retire(finished & scored, row, "finished")
             if final_row:
+                state.retire(~scored, row, "non-finite output")
                 break
             try:
                 (gradient,) = torch.autograd.grad(loss.sum(), x_leaf)
@@ -315,10 +329,10 @@ class _AttackLoop:
                 failure = (row, error)
                 break
             # Finite iff its largest magnitude is (NaN propagates): two reductions, not isfinite over the image.
-            # v - v is +0 for a finite v and NaN for inf or NaN: the test of two values in four operations.
-            largest, loss_value = max_abs(gradient), loss.detach()
-            finite = (largest - largest) + (loss_value - loss_value) == 0
-            state.retire(~finite, row, "non-finite")  # its NaN stays in its own item and is never stepped to
+            largest = max_abs(gradient)
+            finite = scored & ((largest - largest) == 0)
+            reason = torch.where(scored, _REASONS.index("non-finite"), _REASONS.index("non-finite output"))
+            state.retire(~finite, row, reason)  # its NaN stays in its own item and is never stepped to
             if self.region is not None:
                 # Step rules that normalise the gradient (DAG, L2 PGD) see only the pixels they may change.
                 gradient = gradient * self.region
@@ -401,6 +415,9 @@ def _collect_results(adapter, attack, images, targets, regions, grid, x0, target
     for item in range(x0.shape[0]):
         last = int(stopped_at[item])
         reason = "user" if still_active[item] and outcome.user_stopped else _REASONS[int(reasons[item])]
+        output_failed_at = None
+        if reason == "non-finite output":  # the row with the NaN output is dropped: the item ends a row earlier
+            output_failed_at, last, reason = last, max(last - 1, 0), "non-finite"
         if still_active[item] and outcome.failure is not None:
             reason = MODEL_ERROR
         rows = outcome.history[: last + 1, :, item]
@@ -408,8 +425,11 @@ def _collect_results(adapter, attack, images, targets, regions, grid, x0, target
         history["iteration"] = np.arange(last + 1)
         history["seconds"] = outcome.seconds[: last + 1].copy()
         error = None
-        if reason == "non-finite" and last == 0:
+        if reason == "non-finite" and (output_failed_at == 0 or (output_failed_at is None and last == 0)):
             error = "the model's output or its gradient is NaN or infinite on the clean image: nothing to attack"
+        elif output_failed_at is not None:
+            error = (f"the model's output became NaN or infinite at iteration {output_failed_at}; "
+                     f"kept the iterates up to iteration {last}")
         elif reason == "non-finite":
             error = f"the gradient became NaN or infinite at iteration {last}; kept the iterates up to it"
         elif reason == MODEL_ERROR:

@@ -27,7 +27,7 @@ STOP_REASONS = {
     "stop_iou": "stop IoU reached",
     "finished": "the method's own stop rule",
     "user": "stopped by you",
-    "non-finite": "gradient not finite",
+    "non-finite": "NaN or infinite output or gradient",
 }
 
 

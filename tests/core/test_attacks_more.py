@@ -20,7 +20,7 @@ from segattack_gui.core.attacks import METHODS, METHOD_TITLES, StepInputs, creat
 from segattack_gui.core.attacks.pgd import cospgd_weights, segpgd_weights
 from segattack_gui.core.attacks.universal import UniversalConfig, evaluate_universal, fit_universal
 from segattack_gui.core.models import ModelAdapter, ModelSpec
-from segattack_gui.core.runner import AttackControl, run_attack
+from segattack_gui.core.runner import AttackControl, run_attack, run_batch
 
 SIZE = 16
 GAIN = 5.0
@@ -133,6 +133,37 @@ def test_pgd_stays_in_its_l2_ball(adapter):
     assert np.linalg.norm(result.adversarial - result.original) <= radius + 1e-5
     assert result.final["l2"] == pytest.approx(radius, rel=1e-3)
     assert result.history["multiplier"][0] == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("radius", [0.3, 1.0])
+def test_quantized_l2_pgd_stays_in_its_l2_ball(radius):
+    """Rounding every pixel to 8 bits lengthens a perturbation on the L2 sphere; the export must not."""
+    adapter = ModelAdapter(ThresholdModel(), ModelSpec(), device="cpu")
+    image = np.round(make_image(4, 0.3, 0.6) * 255) / 255
+    attack = create_attack("pgd", iterations=30, norm="l2", l2_epsilon=radius, l2_alpha=radius / 4,
+                           random_start=True, quantize=True)
+    result = run_attack(adapter, image.astype(np.float32), make_target(), attack)
+    assert np.abs(np.round(result.adversarial * 255) - result.adversarial * 255).max() < 1e-3  # on the 8-bit grid
+    assert np.linalg.norm(result.adversarial - result.original) <= radius + 1e-5
+    assert result.final_quantized["l2"] <= radius + 1e-5 and result.history["l2"].max() <= radius + 1e-5
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_a_random_start_does_not_depend_on_the_batch(adapter, norm):
+    """Each image starts as it would alone (its seed is the run's), whatever its batch and place in it."""
+    attack = create_attack("pgd", iterations=3, random_start=True, norm=norm, l2_epsilon=0.5, seed=5)
+    images = [make_image(seed) for seed in (3, 4, 5)]
+    together = run_batch(adapter, images, [make_target()] * 3, attack)
+    for image, result in zip(images, together):
+        alone = run_attack(adapter, image, make_target(), attack)
+        # Equal up to float rounding of the batched L2 norms (a start drawn per batch was 0.1 off).
+        np.testing.assert_allclose(result.adversarial, alone.adversarial, rtol=0, atol=1e-6)
+
+
+def test_with_quantize_the_best_iterate_is_one_a_png_holds(adapter):
+    attack = create_attack("asma", iterations=40, tau=2e-4, beta=2e-3, quantize=True, quantize_fraction=0.25)
+    result = run_attack(adapter, make_image(6), make_target(), attack)
+    assert result.best["iteration"] >= 30  # the last quarter of the rows steps on the 8-bit grid
 
 
 @pytest.mark.parametrize("norm", ["linf", "l2"])

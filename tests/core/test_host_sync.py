@@ -127,7 +127,7 @@ def operators(run) -> int:
     return counter.count
 
 
-@pytest.mark.parametrize(("num_classes", "budget"), [(2, 75), (3, 85)])
+@pytest.mark.parametrize(("num_classes", "budget"), [(2, 78), (3, 87)])
 def test_the_loop_adds_few_operators_to_the_forward_and_backward(device_like_counting, num_classes, budget):
     """An ASMA iteration's own operators: metrics, loss, its backward, step and bookkeeping.
 
@@ -138,7 +138,8 @@ def test_the_loop_adds_few_operators_to_the_forward_and_backward(device_like_cou
     part of the confusion codes computed once, a four-operation finiteness test; 77 and 86
     once the distance term had a hand-written backward and a NaN gradient was no longer zeroed;
     72 and 81 since IoU and Dice share the areas and keep integer counts until the division,
-    and the history row is stacked in place.
+    and the history row is stacked in place; 77 and 86 since a row whose output is NaN is
+    neither scored nor kept (the item ends on its previous iterate).
     """
     from segattack_gui.bench import time_floor
 

@@ -103,10 +103,39 @@ def test_non_finite_gradient_stops_and_names_the_iteration():
     target = np.ones((6, 6), int)
     result = run_attack(adapter, image, target, create_attack("ssm", iterations=100, tau=1e-3))
     assert result.stop_reason == "non-finite"
-    assert f"iteration {result.iterations_run}" in result.error
     assert np.isfinite(result.adversarial).all()
     assert 0 < result.iterations_run < 100
     assert len(result.history["l2"]) == result.iterations_run + 1
+    # The row whose output was NaN is dropped: what is kept, last and best, is an iterate the model scored.
+    assert result.error == (f"the model's output became NaN or infinite at iteration {result.iterations_run + 1}; "
+                            f"kept the iterates up to iteration {result.iterations_run}")
+    for kept in (result.adversarial, result.best_adversarial):
+        assert torch.isfinite(adapter.logits(torch.from_numpy(kept).permute(2, 0, 1)[None])).all()
+    assert np.isfinite(result.history["loss"]).all() and result.best["iteration"] <= result.iterations_run
+
+
+class NaNGradient(nn.Module):
+    """A finite output whose gradient is NaN once the mean drifts above 0.52 (sqrt at 0 in the backward)."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = ThresholdModel()
+
+    def forward(self, x):
+        logits = self.inner(x)
+        if x.mean() > 0.52:  # d sqrt(u)/du at u = 0 is infinite, times du/dx = 0: NaN
+            logits = logits + torch.sqrt(x[:, :1] - x[:, :1])
+        return logits
+
+
+def test_a_nan_gradient_keeps_the_scored_iterate_it_was_taken_at():
+    adapter = ModelAdapter(NaNGradient(), ModelSpec())
+    image = np.full((6, 6, 1), 0.5, np.float32)
+    result = run_attack(adapter, image, np.ones((6, 6), int), create_attack("ssm", iterations=100, tau=1e-3))
+    assert result.stop_reason == "non-finite" and 0 < result.iterations_run < 100
+    assert result.error == (f"the gradient became NaN or infinite at iteration {result.iterations_run}; "
+                            "kept the iterates up to it")
+    assert result.adversarial.mean() > 0.52  # the iterate whose gradient failed: its output was fine
 
 
 @pytest.mark.parametrize("method, parameters", [
@@ -123,8 +152,9 @@ def test_a_non_finite_item_leaves_the_others_of_its_batch_untouched(method, para
     attack = create_attack(method, iterations=60, **parameters)
     broken, healthy = run_batch(adapter, [drifting, steady], [up, down], attack)
     alone = run_attack(adapter, steady, down, attack)
-    assert broken.stop_reason == "non-finite" and 0 < broken.iterations_run < 60
-    assert np.isfinite(broken.adversarial).all() and np.isfinite(broken.best_adversarial).all()
+    assert broken.stop_reason == "non-finite" and broken.iterations_run < 60
+    for kept in (broken.adversarial, broken.best_adversarial):  # iterates the model scored, not the NaN one
+        assert torch.isfinite(adapter.logits(torch.from_numpy(kept).permute(2, 0, 1)[None])).all()
     assert healthy.stop_reason == alone.stop_reason and healthy.iterations_run == alone.iterations_run
     np.testing.assert_array_equal(healthy.adversarial, alone.adversarial)
     for column in ("iou", "l2", "linf", "loss"):

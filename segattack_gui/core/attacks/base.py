@@ -128,8 +128,8 @@ class Attack:
         self.config = config if config is not None else self.config_type()
         self.config.validate()
 
-    def start(self, x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """The first iterate; random-start methods perturb ``x0`` here."""
+    def start(self, x0: torch.Tensor, seed: int) -> torch.Tensor:
+        """The first iterate; random-start methods perturb ``x0`` here, each item from ``seed`` as if alone."""
         return x0.clone()
 
     def objective(self, inputs: StepInputs) -> tuple[torch.Tensor, torch.Tensor]:

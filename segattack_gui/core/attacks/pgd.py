@@ -12,7 +12,8 @@ by sign steps projected onto the epsilon ball around x_0:
 
 then the runner applies the perturbation region and the [0, 1] box. The runner
 ascends, so :meth:`objective` returns -L and :meth:`step` adds alpha * sign(grad(-L)).
-``random_start`` draws x_0 + U(-eps, eps) from the run's seeded generator.
+``random_start`` draws x_0 + U(-eps, eps) from the run's seed, afresh for each item, so an
+image starts where it would alone whatever its batch and place in it.
 
 ``norm = "l2"`` is the L2 version: steps of length ``l2_alpha`` along the normalised
 gradient, g / ||g||_2, and projection onto the L2 ball of radius ``l2_epsilon`` (over
@@ -101,18 +102,22 @@ class TargetedPGD(Attack):
         """Per-pixel weights w_i of the cross-entropy; ``None`` means all ones."""
         return None
 
-    def start(self, x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def start(self, x0: torch.Tensor, seed: int) -> torch.Tensor:
         if not self.config.random_start:
             return x0.clone()
+        return torch.stack([self._random_start(image, seed) for image in x0])
+
+    def _random_start(self, x0: torch.Tensor, seed: int) -> torch.Tensor:
+        """One image's start, drawn from its own generator seeded with the run's seed."""
+        generator = torch.Generator(device=x0.device).manual_seed(seed)
+        draw = {"generator": generator, "device": x0.device, "dtype": x0.dtype}
         if self.config.norm == "l2":
             # Uniform in the L2 ball: a Gaussian direction, radius eps * U^(1/D).
-            direction = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-            direction = direction / l2_norms(direction).clamp_min(1e-12).view(-1, 1, 1, 1)
-            uniform = torch.rand(x0.shape[0], generator=generator, device=x0.device, dtype=x0.dtype)
-            radius = self.config.l2_epsilon * uniform.pow(1 / x0[0].numel())
-            return x0 + radius.view(-1, 1, 1, 1) * direction
-        noise = torch.rand(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-        return x0 + (2 * noise - 1) * self.config.epsilon
+            direction = torch.randn(x0.shape, **draw)
+            direction = direction / torch.linalg.vector_norm(direction).clamp_min(1e-12)
+            radius = self.config.l2_epsilon * torch.rand((), **draw).pow(1 / x0.numel())
+            return x0 + radius * direction
+        return x0 + (2 * torch.rand(x0.shape, **draw) - 1) * self.config.epsilon
 
     def objective(self, inputs: StepInputs) -> tuple[torch.Tensor, torch.Tensor]:
         cross_entropy = F.cross_entropy(inputs.logits, inputs.target, reduction="none")  # [B, h, w]
@@ -131,11 +136,15 @@ class TargetedPGD(Attack):
         return x + multiplier.view(-1, 1, 1, 1) * direction
 
     def quantize(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
-        """Rounded to the 8-bit grid, one level back towards ``x0`` where rounding would leave the
-        L-inf ball (an epsilon that is no whole number of 8-bit steps, e.g. 0.05)."""
+        """Rounded to the 8-bit grid, staying in the budget's ball: for L-inf, one level back towards
+        ``x0`` where rounding would leave it (an epsilon that is no whole number of 8-bit steps, e.g.
+        0.05); for L2, an image that rounding takes out of the ball has every pixel's change rounded
+        towards zero instead, which cannot lengthen it (for an 8-bit ``x0``)."""
         rounded = quantize_8bit(x)
         if self.config.norm == "l2":
-            return rounded
+            toward_x0 = quantize_8bit(x0 + torch.trunc((x - x0) * 255) / 255)
+            outside = l2_norms(rounded - x0) > self.config.l2_epsilon + 1e-6
+            return torch.where(outside.view(-1, 1, 1, 1), toward_x0, rounded)
         outside = (rounded - x0).abs() > self.config.epsilon + 1e-6
         return torch.where(outside, rounded - torch.sign(rounded - x0) / 255, rounded)
 
