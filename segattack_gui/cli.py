@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .allocator import keep_freed_memory
 from .cli_parser import EXIT_BAD_INPUT, UNIVERSAL_FLAGS, attach_negative_values, build_parser
-from .errors import SegAttackError
+from .errors import SegAttackError, first_line
 
 
 def _accepted_parameters(method: str, flag: str = "--method") -> set[str]:
@@ -103,7 +103,7 @@ def warn(message: str) -> None:
 def model_failure(model_path, interrupted, outcome: str = "nothing was written") -> SegAttackError:
     """The one line for a model that raised mid-run (the runner's AttackInterrupted)."""
     cause = interrupted.cause
-    detail = (str(cause).strip().splitlines() or [""])[0]
+    detail = first_line(cause)
     return SegAttackError(model_path, f"the model raised {type(cause).__name__} at iteration {interrupted.iteration}"
                                       f"{' (' + detail + ')' if detail else ''}; {outcome}")
 

@@ -21,3 +21,10 @@ class SegAttackError(Exception):
         if self.source:
             return f"{self.source}: {self.problem}"
         return self.problem
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message ("" when it has none), for one-line reports of
+    errors raised by code we do not own (a model, PyTorch): tracebacks stay out of the message."""
+    lines = str(error).strip().splitlines()
+    return lines[0].strip() if lines else ""

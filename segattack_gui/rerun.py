@@ -111,7 +111,7 @@ def check_inputs_match(record: RecordedRun, inputs: AttackInputs) -> list[str]:
             was = "no sidecar" if summary["sidecar_sha256"] is None else "another sidecar"
             raise SegAttackError(model.sidecar_path or model.path,
                                  f"the run used {was} for this model; normalisation or output type may differ")
-    _require_same(inputs.image.path, "image_sha256", inputs.image_sha256, summary, "--image")
+    _require_same(inputs.image.path, "image_sha256", inputs.image.sha256, summary, "--image")
     target_ids = sha256_array(np.asarray(inputs.target.class_ids, dtype=np.uint8))
     if target_ids != summary.get("target_ids_sha256", target_ids):
         raise SegAttackError(record.target_file, "is not the target the run used (its class ids changed)")

@@ -24,7 +24,7 @@ from typing import Callable, Sequence, TypeVar
 
 import torch
 
-from ..errors import SegAttackError
+from ..errors import SegAttackError, first_line
 from .models import ModelAdapter, fast_precisions
 
 Item = TypeVar("Item")
@@ -87,7 +87,7 @@ class OutOfMemoryFallback:
             except Exception as error:
                 if not is_out_of_memory(error):
                     raise
-                problem = _first_line(error)
+                problem = first_line(error) or type(error).__name__
             else:
                 outcomes.extend(done)
                 start += size
@@ -126,6 +126,4 @@ def run_with_fallback(
     return fallback.run(work, items), fallback.adapter
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+

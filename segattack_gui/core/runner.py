@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from .attacks.base import Attack, StepInputs, quantize_8bit
 from .fallback import is_out_of_memory
 from .metrics import difference_norms, max_abs, perturbation_norms, psnr, segmentation_scores, ssim, target_codes
+from ..errors import first_line
 from .models import ModelAdapter, class_ids
 from .results import HISTORY_COLUMNS, AttackResult, Snapshot
 
@@ -54,7 +55,7 @@ class AttackInterrupted(Exception):
         self.iteration = iteration
         self.cause = cause
         self.results = results
-        detail = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        detail = first_line(cause)
         kept = (f"the partial result keeps iterations 0..{max(r.iterations_run for r in results)}" if results
                 else "no iterate could be kept")
         super().__init__(f"the model raised {type(cause).__name__} at iteration {iteration}"

@@ -21,7 +21,7 @@ from ..core import masks
 from .canvas_shortcuts import install_canvas_shortcuts
 from .canvas_tools import TOOL_NAMES, BrushOutline, ToolEvent, dashed_pen, make_tools
 from .mask_layers import LAYERS, Box, MaskLayers
-from .mask_overlay import REGION_COLOURS, REGION_HATCH, MaskOverlayItem, argb_lookup, class_colour_fallback
+from .mask_overlay import REGION_OVERLAY_RGBA, REGION_HATCH, MaskOverlayItem, argb_lookup, class_colour_fallback
 from .shape_raster import Patch
 from .zoom_view import ZoomPanView
 
@@ -73,7 +73,7 @@ class MaskCanvas(ZoomPanView):
         self._image_item.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
         self._target_item = MaskOverlayItem()
         self._region_item = MaskOverlayItem()
-        self._region_item.set_lookup(argb_lookup(REGION_COLOURS))
+        self._region_item.set_lookup(argb_lookup(REGION_OVERLAY_RGBA))
         self._region_item.set_hatch(REGION_HATCH)
         self._brush_cursor = BrushOutline()
         self._brush_cursor.setVisible(False)

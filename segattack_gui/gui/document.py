@@ -80,7 +80,6 @@ class AttackDocument(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.image: LoadedImage | None = None
-        self.image_sha256: str | None = None
         self.model: LoadedModel | None = None
         self.target = np.zeros((1, 1), np.uint8)
         self.target_origin = "empty"  # a file path, "painted", "model prediction", ...
@@ -112,10 +111,13 @@ class AttackDocument(QObject):
     def image_shape(self) -> tuple[int, int] | None:
         return None if self.image is None else (self.image.height, self.image.width)
 
-    def set_image(self, image: LoadedImage, sha256: str) -> None:
+    @property
+    def image_sha256(self) -> str | None:
+        return None if self.image is None else self.image.sha256
+
+    def set_image(self, image: LoadedImage) -> None:
         """A new image; a target or region of another size cannot follow it and is cleared."""
         self.image = image
-        self.image_sha256 = sha256
         self.baseline_prediction = None
         shape = (image.height, image.width)
         if self.target.shape != shape:

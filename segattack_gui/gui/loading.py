@@ -103,13 +103,13 @@ class DocumentLoader(QObject):
 
             def job():
                 image = read_image(path)
-                return image, image.sha256, _misfit(model, image)
+                return image, _misfit(model, image)
 
             return job
 
         def done(loaded) -> None:
-            image, sha256, problem = loaded
-            self.document.set_image(image, sha256)
+            image, problem = loaded
+            self.document.set_image(image)
             self.imageLoaded.emit(str(path))
             self.message.emit(f"Opened {path.name} ({image.width}x{image.height}, {image.conversion})")
             if problem:

@@ -21,13 +21,12 @@ from PySide6.QtWidgets import QMenu, QMessageBox
 from ..errors import SegAttackError
 from ..io.hashing import sha256_file
 from ..io.images import IMAGE_SUFFIXES
-from ..io.masks import read_mask, write_class_png
+from ..io.masks import REGION_PALETTE, read_mask, write_class_png
 from .actions import make_action
 from .file_dialogs import ask_open_file, ask_save_file
 from .mask_sources import MaskActions
 
 PNG_FILTER = "PNG masks (*.png);;All files (*)"
-REGION_COLOURS = [(0, 0, 0), (255, 255, 255)]  # 0: kept as it is, 1: may change
 LAYER_WORDS = {"target": "target mask", "region": "perturbation region"}
 
 CloseAnswer = Literal["save", "discard", "cancel"]
@@ -47,7 +46,7 @@ class MaskFiles(MaskActions):
     def save_region(self, path) -> Path:
         """Write the perturbation region as a 0/1 palette PNG (what ``--region`` reads)."""
         path = _png_path(path)
-        write_class_png(path, self.canvas.region_mask().astype(np.uint8), REGION_COLOURS)
+        write_class_png(path, self.canvas.region_mask().astype(np.uint8), REGION_PALETTE)
         self.document.note_region_saved(path, sha256_file(path))
         return path
 

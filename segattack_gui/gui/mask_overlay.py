@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-__all__ = ["MaskOverlayItem", "REGION_COLOURS", "REGION_HATCH", "argb_lookup", "class_colour_fallback"]
+__all__ = ["MaskOverlayItem", "REGION_OVERLAY_RGBA", "REGION_HATCH", "argb_lookup", "class_colour_fallback"]
 
 
 def argb_lookup(colours: dict[int, tuple[int, int, int, int]], size: int = 256) -> np.ndarray:
@@ -109,7 +109,7 @@ class MaskOverlayItem(QGraphicsItem):
         self.update()
 
 
-REGION_COLOURS = {1: (24, 30, 56, 150)}
+REGION_OVERLAY_RGBA = {1: (24, 30, 56, 150)}
 """Forbidden pixels: a dark blue-grey tint (hatched on screen); allowed pixels show the image unchanged."""
 REGION_HATCH = QColor(150, 170, 230, 200)
 

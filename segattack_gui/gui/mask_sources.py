@@ -15,13 +15,14 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QMenu, QSpinBox, QWidget,
+    QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QMenu, QSpinBox, QWidget,
 )
 
 from ..core import masks
 from ..errors import SegAttackError
 from ..io.images import read_image
 from .actions import make_action
+from .file_dialogs import ask_open_file
 from .document import AttackDocument
 from .loading import DocumentLoader, predict_on_image_grid
 
@@ -168,7 +169,7 @@ class MaskSources(MaskActions):
 
     @Slot()
     def _on_from_other_image(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Predict the target on another image", "", IMAGE_FILTER)
+        path = ask_open_file(self.window, "Predict the target on another image", IMAGE_FILTER)
         if path:
             self.target_from_other_image(path)
 

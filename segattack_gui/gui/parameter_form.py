@@ -203,8 +203,3 @@ class ParameterForm(QWidget):
             if name in self._editors:
                 self._write(name, value)
             self._typed[name] = value
-
-    def reset_defaults(self) -> None:
-        self._typed.clear()
-        for name, field in self._fields.items():
-            self._write(name, field.default)

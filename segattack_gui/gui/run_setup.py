@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..core.attacks import create_attack
 from ..core.models import ModelOutputError
-from ..errors import SegAttackError
+from ..errors import SegAttackError, first_line
 from .attack_worker import AttackJob
 from .display_grid import DisplayGrid
 from .document import AttackDocument, RunRecord
@@ -27,7 +27,7 @@ def prepare_run(document: AttackDocument, method: str, parameters: dict, target,
     try:
         grid = model.adapter.output_grid(image.height, image.width)
     except (ModelOutputError, RuntimeError) as error:
-        raise SegAttackError(model.path, str(error).strip().splitlines()[0]) from None
+        raise SegAttackError(model.path, first_line(error) or type(error).__name__) from None
     if region is not None and region.all():
         region = None
     if region is not None and not region.any():

@@ -1,7 +1,7 @@
 """The main window's menus: File (open, recent, export, quit), Target, Attack, View, Help.
 
-File dialogs live here; each ends in a call to the window's scripting API
-(``open_image`` ...), so a menu does nothing a script could not.
+Each menu entry ends in a call to the window's scripting API (``open_image`` ...), so a menu
+does nothing a script could not; the dialogs that ask for files are in :mod:`.file_dialogs`.
 """
 
 from __future__ import annotations

@@ -102,9 +102,6 @@ class ZoomPanView(QGraphicsView):
         """True when a plain left drag should pan (subclasses: a pan tool)."""
         return False
 
-    def is_panning(self) -> bool:
-        return self._pan_from is not None
-
     def start_pan(self, event) -> bool:
         """Begin a pan for a middle press, or a left press with Space held or in pan mode."""
         button = event.button()

@@ -28,9 +28,8 @@ from ..errors import SegAttackError
 from .figures import VOID_CLASS, heatmap_image, on_image_grid, side_by_side_figure
 from .hashing import sha256_array
 from .images import to_uint8, write_rgb_png
-from .masks import default_colors, write_class_png
+from .masks import REGION_PALETTE, default_colors, write_class_png
 
-REGION_PALETTE = [(0, 0, 0), (255, 255, 255)]
 METRIC_COLUMNS = ("iteration", "iou", "pixel_accuracy", "dice", "l2", "linf", "loss", "multiplier", "seconds")
 
 

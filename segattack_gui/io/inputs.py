@@ -23,7 +23,6 @@ from .model_files import LoadedModel, check_model_fits, load_model
 class AttackInputs:
     model: LoadedModel
     image: LoadedImage
-    image_sha256: str
     target: MaskFile
     region: MaskFile | None
 
@@ -36,7 +35,7 @@ class AttackInputs:
         region = self.region
         return Provenance(
             **self.model.provenance(),
-            image_path=str(self.image.path), image_sha256=self.image_sha256, image_conversion=self.image.conversion,
+            image_path=str(self.image.path), image_sha256=self.image.sha256, image_conversion=self.image.conversion,
             target_path=str(self.target.path), target_rule=self.target.rule, target_sha256=self.target.sha256,
             region_path=None if region is None else str(region.path), region_sha256=None if region is None else region.sha256,
             extra=extra,
@@ -81,4 +80,4 @@ def load_attack_inputs(
         region = read_mask(region_path, num_classes=2, expected_shape=(height, width), threshold=mask_threshold)
         if not np.any(region.class_ids):
             raise SegAttackError(region_path, "the perturbation region is empty: no pixel may change")
-    return AttackInputs(model, image, image.sha256, target, region)
+    return AttackInputs(model, image, target, region)

@@ -50,6 +50,10 @@ class MaskFile:
     """Of the file's bytes as read (what summary.json records as the target's or region's SHA-256)."""
 
 
+REGION_PALETTE = [(0, 0, 0), (255, 255, 255)]
+"""A perturbation region as a file: index 0 (black) stays as it is, 1 (white) may change."""
+
+
 def default_colors(num_classes: int) -> list[tuple[int, int, int]]:
     """Black for the background, then distinct colour-blind-friendly colours, one per class."""
     if num_classes < 1:

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..core.architectures import ARCHITECTURES, build_architecture
 from ..core.models import ModelAdapter, ModelOutputError, ModelSpec, Precision, channels_last_pays, resolve_device
-from ..errors import SegAttackError
+from ..errors import SegAttackError, first_line
 from .hashing import sha256_file
 
 ModelKind = Literal["torchscript", "state_dict", "pickle"]
@@ -235,8 +235,7 @@ def load_model(
         try:
             model = torch.load(path, map_location="cpu", weights_only=False)
         except Exception as error:  # e.g. the model's class cannot be imported here
-            first_line = (str(error).strip().splitlines() or [""])[0]
-            raise SegAttackError(path, f"cannot be unpickled ({type(error).__name__}: {first_line})") from None
+            raise SegAttackError(path, f"cannot be unpickled ({type(error).__name__}: {first_line(error)})") from None
         if isinstance(model, dict):
             model = _from_state_dict(path, model, spec)
     else:
@@ -291,8 +290,8 @@ def _from_state_dict(path: Path, state, spec: ModelSpec) -> nn.Module:
         model = build_architecture(spec.architecture, **arguments)
         model.load_state_dict(state)
     except (RuntimeError, TypeError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0]
-        raise SegAttackError(path, f"does not fit the {spec.architecture!r} architecture ({first_line})") from None
+        detail = first_line(error) or type(error).__name__
+        raise SegAttackError(path, f"does not fit the {spec.architecture!r} architecture ({detail})") from None
     return model
 
 
@@ -303,5 +302,5 @@ def check_model_fits(loaded: LoadedModel, image_height: int, image_width: int) -
     except ModelOutputError as error:
         raise SegAttackError(loaded.path, str(error)) from None
     except Exception as error:  # the model's own code failed on this size: a problem of the model file
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise SegAttackError(loaded.path, f"fails on a {image_height}x{image_width} image ({first_line})") from None
+        detail = first_line(error) or type(error).__name__
+        raise SegAttackError(loaded.path, f"fails on a {image_height}x{image_width} image ({detail})") from None

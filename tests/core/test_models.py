@@ -105,3 +105,22 @@ def test_parameters_are_frozen():
     adapter = ModelAdapter(ThresholdModel(), ModelSpec())
     assert not any(p.requires_grad for p in adapter.model.parameters())
     assert not adapter.model.training
+
+
+def test_an_exception_without_a_message_still_makes_one_line(tmp_path, monkeypatch):
+    """Errors from code we do not own may carry no text; the line then names the exception's type."""
+    import json
+
+    from segattack_gui.errors import SegAttackError, first_line
+    from segattack_gui.io import model_files
+
+    assert first_line(RuntimeError("")) == "" and first_line(ValueError("\n  first\nsecond")) == "first"
+
+    def refuse(*_arguments, **_keywords):
+        raise RuntimeError("")
+
+    torch.save({"weight": torch.zeros(1)}, tmp_path / "weights.pt")
+    (tmp_path / "weights.json").write_text(json.dumps({"classes": ["a", "b"], "architecture": "padded_unet"}))
+    monkeypatch.setattr(model_files, "build_architecture", refuse)
+    with pytest.raises(SegAttackError, match=r"does not fit the 'padded_unet' architecture \(RuntimeError\)$"):
+        model_files.load_model(tmp_path / "weights.pt", device="cpu")

@@ -13,6 +13,11 @@ from PySide6.QtCore import QEvent, QPointF, QThread, QThreadPool, QTimer, Qt
 from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
+# The main window's fixtures, for every GUI test module (the helpers are imported where used).
+from tests.gui.window_fixtures import bf16_offered, demo_root, errors, isolated_settings, window
+
+__all__ = ["bf16_offered", "demo_root", "errors", "isolated_settings", "window"]
+
 # --- leak guard --------------------------------------------------------------------------
 
 

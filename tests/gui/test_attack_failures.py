@@ -7,9 +7,7 @@ import numpy as np
 from segattack_gui.core.attacks import create_attack
 from segattack_gui.core.runner import AttackInterrupted, run_attack
 from segattack_gui.gui import attack_worker
-from tests.gui.window_fixtures import (  # noqa: F401 (fixtures)
-    bf16_offered, demo_root, errors, isolated_settings, run_and_wait, wait_until_idle, window,
-)
+from tests.gui.window_fixtures import run_and_wait, wait_until_idle
 
 
 def test_out_of_memory_restarts_on_the_cpu_with_a_message(qtbot, window, errors, monkeypatch):

@@ -15,7 +15,6 @@ from segattack_gui.core.attacks import METHODS, create_attack
 from segattack_gui.errors import SegAttackError
 from segattack_gui.gui.attack_panel import AttackPanel
 from segattack_gui.gui.parameter_form import OWN_WIDGETS, format_value, parse_number
-from tests.gui.window_fixtures import demo_root, errors, isolated_settings, window  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

@@ -24,9 +24,7 @@ from segattack_gui.gui.mask_autosaver import RESTORED_ORIGIN
 from segattack_gui.io.autosave import MaskAutosave, saved_slots, slot_name
 from segattack_gui.io.hashing import sha256_file
 from tests.gui.conftest import CanvasMouse
-from tests.gui.window_fixtures import (  # noqa: F401 (fixtures)
-    demo_root, errors, isolated_settings, record_dialogs, wait_until_idle, window,
-)
+from tests.gui.window_fixtures import record_dialogs, wait_until_idle
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DEMO_SHAPE = (256, 256)

@@ -16,9 +16,7 @@ import pytest
 from segattack_gui.allocator import keep_freed_memory
 from segattack_gui.core.attacks import create_attack
 from segattack_gui.core.runner import run_attack
-from tests.gui.window_fixtures import (  # noqa: F401 (fixtures)
-    demo_root, errors, isolated_settings, run_and_wait, window,
-)
+from tests.gui.window_fixtures import run_and_wait
 
 ITERATIONS = 100
 ROUNDS = 7

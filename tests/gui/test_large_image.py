@@ -9,9 +9,7 @@ from PySide6.QtCore import QRectF
 
 from segattack_gui.demo import DEMOS
 from segattack_gui.gui.display_grid import DisplayGrid
-from tests.gui.window_fixtures import (  # noqa: F401 (fixtures)
-    GapMeter, demo_root, errors, isolated_settings, run_and_wait, wait_until_idle, window,
-)
+from tests.gui.window_fixtures import GapMeter, run_and_wait, wait_until_idle
 
 HEIGHT, WIDTH = 1024, 1280  # the demo U-Net takes multiples of 8
 

@@ -16,9 +16,7 @@ from segattack_gui.gui.shown_frame import AGREE, EXTRA, MISSING, OUTSIDE
 from segattack_gui.gui.status_panel import duration_text
 from segattack_gui.io.hashing import sha256_file
 from segattack_gui.io.masks import read_mask
-from tests.gui.window_fixtures import (  # noqa: F401 (fixtures)
-    GapMeter, bf16_offered, demo_root, errors, isolated_settings, run_and_wait, wait_until_idle, window,
-)
+from tests.gui.window_fixtures import GapMeter, run_and_wait, wait_until_idle
 
 SPEC_OBJECT_NAMES = (
     "mainWindow", "maskCanvas", "methodCombo", "iterationsSpin", "runButton", "pauseButton", "stopButton",

@@ -12,9 +12,7 @@ from segattack_gui.io.hashing import sha256_file
 from segattack_gui.io.inputs import load_attack_inputs
 from segattack_gui.io.masks import read_mask
 from tests.gui.test_autosave_window import paint_stroke
-from tests.gui.window_fixtures import (  # noqa: F401 (fixtures)
-    demo_root, errors, isolated_settings, wait_until_idle, window,
-)
+from tests.gui.window_fixtures import wait_until_idle
 
 
 def test_a_saved_target_is_what_the_command_line_reads(qtbot, window, tmp_path, demo_root):

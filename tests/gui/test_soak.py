@@ -17,9 +17,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QThread
 
-from tests.gui.window_fixtures import (  # noqa: F401 (fixtures)
-    demo_root, errors, isolated_settings, run_and_wait, window,
-)
+from tests.gui.window_fixtures import run_and_wait
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")]
 

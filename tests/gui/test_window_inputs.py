@@ -13,9 +13,7 @@ from PySide6.QtGui import QDropEvent
 from segattack_gui.core import masks
 from segattack_gui.core.architectures import PaddedUNet
 from segattack_gui.gui.drop_files import file_kind
-from tests.gui.window_fixtures import (  # noqa: F401 (fixtures)
-    demo_root, errors, isolated_settings, wait_until_idle, window,
-)
+from tests.gui.window_fixtures import wait_until_idle
 
 
 def pickled_model(folder):

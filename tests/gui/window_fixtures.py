@@ -1,6 +1,6 @@
 """Fixtures for main-window tests: isolated QSettings, the demo files, a loaded window.
 
-Import the fixtures into a test module (``from tests.gui.window_fixtures import ...``).
+``tests/gui/conftest.py`` imports the fixtures for every GUI test; modules import the helpers.
 The demo is the shipped one when ``resources/`` holds it, else a quick, untrained demo
 built once per session in a temporary folder (same files, same layout).
 """
