@@ -328,10 +328,10 @@ def universal_command(arguments: argparse.Namespace) -> int:
     summary = run_universal(model, images, arguments.target, config, arguments.holdout, out,
                             mask_threshold=arguments.mask_threshold, mask_class=arguments.mask_class)
     for part in ("fitting", "held_out"):
-        mean = summary[part]["mean"]
+        mean, quantized = summary[part]["mean"], summary[part]["mean_quantized"]
         if mean["iou"] is not None:
             print(f"{part:8s} n={len(summary[part]['images'])}  IoU {mean['iou']:.4f}  PA {mean['pixel_accuracy']:.4f}"
-                  f"  L2 {mean['l2']:.4f}  Linf {mean['linf']:.4f}")
+                  f"  L2 {mean['l2']:.4f}  Linf {mean['linf']:.4f}  (8-bit: IoU {quantized['iou']:.4f})")
     print(f"  written to {out}")
     return 0
 

@@ -87,7 +87,7 @@ def _add_method_parameters(parser: argparse.ArgumentParser) -> None:
     _add_config_flags(parser, {method: attack_type.config_type for method, attack_type in METHODS.items()})
 
 
-UNIVERSAL_FLAGS = ("iterations", "epsilon", "alpha", "batch_size", "stop_iou", "seed")
+UNIVERSAL_FLAGS = ("iterations", "epsilon", "alpha", "batch_size", "stop_iou", "quantize", "quantize_fraction", "seed")
 
 
 def _add_universal_parameters(parser: argparse.ArgumentParser) -> None:

@@ -48,15 +48,23 @@ def run_universal(model: LoadedModel, image_paths: list[Path], target_path: Path
     split = len(images) - holdout
     fitting, held_out = images[:split], images[split:]
     result = fit_universal(model.adapter, [i.pixels for i in fitting], target.class_ids, config, progress=progress)
-    fit_records = evaluate_universal(model.adapter, result.perturbation, [i.pixels for i in fitting], target.class_ids)
-    held_records = evaluate_universal(model.adapter, result.perturbation, [i.pixels for i in held_out],
-                                      target.class_ids) if held_out else []
+
+    def scores(part: list) -> dict:
+        """Per-image and mean metrics of the part's images plus xi, in float and as 8-bit PNGs would hold them."""
+        pixels = [image.pixels for image in part]
+        if not pixels:
+            return {"mean": _means([]), "per_image": [], "mean_quantized": _means([]), "per_image_quantized": []}
+        records, quantized = (evaluate_universal(model.adapter, result.perturbation, pixels, target.class_ids,
+                                                 quantize=on_grid) for on_grid in (False, True))
+        return {"mean": _means(records), "per_image": records,
+                "mean_quantized": _means(quantized), "per_image_quantized": quantized}
+
     summary = {
         "method": "universal", "config": config.as_dict(), "iterations_run": result.iterations_run,
         "stop_reason": result.stop_reason, "seconds": result.seconds, "device": str(model.adapter.device),
         "precision": model.adapter.precision,
-        "fitting": {"images": [str(p) for p in image_paths[:split]], "mean": _means(fit_records), "per_image": fit_records},
-        "held_out": {"images": [str(p) for p in image_paths[split:]], "mean": _means(held_records), "per_image": held_records},
+        "fitting": {"images": [str(p) for p in image_paths[:split]], **scores(fitting)},
+        "held_out": {"images": [str(p) for p in image_paths[split:]], **scores(held_out)},
         **model.provenance(),
         "image_sha256": {path.name: image.sha256 for path, image in zip(image_paths, images)},
         "target_path": str(target_path), "target_sha256": target.sha256,

@@ -33,6 +33,7 @@ reports that per image).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -130,7 +131,7 @@ def fit_universal(
     quantized_from = iterations - round(iterations * config.quantize_fraction) if config.quantize else iterations + 1
     history = torch.zeros(iterations + 1, len(UNIVERSAL_HISTORY_COLUMNS), device=x0.device)
     seconds = np.zeros(iterations + 1)
-    perturbation = torch.zeros_like(x0[:1])  # xi^(0) = 0
+    perturbation = previous_perturbation = torch.zeros_like(x0[:1])  # xi^(0) = 0
     best_perturbation, best_iou, best_l2, best_iteration = perturbation, -1.0, float("inf"), 0
     stop_reason, error = "iterations", None
     started = time.perf_counter()
@@ -148,7 +149,16 @@ def fit_universal(
             l2 = perturbation.flatten().norm()
             history[row] = torch.stack([mean_iou, mean_accuracy, cross_entropy, l2, perturbation.abs().amax()])
             seconds[row] = time.perf_counter() - started
-            iou_now, l2_now = float(mean_iou), float(l2)  # one host sync per pass over the whole set
+            iou_now, l2_now, loss_now = (float(v) for v in torch.stack([mean_iou, l2, cross_entropy]))  # one sync a pass
+            if not math.isfinite(loss_now):  # a NaN or infinite output: its IoU means nothing, keep xi^(n-1)
+                stop_reason, perturbation = "non-finite", previous_perturbation
+                error = (f"the model's output became NaN or infinite at iteration {row}; "
+                         f"kept the iterates up to iteration {row - 1}" if row else
+                         "the model's output is NaN or infinite on the clean images: nothing to attack")
+                row = max(row - 1, 0)
+                break
+            if row == quantized_from:  # from here on, the best perturbation is one 8-bit images can hold
+                best_iou = -1.0
             if iou_now > best_iou or (iou_now == best_iou and l2_now < best_l2):
                 best_perturbation, best_iou, best_l2, best_iteration = perturbation, iou_now, l2_now, row
             on_final_grid = not config.quantize or row >= quantized_from
@@ -163,6 +173,7 @@ def fit_universal(
                 break
             if region_mask is not None:
                 gradient = gradient * region_mask
+            previous_perturbation = perturbation
             perturbation = (perturbation - config.alpha * gradient.sign()).clamp(-config.epsilon, config.epsilon)
             if region_mask is not None:
                 perturbation = perturbation * region_mask
