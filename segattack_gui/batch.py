@@ -29,9 +29,8 @@ from .errors import SegAttackError
 from .io.export import Provenance, export_run, make_folders, remove_empty_folders
 from .io.hashing import sha256_array
 from .io.images import IMAGE_SUFFIXES, read_image, write_file_bytes
-from .io.inputs import check_channels, model_colors
-from .io.masks import read_mask
-from .io.model_files import LoadedModel, check_model_fits
+from .io.inputs import check_image_fits, model_colors, read_target
+from .io.model_files import LoadedModel
 
 TABLE_COLUMNS = ("method", "n", "l2_mean", "l2_std", "linf_mean", "linf_std", "iou_mean", "iou_std",
                  "pa_mean", "pa_std", "seconds_mean")
@@ -116,11 +115,8 @@ def run_folder(out: Path, method: str, pair: Pair) -> Path:
 
 def _load_pair(model: LoadedModel, pair: Pair, mask_threshold: int, mask_class: int | None):
     image = read_image(pair.image)
-    check_channels(model, image)
-    check_model_fits(model, *image.pixels.shape[:2])
-    target = read_mask(pair.target, num_classes=model.adapter.num_classes, palette=model_colors(model),
-                       expected_shape=image.pixels.shape[:2], threshold=mask_threshold, binary_class=mask_class)
-    return image, target
+    check_image_fits(model, image)
+    return image, read_target(model, pair.target, (image.height, image.width), mask_threshold, mask_class)
 
 
 def run_experiment(

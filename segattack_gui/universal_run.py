@@ -19,9 +19,8 @@ from .io.export import _write_bgr, versions, write_folder_atomically
 from .io.figures import heatmap_image
 from .io.hashing import sha256_array
 from .io.images import read_image
-from .io.inputs import check_channels, model_colors
-from .io.masks import read_mask
-from .io.model_files import LoadedModel, check_model_fits
+from .io.inputs import check_channels, check_image_fits, read_target
+from .io.model_files import LoadedModel
 
 
 def _means(records: list[dict]) -> dict:
@@ -39,12 +38,10 @@ def run_universal(model: LoadedModel, image_paths: list[Path], target_path: Path
     shapes = {image.pixels.shape for image in images}
     if len(shapes) != 1:
         raise SegAttackError(image_paths[0].parent, f"a universal perturbation needs equally sized images, got {sorted(shapes)}")
-    for image in images:
+    for image in images:  # one size, so the model is probed once
         check_channels(model, image)
-    height, width = images[0].pixels.shape[:2]
-    check_model_fits(model, height, width)
-    target = read_mask(target_path, num_classes=model.adapter.num_classes, palette=model_colors(model),
-                       expected_shape=(height, width), threshold=mask_threshold, binary_class=mask_class)
+    check_image_fits(model, images[0])
+    target = read_target(model, target_path, images[0].pixels.shape[:2], mask_threshold, mask_class)
     split = len(images) - holdout
     fitting, held_out = images[:split], images[split:]
     result = fit_universal(model.adapter, [i.pixels for i in fitting], target.class_ids, config, progress=progress)

@@ -10,6 +10,7 @@ N + 1 rows and N + 1 forward passes.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -26,6 +27,8 @@ from .metrics import difference_norms, max_abs, perturbation_norms, psnr, segmen
 from ..errors import first_line
 from .models import ModelAdapter, class_ids
 from .results import HISTORY_COLUMNS, AttackResult, Snapshot
+
+log = logging.getLogger(__name__)
 
 SnapshotCallback = Callable[[Snapshot], None]
 
@@ -192,6 +195,7 @@ def run_batch(
     try:  # scoring the kept iterates runs the model again; it may fail there too
         partial = _collect_results(adapter, attack, images, targets, regions, grid, x0, target_grid, outcome)
     except Exception:
+        log.warning("the kept iterates could not be scored after the model failed", exc_info=True)
         partial = []
     raise AttackInterrupted(iteration, cause, partial) from cause
 

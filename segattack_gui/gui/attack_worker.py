@@ -96,6 +96,7 @@ class AttackWorker(QObject):
         except SegAttackError as error:
             self.failed.emit(error.one_line())
         except (ModelOutputError, ValueError) as error:
+            log.info("the attack could not start", exc_info=True)  # the traceback, should it be a bug
             self.failed.emit(f"the attack cannot start: {error}")
         except Exception as error:  # a bug: log the traceback, tell the user in one line
             log.exception("attack failed")

@@ -25,9 +25,9 @@ from ..core.models import ModelAdapter, channels_last_pays
 from ..errors import SegAttackError
 from ..io.hashing import sha256_file
 from ..io.images import LoadedImage, read_image
-from ..io.inputs import check_channels
+from ..io.inputs import check_image_fits
 from ..io.masks import read_mask
-from ..io.model_files import LoadedModel, check_model_fits, inspect_model_file, load_model
+from ..io.model_files import LoadedModel, inspect_model_file, load_model
 from .background import JobFailed, TaskQueue
 from .document import AttackDocument
 
@@ -48,8 +48,7 @@ def _misfit(model: LoadedModel | None, image: LoadedImage | None) -> str | None:
     if model is None or image is None:
         return None
     try:
-        check_channels(model, image)
-        check_model_fits(model, image.height, image.width)
+        check_image_fits(model, image)
     except SegAttackError as error:
         return error.one_line()
     return None

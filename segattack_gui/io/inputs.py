@@ -1,8 +1,9 @@
 """Gather everything one attack needs from files, checked against each other.
 
-The CLI, the batch runner and the GUI all load inputs through here, so a mask of the
-wrong size or a model that does not fit the image gives the same one-line error
-everywhere, naming the file at fault.
+``attack`` and ``rerun`` load all inputs at once (:func:`load_attack_inputs`); ``batch``,
+``universal`` and the window load them one by one, through :func:`check_image_fits` and
+:func:`read_target`. So an image the model cannot take, or a mask of the wrong size, gives the
+same one-line error everywhere, naming the file at fault.
 """
 
 from __future__ import annotations
@@ -55,6 +56,19 @@ def check_channels(model: LoadedModel, image: LoadedImage) -> None:
         raise SegAttackError(image.path, f"has {channels} channels but the model expects {wanted}")
 
 
+def check_image_fits(model: LoadedModel, image: LoadedImage) -> None:
+    """The image's channels can feed the model, and the model runs on its size (else one line)."""
+    check_channels(model, image)
+    check_model_fits(model, image.height, image.width)
+
+
+def read_target(model: LoadedModel, path: Path, shape: tuple[int, int], threshold: int = 20,
+                mask_class: int | None = None) -> MaskFile:
+    """A target mask for ``model``'s classes and colours on an image of ``shape``."""
+    return read_mask(path, num_classes=model.adapter.num_classes, palette=model_colors(model),
+                     expected_shape=shape, threshold=threshold, binary_class=mask_class)
+
+
 def load_attack_inputs(
     model_path: Path,
     image_path: Path,
@@ -69,12 +83,9 @@ def load_attack_inputs(
 ) -> AttackInputs:
     image = read_image(image_path)
     model = load_model(model_path, trust_pickle=trust_model, device=device, precision=precision)
-    check_channels(model, image)
-    height, width = image.pixels.shape[:2]
-    check_model_fits(model, height, width)
-    num_classes = model.adapter.num_classes
-    target = read_mask(target_path, num_classes=num_classes, palette=model_colors(model),
-                       expected_shape=(height, width), threshold=mask_threshold, binary_class=mask_class)
+    check_image_fits(model, image)
+    height, width = image.height, image.width
+    target = read_target(model, target_path, (height, width), mask_threshold, mask_class)
     region = None
     if region_path is not None:
         region = read_mask(region_path, num_classes=2, expected_shape=(height, width), threshold=mask_threshold)

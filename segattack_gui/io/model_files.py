@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import pickle
 import pickletools
@@ -26,6 +27,8 @@ from ..core.architectures import ARCHITECTURES, build_architecture
 from ..core.models import ModelAdapter, ModelOutputError, ModelSpec, Precision, channels_last_pays, resolve_device
 from ..errors import SegAttackError, first_line
 from .hashing import sha256_file
+
+log = logging.getLogger(__name__)
 
 ModelKind = Literal["torchscript", "state_dict", "pickle"]
 
@@ -262,7 +265,8 @@ def _with_counted_classes(adapter: ModelAdapter) -> ModelAdapter:
     height, width = spec.input_size or (256, 256)
     try:
         count = adapter.count_output_classes(height, width)
-    except Exception:  # the model's own code failed on this size
+    except Exception:  # the model's own code failed on this size; the image probe will name the misfit
+        log.info("could not count the output classes on a %d x %d input", height, width, exc_info=True)
         return adapter
     if count == spec.num_classes:
         return adapter
