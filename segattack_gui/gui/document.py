@@ -2,7 +2,7 @@
 
 Widgets observe this object's signals and change it through its methods; they do not
 talk to each other behind its back. The canvas is the editor of the target and the
-region: the main window mirrors its edits here (``note_target_edited``) and pushes
+region: ``CanvasBinding`` mirrors its edits here (``note_target_edited``) and pushes
 targets that come from elsewhere (a file, a prediction) to it on ``targetReplaced``.
 """
 

@@ -199,8 +199,8 @@ class MainWindow(QMainWindow):
         {"image": self.open_image, "model": self.open_model, "target": self.open_target}[kind](path)
 
     def target_mask(self) -> np.ndarray:
-        """The painted target: class ids on the image grid (uint8 H x W)."""
-        return self.canvas.target_mask()
+        """The painted target: class ids on the image grid (uint8 H x W), a copy."""
+        return self.document.target.copy()
 
     def save_target(self, path) -> Path:
         """Write the painted target as a class-id palette PNG; raises SegAttackError if it cannot."""
@@ -305,7 +305,7 @@ class MainWindow(QMainWindow):
         if self.loader.busy:
             raise SegAttackError(None, "files are still loading; try again in a moment")
         method, parameters = self.panel.settings()
-        return prepare_run(self.document, method, parameters, self.canvas.target_mask(), self.canvas.region_mask())
+        return prepare_run(self.document, method, parameters)
 
     @Slot(object)
     def _on_attack_succeeded(self, result) -> None:

@@ -39,14 +39,16 @@ class MaskFiles(MaskActions):
     def save_target(self, path) -> Path:
         """Write the painted target as a class-id palette PNG (what ``--target`` reads)."""
         path = _png_path(path)
-        write_class_png(path, self.canvas.target_mask(), self.document.colors)
+        write_class_png(path, self.document.target, self.document.colors)
         self.document.note_target_saved(path, sha256_file(path))
         return path
 
     def save_region(self, path) -> Path:
         """Write the perturbation region as a 0/1 palette PNG (what ``--region`` reads)."""
         path = _png_path(path)
-        write_class_png(path, self.canvas.region_mask().astype(np.uint8), REGION_PALETTE)
+        region = self.document.region  # None: every pixel may change
+        everywhere = np.ones(self.document.image_shape, np.uint8)
+        write_class_png(path, everywhere if region is None else region.astype(np.uint8), REGION_PALETTE)
         self.document.note_region_saved(path, sha256_file(path))
         return path
 

@@ -1,4 +1,4 @@
-"""Gather one attack's inputs from the document, the panel and the canvas, or say why not.
+"""Gather one attack's inputs from the document and the panel, or say why not.
 
 Everything is checked here, in the GUI thread, before a thread starts, so a bad
 parameter or a missing input is one message in a dialog rather than a failed run.
@@ -14,8 +14,9 @@ from .display_grid import DisplayGrid
 from .document import AttackDocument, RunRecord
 
 
-def prepare_run(document: AttackDocument, method: str, parameters: dict, target, region) -> tuple[AttackJob, RunRecord]:
-    """``target``: painted class ids (H x W); ``region``: bool H x W (all True = everywhere)."""
+def prepare_run(document: AttackDocument, method: str, parameters: dict) -> tuple[AttackJob, RunRecord]:
+    """The document's target and region (as painted: the canvas binding keeps them in step) and the
+    panel's method and parameters, as a job for the worker and a record of the run."""
     missing = document.missing_inputs()
     if missing:
         raise SegAttackError(None, missing)
@@ -28,6 +29,7 @@ def prepare_run(document: AttackDocument, method: str, parameters: dict, target,
         grid = model.adapter.output_grid(image.height, image.width)
     except (ModelOutputError, RuntimeError) as error:
         raise SegAttackError(model.path, first_line(error) or type(error).__name__) from None
+    target, region = document.target.copy(), document.region  # None: every pixel may change
     if region is not None and region.all():
         region = None
     if region is not None and not region.any():
