@@ -241,8 +241,28 @@ class _LoopOutcome:
     failure: tuple[int, Exception] | None = None  # (iteration, the model's exception)
 
 
+@dataclass(frozen=True)
+class _Evaluation:
+    """One iterate as the model saw it: what the records and the step need."""
+
+    x_leaf: torch.Tensor  # x_n, the leaf the input gradient is taken at
+    x_eval: torch.Tensor  # x_n as the model saw it (on the 8-bit grid once quantizing)
+    inputs: StepInputs
+    scores: dict[str, torch.Tensor]
+    loss: torch.Tensor  # [B], to ascend
+    multiplier: torch.Tensor  # [B], the step's tau_n, alpha or gamma
+    scored: torch.Tensor  # [B] bool: the output was finite, so the scores mean something
+
+
 class _AttackLoop:
-    """The loop itself, kept apart from input preparation and result collection."""
+    """The loop itself, kept apart from input preparation and result collection.
+
+    Per iteration n, as the papers write it: evaluate x_n (forward, prediction, scores, the
+    method's loss J), record it (history row, best iterate, items that are done), take the
+    input gradient of J, and step the items still running to x_{n+1} (step, projection,
+    region, [0, 1]). Everything stays on the device; the host looks only when a snapshot is
+    due or every ``check_every`` rows, to see whether any item still runs.
+    """
 
     def __init__(self, adapter, attack, x0, target, region, on_snapshot, snapshot_interval, control, check_every):
         self.adapter = adapter
@@ -271,105 +291,137 @@ class _AttackLoop:
 
     def run(self) -> _LoopOutcome:
         iterations = self.config.iterations
-        device = self.x0.device
         self.adapter.apply_backend_settings()
-        history = torch.zeros(iterations + 1, len(HISTORY_COLUMNS), self.x0.shape[0], device=device)
-        seconds = np.zeros(iterations + 1)
-        state = _BatchState.start(self.x0, iterations)
-        x = self.constrain(self.attack.start(self.x0, self.config.seed)).detach()
-        stop_iou = self.config.stop_iou
-        started = last_snapshot = time.perf_counter()
-        user_stopped = False
-        failure = None
-        previous_x = x
+        self.history = torch.zeros(iterations + 1, len(HISTORY_COLUMNS), self.x0.shape[0], device=self.x0.device)
+        self.seconds = np.zeros(iterations + 1)
+        self.state = _BatchState.start(self.x0, iterations)
+        self.x = self.previous_x = self.constrain(self.attack.start(self.x0, self.config.seed)).detach()
+        self.started = self.last_snapshot = time.perf_counter()
+        self.user_stopped, self.failure = False, None
         row = 0
         for row in range(iterations + 1):
             if self.control is not None:
                 self.control.wait_while_paused()
-                user_stopped = self.control.stop_requested
-            final_row = row == iterations or user_stopped
-            quantized = row >= self.quantized_from
-            x_leaf = x.detach().requires_grad_(not final_row)
-            # Straight-through 8-bit rounding: the model sees the PNG's pixels, steps accumulate in float.
-            x_eval = x_leaf + (self.attack.quantize(x_leaf, self.x0) - x_leaf).detach() if quantized else x_leaf
-            try:
-                logits = self.adapter.logits(x_eval)
-            except Exception as error:  # the model failed on x_row: keep x_0 .. x_{row-1}
-                if is_out_of_memory(error):
-                    raise
-                failure, row, x = (row, error), row - 1, previous_x
+                self.user_stopped = self.control.stop_requested
+            final_row = row == iterations or self.user_stopped
+            evaluation = self._evaluate(row, needs_gradient=not final_row)
+            if evaluation is None:  # the model failed on x_row: keep x_0 .. x_{row-1}
+                row -= 1
                 break
-            prediction = class_ids(logits)
-            scores = segmentation_scores(prediction, self.target, self.adapter.num_classes, self.target_codes)
-            inputs = StepInputs(row, logits, prediction, self.target, self.target_one_hot, x_eval, self.x0, scores["iou"])
-            l2, linf = difference_norms(inputs.perturbation)
-            loss, multiplier = self.attack.objective(inputs)
-            torch.stack([scores["iou"], scores["pixel_accuracy"], scores["dice"], l2, linf,  # written in place
-                         loss.detach().float(), multiplier.detach().float()], out=history[row])
-            seconds[row] = time.perf_counter() - started
-            # Every method's loss reads every logit (a NaN takes the argmax and the masks multiply it),
-            # so a NaN or infinite output makes it non-finite: then the row is not scored.
-            loss_value = loss.detach()
-            scored = (loss_value - loss_value) == 0  # v - v is +0 for a finite v, NaN for inf or NaN
-            if row == self.quantized_from:  # from here on, the best iterate is one an 8-bit PNG can hold
-                state.best_iou.fill_(-1.0)
-            state.remember_best(x_eval.detach(), scores["iou"], l2, row, scored)
-            # An output that is NaN or infinite scores nothing: the item ends on its previous iterate
-            # (retired with the gradient check below, or here on the last row).
-            x = torch.where(scored.view(-1, 1, 1, 1), x, previous_x)
-            if not self.config.quantize or quantized:
-                if stop_iou is not None:
-                    state.retire((scores["iou"] >= stop_iou) & scored, row, "stop_iou")
-                finished = self.attack.finished(inputs)
-                if finished is not None:
-                    state.retire(finished & scored, row, "finished")
+            self._record(row, evaluation)
             if final_row:
-                state.retire(~scored, row, "non-finite output")
+                self.state.retire(~evaluation.scored, row, "non-finite output")
                 break
-            try:
-                (gradient,) = torch.autograd.grad(loss.sum(), x_leaf)
-            except Exception as error:  # the backward pass failed: x_row is scored, keep it
-                if is_out_of_memory(error):
-                    raise
-                failure = (row, error)
+            gradient = self._input_gradient(row, evaluation)
+            if gradient is None:  # the backward pass failed: x_row is scored, keep it
                 break
-            # Finite iff its largest magnitude is (NaN propagates): two reductions, not isfinite over the image.
-            largest = max_abs(gradient)
-            finite = scored & ((largest - largest) == 0)
-            reason = torch.where(scored, _REASONS.index("non-finite"), _REASONS.index("non-finite output"))
-            state.retire(~finite, row, reason)  # its NaN stays in its own item and is never stepped to
-            if self.region is not None:
-                # Step rules that normalise the gradient (DAG, L2 PGD) see only the pixels they may change.
-                gradient = gradient * self.region
-            stepped = self.constrain(self.attack.step(x, gradient, multiplier.detach())).detach()
-            previous_x, x = x, torch.where(state.active.view(-1, 1, 1, 1), stepped, x)
-            now = time.perf_counter()
-            # The start is always shown, so a replay begins at x_0 however fast the first step was.
-            snapshot_due = self.on_snapshot is not None and (row == 0 or now - last_snapshot >= self.snapshot_interval)
-            if snapshot_due:
-                self._emit(x_eval, prediction, history, seconds, row, now - started, final=False)
-                last_snapshot = time.perf_counter()
-            if (snapshot_due or row % self.check_every == 0) and not bool(state.active.any()):
+            self._step(evaluation, gradient)
+            if self._report(row, evaluation):
                 break
+        return self._finish(row)
+
+    def _evaluate(self, row: int, needs_gradient: bool) -> _Evaluation | None:
+        """Forward pass at x_row, its scores against the target and the method's loss; None when
+        the model raised (``self.failure``; x goes back to x_{row-1})."""
+        x_leaf = self.x.detach().requires_grad_(needs_gradient)
+        # Straight-through 8-bit rounding: the model sees the PNG's pixels, steps accumulate in float.
+        x_eval = x_leaf + (self.attack.quantize(x_leaf, self.x0) - x_leaf).detach() if row >= self.quantized_from \
+            else x_leaf
+        try:
+            logits = self.adapter.logits(x_eval)
+        except Exception as error:
+            if is_out_of_memory(error):
+                raise
+            self.failure, self.x = (row, error), self.previous_x
+            return None
+        prediction = class_ids(logits)
+        scores = segmentation_scores(prediction, self.target, self.adapter.num_classes, self.target_codes)
+        inputs = StepInputs(row, logits, prediction, self.target, self.target_one_hot, x_eval, self.x0, scores["iou"])
+        loss, multiplier = self.attack.objective(inputs)
+        # Every method's loss reads every logit (a NaN takes the argmax and the masks multiply it),
+        # so a NaN or infinite output makes it non-finite: then the row is not scored.
+        loss_value = loss.detach()
+        scored = (loss_value - loss_value) == 0  # v - v is +0 for a finite v, NaN for inf or NaN
+        return _Evaluation(x_leaf, x_eval, inputs, scores, loss, multiplier, scored)
+
+    def _record(self, row: int, evaluation: _Evaluation) -> None:
+        """The history row, the best iterate, and the items that are done: stop IoU, the method's
+        own rule (checked only on the 8-bit grid once quantizing)."""
+        scores, scored, state = evaluation.scores, evaluation.scored, self.state
+        l2, linf = difference_norms(evaluation.inputs.perturbation)
+        torch.stack([scores["iou"], scores["pixel_accuracy"], scores["dice"], l2, linf,  # written in place
+                     evaluation.loss.detach().float(), evaluation.multiplier.detach().float()], out=self.history[row])
+        self.seconds[row] = time.perf_counter() - self.started
+        if row == self.quantized_from:  # from here on, the best iterate is one an 8-bit PNG can hold
+            state.best_iou.fill_(-1.0)
+        state.remember_best(evaluation.x_eval.detach(), scores["iou"], l2, row, scored)
+        # An output that is NaN or infinite scores nothing: the item ends on its previous iterate
+        # (retired with the gradient check, or on the last row by ``run``).
+        self.x = torch.where(scored.view(-1, 1, 1, 1), self.x, self.previous_x)
+        if not self.config.quantize or row >= self.quantized_from:
+            if self.config.stop_iou is not None:
+                state.retire((scores["iou"] >= self.config.stop_iou) & scored, row, "stop_iou")
+            finished = self.attack.finished(evaluation.inputs)
+            if finished is not None:
+                state.retire(finished & scored, row, "finished")
+
+    def _input_gradient(self, row: int, evaluation: _Evaluation) -> torch.Tensor | None:
+        """grad_x J at x_row; items whose gradient (or output) is not finite retire here. None when
+        the backward pass raised (``self.failure``; x_row is scored and kept)."""
+        try:
+            (gradient,) = torch.autograd.grad(evaluation.loss.sum(), evaluation.x_leaf)
+        except Exception as error:
+            if is_out_of_memory(error):
+                raise
+            self.failure = (row, error)
+            return None
+        # Finite iff its largest magnitude is (NaN propagates): two reductions, not isfinite over the image.
+        largest = max_abs(gradient)
+        finite = evaluation.scored & ((largest - largest) == 0)
+        reason = torch.where(evaluation.scored, _REASONS.index("non-finite"), _REASONS.index("non-finite output"))
+        self.state.retire(~finite, row, reason)  # its NaN stays in its own item and is never stepped to
+        return gradient
+
+    def _step(self, evaluation: _Evaluation, gradient: torch.Tensor) -> None:
+        """x_{n+1} = constrain(step(x_n, grad, multiplier)) for the items still running."""
+        if self.region is not None:
+            # Step rules that normalise the gradient (DAG, L2 PGD) see only the pixels they may change.
+            gradient = gradient * self.region
+        stepped = self.constrain(self.attack.step(self.x, gradient, evaluation.multiplier.detach())).detach()
+        self.previous_x, self.x = self.x, torch.where(self.state.active.view(-1, 1, 1, 1), stepped, self.x)
+
+    def _report(self, row: int, evaluation: _Evaluation) -> bool:
+        """A snapshot when one is due; True once no item runs (asked of the device only now and then)."""
+        now = time.perf_counter()
+        # The start is always shown, so a replay begins at x_0 however fast the first step was.
+        due = self.on_snapshot is not None and (row == 0 or now - self.last_snapshot >= self.snapshot_interval)
+        if due:
+            self._emit(evaluation.x_eval, evaluation.inputs.prediction, row, now - self.started, final=False)
+            self.last_snapshot = time.perf_counter()
+        return (due or row % self.check_every == 0) and not bool(self.state.active.any())
+
+    def _finish(self, row: int) -> _LoopOutcome:
+        """The last iterate (on the 8-bit grid if the run quantized), the final snapshot, the outcome."""
+        failure, state = self.failure, self.state
         if failure is not None and row < 0:
             raise AttackInterrupted(failure[0], failure[1], []) from failure[1]
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        elapsed = time.perf_counter() - started
-        final_x = self.attack.quantize(x, self.x0) if row >= self.quantized_from else x
+        if self.x0.device.type == "cuda":
+            torch.cuda.synchronize(self.x0.device)
+        elapsed = time.perf_counter() - self.started
+        final_x = self.attack.quantize(self.x, self.x0) if row >= self.quantized_from else self.x
         if self.on_snapshot is not None and failure is None:  # after a failure the results carry the end
             # The first item's own end: it may have stopped (stop IoU) a few rows before the loop did.
             shown_row = min(row, int(state.stopped_at[0]))
             with torch.no_grad():
-                self._emit(final_x, self.adapter.predict(final_x), history, seconds, shown_row, elapsed, final=True)
-        return _LoopOutcome(final_x, state, history[: row + 1].cpu().numpy(), seconds[: row + 1], row,
-                            self.quantized_from, elapsed, user_stopped, failure)
+                self._emit(final_x, self.adapter.predict(final_x), shown_row, elapsed, final=True)
+        return _LoopOutcome(final_x, state, self.history[: row + 1].cpu().numpy(), self.seconds[: row + 1], row,
+                            self.quantized_from, elapsed, self.user_stopped, failure)
 
-    def _emit(self, x, prediction, history, seconds, row, elapsed, final):
-        rows = history[: row + 1, :, 0].detach().cpu().numpy()
+    def _emit(self, x, prediction, row, elapsed, final):
+        rows = self.history[: row + 1, :, 0].detach().cpu().numpy()
         columns = {name: rows[:, index].copy() for index, name in enumerate(HISTORY_COLUMNS)}
         columns["iteration"] = np.arange(row + 1)
-        columns["seconds"] = seconds[: row + 1].copy()
+        columns["seconds"] = self.seconds[: row + 1].copy()
         self.on_snapshot(Snapshot(
             iteration=row,
             total_iterations=self.config.iterations,
