@@ -26,9 +26,10 @@ from .core.fallback import OutOfMemoryFallback
 from .core.runner import run_batch
 from .distributed import Team
 from .errors import SegAttackError
-from .io.export import Provenance, export_run, make_folders, remove_empty_folders
+from .io.export import Provenance, export_run
+from .io.files import make_folders, remove_empty_folders, write_file_bytes
 from .io.hashing import sha256_array
-from .io.images import IMAGE_SUFFIXES, read_image, write_file_bytes
+from .io.images import IMAGE_SUFFIXES, read_image
 from .io.inputs import check_image_fits, model_colors, read_target
 from .io.model_files import LoadedModel
 

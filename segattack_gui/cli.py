@@ -109,7 +109,8 @@ def model_failure(model_path, interrupted, outcome: str = "nothing was written")
 
 
 def attack_command(arguments: argparse.Namespace) -> int:
-    from .io.export import export_run, require_new_folder, require_writable_folder
+    from .io.export import export_run
+    from .io.files import require_new_folder, require_writable_folder
     from .io.inputs import load_attack_inputs
 
     if arguments.demo:
@@ -191,7 +192,8 @@ def print_outcome(result, out) -> None:
 
 
 def rerun_command(arguments: argparse.Namespace) -> int:
-    from .io.export import export_run, require_new_folder, require_writable_folder
+    from .io.export import export_run
+    from .io.files import require_new_folder, require_writable_folder
     from .io.inputs import load_attack_inputs
     from .rerun import check_inputs_match, compare_with_record, read_run_folder, recorded_attack, version_notes
 
@@ -242,7 +244,7 @@ def _recorded_file(record, key: str, flag: str) -> Path:
 
 def batch_command(arguments: argparse.Namespace) -> int:
     from .distributed import join, leave
-    from .io.export import require_writable_folder
+    from .io.files import require_writable_folder
 
     attacks = batch_attacks(arguments)
     if arguments.batch_size < 1:
@@ -306,7 +308,7 @@ def universal_command(arguments: argparse.Namespace) -> int:
     from .batch import list_images
     from .core.attacks.universal import UniversalConfig
     from .io.model_files import load_model
-    from .io.export import require_new_folder, require_writable_folder
+    from .io.files import require_new_folder, require_writable_folder
     from .universal_run import run_universal
 
     given = {name: getattr(arguments, name) for name in UNIVERSAL_FLAGS if getattr(arguments, name) is not None}

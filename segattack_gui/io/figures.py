@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -84,3 +86,11 @@ def side_by_side_figure(result: AttackResult, colors=None) -> np.ndarray:
             row.append(spacer)
         row.append(panel)
     return np.concatenate(row, axis=1)
+
+
+def write_figure_png(path: Path, rgb: np.ndarray) -> None:
+    """Write an RGB uint8 figure (heatmap, side-by-side) as a PNG."""
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"cannot encode {path.name}")
+    path.write_bytes(encoded.tobytes())

@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import secrets
-import stat
 import struct
 import warnings
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from segattack_gui.errors import SegAttackError
+from segattack_gui.io.files import read_file_bytes, write_file_bytes
 
 DEFAULT_MAX_PIXELS = 64_000_000
 
@@ -98,46 +97,6 @@ class DecodedFile:
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 """File suffixes of the formats read here (PNG, JPEG, TIFF, BMP)."""
-
-
-def read_file_bytes(path: str | os.PathLike) -> bytes:
-    """Read a whole input file, turning every file-system problem into a SegAttackError."""
-    path = Path(path)
-    if not path.exists():
-        raise SegAttackError(path, "file not found")
-    if path.is_dir():
-        raise SegAttackError(path, "is a folder, not a file")
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise SegAttackError(path, f"cannot read the file ({error.strerror or error})") from error
-    if not data:
-        raise SegAttackError(path, "file is empty (0 bytes)")
-    return data
-
-
-def write_file_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write encoded bytes through a temporary file renamed over ``path``: a failed write
-    (full disk, no permission) leaves neither a partial file nor a damaged older one.
-
-    A symbolic link is written through (its target is replaced), an existing file keeps its
-    permissions, a new one gets the umask's, as ``open`` would give.
-    """
-    path = Path(path)
-    target = path.resolve() if path.is_symlink() else path
-    partial = target.with_name(f".{secrets.token_hex(6)}.partial")  # short: any valid name still fits
-    try:
-        with open(partial, "xb") as handle:  # a new file: the umask's permissions
-            handle.write(data)
-        if target.exists():
-            os.chmod(partial, stat.S_IMODE(target.stat().st_mode))
-        os.replace(partial, target)
-    except OSError as error:
-        try:
-            partial.unlink(missing_ok=True)
-        except OSError:
-            pass
-        raise SegAttackError(path, f"cannot write the file ({error.strerror or error})") from error
 
 
 def decode_image_file(

@@ -19,12 +19,8 @@ import numpy as np
 from PIL import Image
 
 from segattack_gui.errors import SegAttackError
-from segattack_gui.io.images import (
-    DEFAULT_MAX_PIXELS,
-    decode_image_file,
-    read_file_bytes,
-    write_file_bytes,
-)
+from segattack_gui.io.files import read_file_bytes, write_file_bytes
+from segattack_gui.io.images import DEFAULT_MAX_PIXELS, decode_image_file
 
 # Okabe & Ito (2008), then Paul Tol's "muted" scheme: both chosen to stay apart for colour-blind eyes.
 _OKABE_ITO = [

@@ -532,7 +532,7 @@ def test_rimone_images_read_as_rgb():
 
 
 def test_file_writes_replace_whole_files_keep_links_and_modes(tmp_path):
-    from segattack_gui.io.images import write_file_bytes
+    from segattack_gui.io.files import write_file_bytes
 
     real = tmp_path / "real.png"
     real.write_bytes(b"old")

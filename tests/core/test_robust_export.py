@@ -15,7 +15,7 @@ from segattack_gui.core.attacks import create_attack
 from segattack_gui.core.models import ModelAdapter, ModelSpec
 from segattack_gui.core.runner import run_attack
 from segattack_gui.errors import SegAttackError
-from segattack_gui.io import export
+from segattack_gui.io import export, files
 from segattack_gui.io.export import export_run
 
 from .tiny_models import ThresholdModel
@@ -82,14 +82,14 @@ def make_read_only(folder, monkeypatch):
     if not IS_ROOT:
         folder.chmod(0o555)
         return
-    real_staging_folder = export._new_staging_folder
+    real_staging_folder = files._new_staging_folder
 
     def refuse(parent):
         if os.path.samefile(parent, folder):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(parent))
         return real_staging_folder(parent)
 
-    monkeypatch.setattr(export, "_new_staging_folder", refuse)
+    monkeypatch.setattr(files, "_new_staging_folder", refuse)
 
 
 def test_read_only_folder_is_one_line_and_nothing_changes(tmp_path, monkeypatch, result):
@@ -118,7 +118,7 @@ def test_failed_export_into_new_folders_removes_them(tmp_path, monkeypatch, resu
 def test_empty_destination_folder_is_left_as_found(tmp_path, monkeypatch, result):
     destination = tmp_path / "run"
     destination.mkdir()
-    monkeypatch.setattr(export.os, "replace", lambda *a: (_ for _ in ()).throw(
+    monkeypatch.setattr(files.os, "replace", lambda *a: (_ for _ in ()).throw(
         OSError(errno.EXDEV, os.strerror(errno.EXDEV))))
     with pytest.raises(SegAttackError):
         export_run(result, destination)

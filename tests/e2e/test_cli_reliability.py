@@ -18,8 +18,8 @@ from PIL import Image
 from segattack_gui.batch import make_pairs
 from segattack_gui.cli import attach_negative_values, build_parser, main
 from segattack_gui.errors import SegAttackError
-from segattack_gui.io import images as images_module
-from segattack_gui.io.export import require_writable_folder
+from segattack_gui.io import files as file_io
+from segattack_gui.io.files import require_writable_folder
 from segattack_gui.io.images import decode_image_file
 
 from .conftest import write_case_dataset
@@ -136,7 +136,7 @@ def test_full_disk_while_writing_the_tables_keeps_the_old_table(files, dataset, 
         def __exit__(self, *exc):
             self.handle.close()
 
-    monkeypatch.setattr(images_module, "open", FullDisk, raising=False)
+    monkeypatch.setattr(file_io, "open", FullDisk, raising=False)
     assert main(batch_args(files["torchscript"], dataset, out)) == 2  # resumes: only the tables are written
     assert one_error_line(capsys) == (f"segattack: error: {out / 'table.csv'}: cannot write the file "
                                       "(No space left on device)")

@@ -18,6 +18,7 @@ from PIL import Image
 
 from segattack_gui.cli import main
 from segattack_gui.io import export
+from segattack_gui.io import files as file_io
 from tests.core.tiny_models import ThresholdModel
 
 from .test_cli_attack import SPEC_FILES
@@ -281,7 +282,7 @@ def test_read_only_output_folder(files, tmp_path, capsys, monkeypatch):
     if os.geteuid() == 0:  # root ignores permissions (CI runs as root): simulate the OS's refusal
         def refuse(*args, **kwargs):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
-        monkeypatch.setattr(export.tempfile, "mkdtemp", refuse)
+        monkeypatch.setattr(file_io.tempfile, "mkdtemp", refuse)
     else:
         locked.chmod(0o555)
     try:
