@@ -59,14 +59,14 @@ def batch_attacks(arguments: argparse.Namespace) -> list:
 def build_attack(method: str, parameters: dict):
     from .core.attacks import create_attack
 
+    from .core.attacks.base import ParameterError
+
     try:
         return create_attack(method, **parameters)
-    except ValueError as error:
-        message = str(error)
-        flag, _, problem = message.partition(" ")
-        if flag.startswith("--"):
-            raise SegAttackError(flag, problem) from None
-        raise SegAttackError("--method", message) from None
+    except ParameterError as error:
+        raise SegAttackError(error.flag, error.problem) from None
+    except ValueError as error:  # an unknown method or parameter
+        raise SegAttackError("--method", str(error)) from None
 
 
 def _demo_paths(name: str) -> tuple[Path, Path, Path]:
@@ -306,6 +306,7 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
 
 def universal_command(arguments: argparse.Namespace) -> int:
     from .batch import list_images
+    from .core.attacks.base import ParameterError
     from .core.attacks.universal import UniversalConfig
     from .io.model_files import load_model
     from .io.files import require_new_folder, require_writable_folder
@@ -315,9 +316,8 @@ def universal_command(arguments: argparse.Namespace) -> int:
     try:
         config = UniversalConfig(**given)
         config.validate()
-    except ValueError as error:
-        flag, _, problem = str(error).partition(" ")
-        raise SegAttackError(flag if flag.startswith("--") else "--iterations", problem or str(error)) from None
+    except ParameterError as error:
+        raise SegAttackError(error.flag, error.problem) from None
     out = arguments.out
     require_new_folder(out)  # checked before any work, so a clash or a typo costs nothing
     require_writable_folder(out)

@@ -7,6 +7,7 @@ parameter or a missing input is one message in a dialog rather than a failed run
 from __future__ import annotations
 
 from ..core.attacks import create_attack
+from ..core.attacks.base import ParameterError
 from ..core.models import ModelOutputError
 from ..errors import SegAttackError, first_line
 from .attack_worker import AttackJob
@@ -22,8 +23,10 @@ def prepare_run(document: AttackDocument, method: str, parameters: dict) -> tupl
         raise SegAttackError(None, missing)
     try:
         attack = create_attack(method, **parameters)
+    except ParameterError as error:  # named as the panel labels it
+        raise SegAttackError(None, f"{error.name.replace('_', ' ')} {error.problem}") from None
     except ValueError as error:
-        raise SegAttackError(None, str(error).replace("--", "")) from None
+        raise SegAttackError(None, str(error)) from None
     image, model = document.image, document.model
     try:
         grid = model.adapter.output_grid(image.height, image.width)

@@ -6,6 +6,7 @@ import torch
 
 from segattack_gui.core.attacks import METHODS, create_attack
 from segattack_gui.core.attacks.asma import ASM, ASMA, SSM
+from segattack_gui.core.attacks.base import ParameterError
 from segattack_gui.core.models import ModelAdapter, ModelSpec
 from segattack_gui.core.runner import run_attack
 
@@ -80,9 +81,10 @@ def test_asma_reaches_the_target_and_keeps_best(adapter):
 def test_unknown_method_and_bad_parameters():
     with pytest.raises(ValueError, match="unknown method"):
         create_attack("fgsm-ish")
-    with pytest.raises(ValueError, match="--tau"):
+    with pytest.raises(ParameterError, match="^tau must be >= 0.0, not -1.0$") as caught:
         create_attack("asma", tau=-1.0)
-    with pytest.raises(ValueError, match="--beta"):
+    assert caught.value.flag == "--tau" and caught.value.problem == "must be >= 0.0, not -1.0"
+    with pytest.raises(ParameterError, match="^beta must be a finite number"):
         create_attack("asma", beta=float("nan"))
     with pytest.raises(ValueError, match="no parameter"):
         create_attack("ssm", epsilon=0.1)

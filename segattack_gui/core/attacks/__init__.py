@@ -34,7 +34,8 @@ METHOD_TITLES: dict[str, str] = {
 
 
 def create_attack(method: str, **parameters) -> Attack:
-    """Build a method by name; unknown names and bad values raise ``ValueError``."""
+    """Build a method by name; an unknown name or parameter raises ``ValueError``, a bad value
+    :class:`ParameterError` (a ``ValueError`` that names the parameter)."""
     try:
         attack_type = METHODS[method.lower()]
     except KeyError:

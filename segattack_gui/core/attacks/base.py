@@ -18,6 +18,18 @@ from typing import ClassVar
 import torch
 
 
+class ParameterError(ValueError):
+    """A method parameter with a value it cannot take; the CLI names it as a flag, the GUI as a field."""
+
+    def __init__(self, name: str, problem: str):
+        self.name, self.problem = name, problem
+        super().__init__(f"{name} {problem}")
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
 def parameter(default, help: str, minimum: float | None = None, maximum: float | None = None, choices=None,
               applies_when: dict | None = None):
     """A configuration field whose ``help`` becomes the GUI tooltip and the CLI help.
@@ -57,15 +69,15 @@ class AttackConfig:
             if value is None or isinstance(value, (bool, str)):
                 choices = spec.metadata.get("choices")
                 if choices and value not in choices:
-                    raise ValueError(f"--{spec.name.replace('_', '-')} must be one of {', '.join(choices)}, not {value!r}")
+                    raise ParameterError(spec.name, f"must be one of {', '.join(choices)}, not {value!r}")
                 continue
             if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"--{spec.name.replace('_', '-')} must be a finite number, not {value}")
+                raise ParameterError(spec.name, f"must be a finite number, not {value}")
             minimum, maximum = spec.metadata.get("minimum"), spec.metadata.get("maximum")
             if minimum is not None and value < minimum:
-                raise ValueError(f"--{spec.name.replace('_', '-')} must be >= {minimum}, not {value}")
+                raise ParameterError(spec.name, f"must be >= {minimum}, not {value}")
             if maximum is not None and value > maximum:
-                raise ValueError(f"--{spec.name.replace('_', '-')} must be <= {maximum}, not {value}")
+                raise ParameterError(spec.name, f"must be <= {maximum}, not {value}")
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
