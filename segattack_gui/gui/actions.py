@@ -6,6 +6,10 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
+RUN_SHORTCUT = "Ctrl+R"
+PAUSE_SHORTCUT = "Ctrl+Shift+P"
+"""The attack's shortcuts, named once: the Attack menu binds them, the panel's tooltips quote them."""
+
 
 def make_action(owner: QObject, text: str, slot, tip: str, shortcut=None, menu: QMenu | None = None) -> QAction:
     """A QAction owned by ``owner`` that calls ``slot``; added to ``menu`` when one is given."""

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from ..core.attacks import METHOD_TITLES, METHODS
 from ..core.models import available_devices, fast_precisions
+from .actions import PAUSE_SHORTCUT, RUN_SHORTCUT
 from .parameter_form import ParameterForm, tooltip
 
 
@@ -31,10 +32,6 @@ PRECISION_DESCRIPTIONS = {
 
 def _config_field(method: str, name: str) -> dataclasses.Field:
     return next(f for f in dataclasses.fields(METHODS[method].config_type) if f.name == name)
-
-
-PAUSE_SHORTCUT = "Ctrl+Shift+P"
-"""The Attack menu's Pause / resume shortcut (gui/window_menus.py), named in the button's tooltip."""
 
 
 class PageScrollArea(QScrollArea):
@@ -117,7 +114,7 @@ class AttackPanel(QWidget):
         self.precision_combo.setObjectName("precisionCombo")
         self.run_button = QPushButton("Run")
         self.run_button.setObjectName("runButton")
-        self.run_button.setToolTip("Start the attack on the image towards the painted target (Ctrl+R)")
+        self.run_button.setToolTip(f"Start the attack on the image towards the painted target ({RUN_SHORTCUT})")
         self.pause_button = QPushButton("Pause")
         self.pause_button.setObjectName("pauseButton")
         self.stop_button = QPushButton("Stop")

@@ -13,7 +13,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from .. import __version__
-from .actions import make_action
+from .actions import PAUSE_SHORTCUT, RUN_SHORTCUT, make_action
 from .file_dialogs import ask_open_file
 from .mask_sources import IMAGE_FILTER
 
@@ -53,8 +53,8 @@ class WindowMenus(QObject):
         window.mask_files.add_actions(target_menu)
 
         attack_menu = bar.addMenu("&Attack")
-        self._add(attack_menu, "&Run", window.start_attack, "Ctrl+R", "Start the attack")
-        self._add(attack_menu, "&Pause / resume", self._toggle_pause, "Ctrl+Shift+P", "Hold or continue the attack")
+        self._add(attack_menu, "&Run", window.start_attack, RUN_SHORTCUT, "Start the attack")
+        self._add(attack_menu, "&Pause / resume", self._toggle_pause, PAUSE_SHORTCUT, "Hold or continue the attack")
         self._add(attack_menu, "&Stop", window.stop_attack, "Ctrl+.", "Stop after the current iteration")
 
         view_menu = bar.addMenu("&View")

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from segattack_gui.demo import DEMOS
@@ -434,3 +435,9 @@ def test_a_run_exported_from_the_window_repeats_from_its_folder(qtbot, window, t
     assert np.abs(np.load(folder / "perturbation.npy")[height // 2:]).max() == 0
     assert main(["rerun", str(folder), "--quiet"]) == 0
     assert "reproduced: identical (4 iterations" in capsys.readouterr().out
+
+
+def test_the_run_and_pause_tooltips_name_the_menus_shortcuts(window):
+    shortcuts = {action.text(): action.shortcut().toString() for action in window.findChildren(QAction)}
+    assert f"({shortcuts['&Run']})" in window.panel.run_button.toolTip()
+    assert f"({shortcuts['&Pause / resume']})" in window.panel.pause_button.toolTip()
