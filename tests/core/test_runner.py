@@ -97,7 +97,7 @@ class NaNAbove(nn.Module):
         return self.inner(x) * torch.where(drifted, float("nan"), 1.0).view(-1, 1, 1, 1)
 
 
-def test_non_finite_gradient_stops_and_names_the_iteration():
+def test_a_nan_output_ends_the_item_on_its_previous_iterate():
     adapter = ModelAdapter(NaNAbove(0.52), ModelSpec())
     image = np.full((6, 6, 1), 0.5, np.float32)
     target = np.ones((6, 6), int)
