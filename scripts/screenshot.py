@@ -70,7 +70,7 @@ def main() -> int:
 
         torch.set_num_threads(options.threads)
     keep_freed_memory()  # as segattack-gui does
-    app = create_application([sys.argv[0]])
+    app = create_application([sys.argv[0]])  # kept alive while the window runs
     from segattack_gui.gui.main_window import MainWindow
 
     window = MainWindow(demo="fundus", demo_root=demo_root(options.demo_root))
@@ -102,6 +102,7 @@ def main() -> int:
     window.grab().save(str(options.out))
     print(f"wrote {options.out}")
     window.close()
+    app.processEvents()  # let the close land before Python tears the application down
     return 0
 
 

@@ -19,5 +19,11 @@ def resource_root() -> Path:
         return Path(__file__).resolve().parent.parent / "resources"
 
 
+def in_source_checkout() -> bool:
+    """True when the resources are a checkout's top-level ``resources/`` (editable install or
+    no install), False when they are files of an installed wheel, which nothing should rewrite."""
+    return (resource_root().parent / "pyproject.toml").is_file()
+
+
 def resource_path(*parts: str) -> Path:
     return resource_root().joinpath(*parts)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -300,7 +301,9 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
     if team is not None and not team.is_main:
         return 0  # rank 0 prints the table of the whole run
     print((arguments.out / "table.md").read_text(encoding="utf-8"), end="")
-    print(f"{len(rows)} methods x {len(pairs)} pairs; run folders and table.csv in {arguments.out}")
+    methods, pair_count = len(rows), len(pairs)
+    print(f"{methods} method{'s' * (methods != 1)} x {pair_count} pair{'s' * (pair_count != 1)}; "
+          f"run folders and table.csv in {arguments.out}")
     return 0
 
 
@@ -343,9 +346,14 @@ def _print_training_progress(message: str, fraction: float) -> None:
 
 
 def demo_command(arguments: argparse.Namespace) -> int:
-    from .assets import resource_root
+    from .assets import in_source_checkout, resource_root
     from .demo import train_demo_models
 
+    if arguments.out is None and arguments.quick:  # a quick run's models would replace the working demo
+        raise SegAttackError("--quick", "trains throw-away models: pass --out DIR, the shipped demo stays as it is")
+    if arguments.out is None and not in_source_checkout():
+        raise SegAttackError("--out", "is required: the shipped demo models belong to the installed package "
+                                      f"({resource_root()}); retraining them in place is for a source checkout")
     out = arguments.out or resource_root()
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -409,7 +417,9 @@ def bench_command(arguments: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    arguments = parser.parse_args(attach_negative_values(sys.argv[1:] if argv is None else list(argv)))
+    arguments, unknown = parser.parse_known_args(attach_negative_values(sys.argv[1:] if argv is None else list(argv)))
+    if unknown:  # said by the command's own parser, so the line points to its --help
+        parser.command_parsers[arguments.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     keep_freed_memory()
     try:
         if arguments.command == "attack":
@@ -430,6 +440,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("segattack: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`segattack bench | head`): no traceback for that
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail again
+        return 1
     parser.error(f"unknown command {arguments.command}")
     return EXIT_BAD_INPUT
 

@@ -66,8 +66,8 @@ def _add_mask_threshold(parser: argparse.ArgumentParser) -> None:
                         help="grey level (0-254) above which an anti-aliased binary mask is foreground (default 20)")
     parser.add_argument("--mask-class", type=int, default=None, metavar="C",
                         help="the class a binary (0/255 or anti-aliased) target mask marks, e.g. 1 for a RIM-ONE "
-                        "disc mask and a disc-and-cup model (default 1; anti-aliased masks then need a "
-                        "two-class model)")
+                        "disc mask and a disc-and-cup model (default: none; a 0/255 mask then marks class 1, and "
+                        "an anti-aliased one is read only for a two-class model)")
 
 
 def _number(text: str) -> float:
@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="segattack", description="Targeted adversarial attacks on segmentation models.")
     parser.add_argument("--version", action="version", version=f"segattack {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    parser.command_parsers = commands.choices  # name -> its parser, for errors found after parsing
 
     attack = commands.add_parser("attack", help="attack one image towards a target mask and export the run folder")
     attack.add_argument("--demo", choices=["fundus", "skin"],
@@ -204,8 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     rerun.add_argument("--quiet", action="store_true", help="no progress bar")
 
     demo = commands.add_parser("demo", help="regenerate the demo data and retrain the demo models")
-    demo.add_argument("--out", type=Path, help="folder to write into (default: the shipped resources folder)")
-    demo.add_argument("--quick", action="store_true", help="a tiny training run (for tests)")
+    demo.add_argument("--out", type=Path, help="folder to write into (default, in a source checkout only: its "
+                      "resources/ folder, replacing the shipped demo)")
+    demo.add_argument("--quick", action="store_true", help="a tiny training run (for tests; needs --out)")
     demo.add_argument("--quiet", action="store_true")
 
     bench = commands.add_parser("bench", help="iterations per second of the engine vs the published loop and the "

@@ -26,7 +26,8 @@ def load_adv_lib_asma() -> tuple[AdvLibAsma | None, str]:
     try:
         module = import_module("adv_lib.attacks.segmentation")
     except Exception as error:  # noqa: BLE001 - a broken optional install must not stop the bench
-        return None, f"adv-lib not importable ({type(error).__name__}: {error}); pip install adv-lib to compare"
+        return None, (f"adv-lib not importable ({type(error).__name__}: {error}); in a source checkout, "
+                      "`bash scripts/adv_lib_env.sh` installs it beside the project (docs/performance.md)")
     try:
         label = f"adv-lib {version('adv-lib')}"
     except PackageNotFoundError:

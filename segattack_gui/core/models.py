@@ -273,7 +273,7 @@ class ModelAdapter:
                 return self._place_tiles(height, width)
             elif larger:
                 raise ModelOutputError(
-                    f"the image ({height}x{width}) is larger than the model input "
+                    f"the image ({height}x{width}, height x width) is larger than the model input "
                     f"({input_height}x{input_width}) and the sidecar's \"input_policy\" is \"pad\"; "
                     f"crop or downscale the image to at most {input_height}x{input_width}, or set "
                     f"\"input_policy\": \"tile\" in the sidecar to run the model on overlapping "

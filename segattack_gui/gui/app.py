@@ -12,8 +12,8 @@ import logging
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, QRectF, QSettings, Qt
-from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from .. import __version__
@@ -24,31 +24,10 @@ ORGANISATION = "SegAttack"
 
 
 def application_icon() -> QIcon:
-    """The shipped icon when present, else a drawn one: a target mask over an image tile."""
+    """The shipped icon (``resources/icons/segattack.png``, drawn by ``scripts/draw_icon.py``)."""
     from ..assets import resource_path
 
-    for name in ("segattack.svg", "segattack.png"):
-        path = resource_path("icons", name)
-        if path.exists():
-            return QIcon(str(path))
-    icon = QIcon()
-    for size in (16, 32, 64, 128, 256):
-        pixmap = QPixmap(size, size)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pixmap)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        unit = size / 16
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(40, 52, 70))
-        painter.drawRoundedRect(QRectF(0.5 * unit, 0.5 * unit, 15 * unit, 15 * unit), 3 * unit, 3 * unit)
-        painter.setBrush(QColor(0, 158, 115, 230))
-        painter.drawEllipse(QPointF(8 * unit, 8 * unit), 5 * unit, 5 * unit)
-        painter.setPen(QPen(QColor(240, 150, 0), max(1.0, 1.4 * unit)))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawEllipse(QPointF(8 * unit, 8 * unit), 2.2 * unit, 2.2 * unit)
-        painter.end()
-        icon.addPixmap(pixmap)
-    return icon
+    return QIcon(str(resource_path("icons", "segattack.png")))
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:

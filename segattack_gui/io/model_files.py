@@ -203,8 +203,9 @@ def inspect_model_file(path: Path) -> ModelKind:
         if "unsupported global" in str(error).lower() or _names_globals(path):
             return "pickle"
         raise SegAttackError(path, "is not a PyTorch model file (it cannot be unpickled)") from None
-    except Exception as error:  # torch raises several types for foreign files
-        raise SegAttackError(path, f"is not a PyTorch model file ({type(error).__name__})") from None
+    except Exception:  # torch raises several types for foreign files; one wording for them all
+        log.info("%s could not be read as a PyTorch file", path, exc_info=True)
+        raise SegAttackError(path, "is not a PyTorch model file (it cannot be unpickled)") from None
 
 
 def load_model(

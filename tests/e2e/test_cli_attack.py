@@ -127,11 +127,19 @@ def _not_a_model(files, tmp_path):
     return path
 
 
+def _notes_with_a_newline(files, tmp_path):  # torch failed on these bytes with an IndexError
+    path = tmp_path / "notes.pt"
+    path.write_text("some notes\n")
+    return path
+
+
 @pytest.mark.parametrize("case, flag, culprit, words", [
     ("truncated image", "--image", _truncated_png, "truncated"),
     ("mask of the wrong size", "--target", _wrong_size_mask, "but the image is"),
     ("mask with unknown class ids", "--target", _unknown_ids_mask, "7"),
-    ("file that is not a model", "--model", _not_a_model, "not a PyTorch model file"),
+    ("file that is not a model", "--model", _not_a_model, "not a PyTorch model file (it cannot be unpickled)"),
+    ("notes that torch fails on otherwise", "--model", _notes_with_a_newline,
+     "not a PyTorch model file (it cannot be unpickled)"),
 ])
 def test_bad_files_exit_2_with_one_line_and_write_nothing(files, tmp_path, capsys, case, flag, culprit, words):
     path = culprit(files, tmp_path)

@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -256,7 +258,7 @@ def test_demo_conflicts_with_own_inputs(files, tmp_path, capsys, no_work, flag):
     (["batch", "--model", "m.pt"],
      "the following arguments are required: --images, --out (see segattack batch --help)"),
     (["attack", "--demo", "fundus", "--out", "x", "--no-such-flag"],
-     "unrecognized arguments: --no-such-flag (see segattack --help)"),
+     "unrecognized arguments: --no-such-flag (see segattack attack --help)"),
     ([], "the following arguments are required: command (see segattack --help)"),
 ])
 def test_parse_errors_are_one_line(capsys, argv, line):
@@ -356,3 +358,28 @@ def test_a_bad_batch_input_leaves_stderr_one_line(files, dataset, tmp_path, caps
     assert main(["batch", "--model", str(files["torchscript"]), "--images", str(images), "--masks", str(masks),
                  "--iterations", "2", "--out", str(tmp_path / "out")]) == 2  # no --quiet: the bar is on
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_demo_never_overwrites_the_shipped_models_by_accident(tmp_path, capsys, monkeypatch):
+    from segattack_gui import assets
+
+    shipped = assets.resource_path("models", "fundus_unet.pt")
+    before = shipped.read_bytes() if shipped.exists() else None
+    assert main(["demo", "--quick", "--quiet"]) == 2
+    assert capsys.readouterr().err.startswith("segattack: error: --quick: trains throw-away models: pass --out DIR")
+    monkeypatch.setattr(assets, "in_source_checkout", lambda: False)  # as from an installed wheel
+    assert main(["demo", "--quiet"]) == 2
+    assert "--out: is required: the shipped demo models belong to the installed package" in capsys.readouterr().err
+    if before is not None:
+        assert shipped.read_bytes() == before
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(tmp_path):
+    """`segattack ... | head` closes the pipe early: the command ends quietly, as Unix tools do."""
+    code = ("import sys; from segattack_gui.cli import main; "
+            f"sys.exit(main(['attack', '--demo', 'fundus', '--iterations', '1', '--quiet', '--out', r'{tmp_path / 'run'}']))")
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # nobody reads what it prints
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 1
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr

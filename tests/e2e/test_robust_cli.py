@@ -178,7 +178,7 @@ def test_image_larger_than_the_model_input(files, tmp_path, capsys):
     sidecar.write_text(json.dumps({"classes": ["background", "lesion"], "input_size": [16, 20]}))
     assert attack(files["torchscript"], files["image"], files["target"], tmp_path / "padded", "--iterations", "3") == 2
     error = one_error_line(capsys)
-    assert error.startswith(f"segattack: error: {files['torchscript']}: the image (32x40) is larger than the model "
+    assert error.startswith(f"segattack: error: {files['torchscript']}: the image (32x40, height x width) is larger than the model "
                             "input (16x20)")
     assert "crop or downscale the image to at most 16x20" in error and '"input_policy": "resize"' in error
     assert '"input_policy": "tile"' in error

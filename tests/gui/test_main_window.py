@@ -441,3 +441,10 @@ def test_the_run_and_pause_tooltips_name_the_menus_shortcuts(window):
     shortcuts = {action.text(): action.shortcut().toString() for action in window.findChildren(QAction)}
     assert f"({shortcuts['&Run']})" in window.panel.run_button.toolTip()
     assert f"({shortcuts['&Pause / resume']})" in window.panel.pause_button.toolTip()
+
+
+def test_the_application_has_its_shipped_icon(qapp):
+    from segattack_gui.gui.app import application_icon
+
+    icon = application_icon()
+    assert not icon.isNull() and icon.pixmap(64, 64).width() == 64
