@@ -60,6 +60,9 @@ class AttackResult:
     stop_reason: str
     error: str | None = None
     precision: str = "fp32"  # the adapter's: fp32, tf32 or bf16 autocast
+    adversarial_8bit: np.ndarray | None = None
+    """What ``adversarial.png`` holds, on the [0, 1] scale: the last iterate rounded to 8 bits and kept
+    inside the method's budget (``Attack.quantize``); ``final_quantized`` scores it."""
     extra: dict = field(default_factory=dict)
 
     @property

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .attacks.base import Attack, StepInputs, quantize_8bit
+from .attacks.base import Attack, StepInputs
 from .fallback import is_out_of_memory
 from .metrics import difference_norms, max_abs, perturbation_norms, psnr, segmentation_scores, ssim, target_codes
 from ..errors import first_line
@@ -462,7 +462,7 @@ def _collect_results(adapter, attack, images, targets, regions, grid, x0, target
     reasons = state.reason.cpu().numpy()
     still_active = state.active.cpu().numpy()
     final, final_prediction = final_scores(adapter, outcome.x, x0, target_grid)
-    quantized_x = quantize_8bit(outcome.x)
+    quantized_x = attack.quantize(outcome.x, x0)  # the PNG's pixels, inside the method's budget
     final_quantized, quantized_prediction = final_scores(adapter, quantized_x, x0, target_grid)
     best, _ = final_scores(adapter, state.best_x, x0, target_grid)
     with torch.no_grad():
@@ -498,6 +498,7 @@ def _collect_results(adapter, attack, images, targets, regions, grid, x0, target
             config=attack.config.as_dict(),
             original=np.asarray(images[item], dtype=np.float32).reshape(x0.shape[2], x0.shape[3], -1),
             adversarial=_to_image(outcome.x[item]),
+            adversarial_8bit=_to_image(quantized_x[item]),
             best_adversarial=_to_image(state.best_x[item]),
             target=np.asarray(targets[item]),
             region=None if regions is None or regions[item] is None else np.asarray(regions[item], bool),

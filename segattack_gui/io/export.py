@@ -120,7 +120,8 @@ def _write_files(folder: Path, result: AttackResult, provenance: Provenance, col
     # Prediction maps mark pixels outside the model's output grid as VOID_CLASS (grey).
     void_palette = palette + [(0, 0, 0)] * (VOID_CLASS - len(palette)) + [(128, 128, 128)]
     adversarial = result.adversarial.astype(np.float32)
-    write_rgb_png(folder / "adversarial.png", adversarial)
+    # The 8-bit image final_quantized scores: rounded, and kept in a PGD budget that is no whole number of steps.
+    write_rgb_png(folder / "adversarial.png", adversarial if result.adversarial_8bit is None else result.adversarial_8bit)
     np.save(folder / "adversarial.npy", adversarial)
     np.save(folder / "perturbation.npy", result.perturbation)
     write_rgb_png(folder / "original.png", result.original)

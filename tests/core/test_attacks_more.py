@@ -324,3 +324,16 @@ def test_universal_honours_region_stop_iou_and_stop(adapter):
     halted = fit_universal(adapter, training, target, UniversalConfig(iterations=40), control=control)
     assert halted.stop_reason == "user" and halted.iterations_run == 0
     assert (halted.perturbation == 0).all()
+
+
+@pytest.mark.parametrize("epsilon", [0.05, 0.1])
+def test_the_exported_png_of_pgd_stays_in_its_budget_without_quantize(adapter, epsilon):
+    """Plain rounding of an iterate on the edge of a ball that is no whole number of 8-bit steps
+    would leave it (0.05 became 0.05098): the PNG and the scores of it keep to the budget."""
+    image = np.round(make_image(3) * 255) / 255
+    result = run_attack(adapter, image.astype(np.float32), make_target(),
+                        create_attack("pgd", iterations=30, epsilon=epsilon, alpha=2 / 255))
+    png = np.round(result.adversarial_8bit * 255)
+    assert np.abs(png - result.adversarial_8bit * 255).max() < 1e-3  # on the 8-bit grid
+    assert np.abs(result.adversarial_8bit - result.original).max() <= epsilon + 1e-6
+    assert result.final_quantized["linf"] <= epsilon + 1e-6

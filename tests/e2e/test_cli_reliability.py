@@ -316,6 +316,17 @@ def test_budgets_may_be_written_in_8bit_steps(files, tmp_path):
     assert json.loads((out / "summary.json").read_text())["config"]["epsilon"] == 8 / 255
 
 
+def test_the_exported_png_keeps_a_budget_between_two_8bit_levels(files, tmp_path):
+    out = tmp_path / "run"
+    assert main(["attack", "--model", str(files["torchscript"]), "--image", str(files["image"]), "--target",
+                 str(files["target"]), "--method", "pgd", "--epsilon", "0.05", "--alpha", "0.01",
+                 "--iterations", "20", "--quiet", "--out", str(out)]) == 0
+    png = np.asarray(Image.open(out / "adversarial.png"), np.float64)
+    original = np.asarray(Image.open(files["image"]), np.float64)
+    assert np.abs(png - original).max() / 255 <= 0.05  # plain rounding gave 13/255 = 0.05098
+    assert json.loads((out / "summary.json").read_text())["final_quantized"]["linf"] <= 0.05 + 1e-6
+
+
 # --- huge images: our own one line, no Pillow warning (D13) ----------------------------------------
 
 
@@ -378,8 +389,8 @@ def test_a_reader_that_goes_away_gets_no_traceback(tmp_path):
     """`segattack ... | head` closes the pipe early: the command ends quietly, as Unix tools do."""
     code = ("import sys; from segattack_gui.cli import main; "
             f"sys.exit(main(['attack', '--demo', 'fundus', '--iterations', '1', '--quiet', '--out', r'{tmp_path / 'run'}']))")
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    process.stdout.close()  # nobody reads what it prints
-    stderr = process.stderr.read().decode()
-    assert process.wait(timeout=120) == 1
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        process.stdout.close()  # nobody reads what it prints
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=120) == 1
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr

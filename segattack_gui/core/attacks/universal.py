@@ -44,8 +44,8 @@ import torch.nn.functional as F
 
 from ..metrics import segmentation_scores
 from ..models import ModelAdapter
-from ..runner import AttackControl, final_scores, prepare_batch, quantize_8bit
-from .base import AttackConfig, parameter
+from ..runner import AttackControl, final_scores, prepare_batch
+from .base import AttackConfig, parameter, quantize_8bit
 
 ProgressCallback = Callable[[int, int, float], None]
 """Called after every pass with (pass done, passes in all, mean IoU of the set)."""
