@@ -410,8 +410,11 @@ class _AttackLoop:
         elapsed = time.perf_counter() - self.started
         final_x = self.attack.quantize(self.x, self.x0) if row >= self.quantized_from else self.x
         if self.on_snapshot is not None and failure is None:  # after a failure the results carry the end
-            # The first item's own end: it may have stopped (stop IoU) a few rows before the loop did.
+            # The first item's own end: it may have stopped (stop IoU) a few rows before the loop did,
+            # and a row whose output was NaN is not part of it.
             shown_row = min(row, int(state.stopped_at[0]))
+            if int(state.reason[0]) == _REASONS.index("non-finite output"):
+                shown_row = max(shown_row - 1, 0)
             with torch.no_grad():
                 self._emit(final_x, self.adapter.predict(final_x), shown_row, elapsed, final=True)
         return _LoopOutcome(final_x, state, self.history[: row + 1].cpu().numpy(), self.seconds[: row + 1], row,
@@ -484,6 +487,8 @@ def _collect_results(adapter, attack, images, targets, regions, grid, x0, target
         error = None
         if reason == "non-finite" and (output_failed_at == 0 or (output_failed_at is None and last == 0)):
             error = "the model's output or its gradient is NaN or infinite on the clean image: nothing to attack"
+        elif output_failed_at == 1:
+            error = "the model's output became NaN or infinite at iteration 1: only the start was left"
         elif output_failed_at is not None:
             error = (f"the model's output became NaN or infinite at iteration {output_failed_at}; "
                      f"kept the iterates up to iteration {last}")

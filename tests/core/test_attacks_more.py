@@ -337,3 +337,13 @@ def test_the_exported_png_of_pgd_stays_in_its_budget_without_quantize(adapter, e
     assert np.abs(png - result.adversarial_8bit * 255).max() < 1e-3  # on the 8-bit grid
     assert np.abs(result.adversarial_8bit - result.original).max() <= epsilon + 1e-6
     assert result.final_quantized["linf"] <= epsilon + 1e-6
+
+
+def test_the_8bit_images_of_a_universal_perturbation_keep_its_budget(adapter):
+    """An epsilon between two 8-bit levels: rounding x + xi must not step past it (0.05 became 0.05098)."""
+    images = [np.round(make_image(seed) * 255) / 255 for seed in (1, 2)]
+    images = [image.astype(np.float32) for image in images]
+    config = UniversalConfig(iterations=15, epsilon=0.05, alpha=0.01, quantize=True)
+    result = fit_universal(adapter, images, make_target(), config)
+    for record in evaluate_universal(adapter, result.perturbation, images, make_target(), quantize=True):
+        assert record["linf"] <= 0.05 + 1e-6

@@ -204,3 +204,33 @@ def test_final_snapshot_ends_where_the_result_does(adapter):
     assert final.final and final.iteration == result.iterations_run
     assert len(final.history["iou"]) == len(result.history["iou"])
     assert np.allclose(final.adversarial, result.adversarial)
+
+
+class NaNBelow(nn.Module):
+    """All-NaN logits once the image's mean falls below ``threshold``: argmax(NaN) is class 0 everywhere."""
+
+    def __init__(self, threshold: float):
+        super().__init__()
+        self.inner = ThresholdModel()
+        self.threshold = threshold
+
+    def forward(self, x):
+        fallen = x.detach().flatten(1).mean(1) < self.threshold
+        return self.inner(x) * torch.where(fallen, float("nan"), 1.0).view(-1, 1, 1, 1)
+
+
+@pytest.mark.parametrize("stop_iou", [None, 0.99])
+def test_a_nan_row_that_looks_perfect_is_neither_best_nor_a_stop(stop_iou):
+    """Towards an all-background target, argmax(NaN) scores IoU 1: that row must not count."""
+    adapter = ModelAdapter(NaNBelow(0.545), ModelSpec())
+    image = np.full((6, 6, 1), 0.5, np.float32)
+    image[:3] = 0.6
+    snapshots = []
+    result = run_attack(adapter, image, np.zeros((6, 6), int),
+                        create_attack("ssm", iterations=100, tau=1e-3, stop_iou=stop_iou), on_snapshot=snapshots.append)
+    assert result.stop_reason == "non-finite" and "output became NaN" in result.error
+    assert result.best["iteration"] <= result.iterations_run and result.best["iou"] < 1
+    for kept in (result.adversarial, result.best_adversarial):
+        assert torch.isfinite(adapter.logits(torch.from_numpy(kept).permute(2, 0, 1)[None])).all()
+    final = snapshots[-1]  # what the window shows at the end: the kept rows, not the NaN one
+    assert final.final and final.iteration == result.iterations_run and np.isfinite(final.history["loss"]).all()

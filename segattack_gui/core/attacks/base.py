@@ -130,6 +130,14 @@ def quantize_8bit(x: torch.Tensor) -> torch.Tensor:
     return torch.round(x.clamp(0, 1) * 255) / 255
 
 
+def quantize_within_linf(x: torch.Tensor, x0: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """Rounded to the 8-bit grid, one level back towards ``x0`` where rounding would leave the
+    L-inf ball of radius ``epsilon`` (an epsilon that is no whole number of 8-bit steps, e.g. 0.05)."""
+    rounded = quantize_8bit(x)
+    outside = (rounded - x0).abs() > epsilon + 1e-6
+    return torch.where(outside, rounded - torch.sign(rounded - x0) / 255, rounded)
+
+
 class Attack:
     """Base class: override :meth:`objective` and :meth:`step`; the rest has sensible defaults."""
 

@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 
 from ..metrics import item_axes, l2_norms
-from .base import Attack, AttackConfig, StepInputs, parameter, quantize_8bit
+from .base import Attack, AttackConfig, StepInputs, parameter, quantize_8bit, quantize_within_linf
 
 
 @dataclass(frozen=True)
@@ -140,13 +140,12 @@ class TargetedPGD(Attack):
         ``x0`` where rounding would leave it (an epsilon that is no whole number of 8-bit steps, e.g.
         0.05); for L2, an image that rounding takes out of the ball has every pixel's change rounded
         towards zero instead, which cannot lengthen it (for an 8-bit ``x0``)."""
-        rounded = quantize_8bit(x)
         if self.config.norm == "l2":
+            rounded = quantize_8bit(x)
             toward_x0 = quantize_8bit(x0 + torch.trunc((x - x0) * 255) / 255)
             outside = l2_norms(rounded - x0) > self.config.l2_epsilon + 1e-6
             return torch.where(outside.view(-1, 1, 1, 1), toward_x0, rounded)
-        outside = (rounded - x0).abs() > self.config.epsilon + 1e-6
-        return torch.where(outside, rounded - torch.sign(rounded - x0) / 255, rounded)
+        return quantize_within_linf(x, x0, self.config.epsilon)
 
     def project(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         delta = x - x0

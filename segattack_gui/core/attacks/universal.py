@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from ..metrics import segmentation_scores
 from ..models import ModelAdapter
 from ..runner import AttackControl, final_scores, prepare_batch
-from .base import AttackConfig, parameter, quantize_8bit
+from .base import AttackConfig, parameter, quantize_within_linf
 
 ProgressCallback = Callable[[int, int, float], None]
 """Called after every pass with (pass done, passes in all, mean IoU of the set)."""
@@ -88,7 +88,7 @@ def _targets_for(images: Sequence[np.ndarray], targets) -> list[np.ndarray]:
     return list(targets)
 
 
-def _set_pass(adapter, x0, target, perturbation, batch_size, with_gradient, quantized):
+def _set_pass(adapter, x0, target, perturbation, batch_size, with_gradient, quantized, epsilon):
     """Mean gradient over the set (or None), mean IoU, mean pixel accuracy and mean cross-entropy."""
     count = x0.shape[0]
     xi = perturbation.detach().requires_grad_(with_gradient)
@@ -97,7 +97,8 @@ def _set_pass(adapter, x0, target, perturbation, batch_size, with_gradient, quan
     for start in range(0, count, batch_size):
         x = (x0[start : start + batch_size] + xi).clamp(0, 1)
         if quantized:
-            x = x + (quantize_8bit(x) - x).detach()  # straight-through: the model sees the PNG's pixels
+            # Straight-through: the model sees the PNG's pixels, which stay in the epsilon ball.
+            x = x + (quantize_within_linf(x, x0[start : start + batch_size], epsilon) - x).detach()
         logits = adapter.logits(x)
         batch_target = target[start : start + batch_size]
         cross_entropy = F.cross_entropy(logits, batch_target, reduction="none").flatten(1).mean(1)
@@ -145,6 +146,7 @@ def fit_universal(
             final_row = row == iterations or stop_reason == "user"
             gradient, mean_iou, mean_accuracy, cross_entropy = _set_pass(
                 adapter, x0, target, perturbation, config.batch_size, not final_row, row >= quantized_from,
+                config.epsilon,
             )
             l2 = perturbation.flatten().norm()
             history[row] = torch.stack([mean_iou, mean_accuracy, cross_entropy, l2, perturbation.abs().amax()])
@@ -219,8 +221,8 @@ def evaluate_universal(
         )
         xi = adapter.to_device(perturbation)
         x = (x0 + xi).clamp(0, 1)
-        if quantize:
-            x = quantize_8bit(x)
+        if quantize:  # never a larger change than xi's own largest: its epsilon ball holds for the PNG too
+            x = quantize_within_linf(x, x0, float(np.abs(perturbation).max()))
         batch_records, _ = final_scores(adapter, x, x0, target)
         records.extend(batch_records)
     return records
