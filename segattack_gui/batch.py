@@ -27,7 +27,7 @@ from .core.runner import run_batch
 from .distributed import Team
 from .errors import SegAttackError
 from .io.export import Provenance, export_run
-from .io.files import make_folders, remove_empty_folders, write_file_bytes
+from .io.files import make_folders, recorded_path, remove_empty_folders, write_file_bytes
 from .io.hashing import sha256_array
 from .io.images import IMAGE_SUFFIXES, read_image
 from .io.inputs import check_image_fits, model_colors, read_target
@@ -217,8 +217,8 @@ def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_mess
             for pair, image, target, (result, together) in zip(group, images, targets, outcomes):
                 provenance = Provenance(
                     **model.provenance(),
-                    image_path=str(pair.image), image_sha256=image.sha256,
-                    image_conversion=image.conversion, target_path=str(pair.target), target_rule=target.rule,
+                    image_path=recorded_path(pair.image), image_sha256=image.sha256,
+                    image_conversion=image.conversion, target_path=recorded_path(pair.target), target_rule=target.rule,
                     target_sha256=target.sha256,
                     extra={"batch_size": together},
                 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 from pathlib import Path
@@ -148,9 +149,13 @@ def attack_command(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def run_one(inputs, attack, model_path, *, quiet: bool, keep_frames: bool = False) -> tuple:
+def run_one(inputs, attack, model_path, *, quiet: bool, keep_frames: bool = False,
+            stop_at: int | None = None) -> tuple:
     """One attack with a progress bar and the out-of-memory fallback; returns the result and, with
-    ``keep_frames``, up to 200 adversarial images for the GIF. A model failure is one line."""
+    ``keep_frames``, up to 200 adversarial images for the GIF. ``stop_at``: stop there as a user
+    would (a rerun of a stopped run). A model failure is one line."""
+    from .rerun import StopAtIteration
+
     from .core.fallback import OutOfMemoryFallback
     from .core.runner import AttackInterrupted, run_attack
 
@@ -167,7 +172,8 @@ def run_one(inputs, attack, model_path, *, quiet: bool, keep_frames: bool = Fals
         progress.bar.reset()
         return [run_attack(adapter, inputs.image.pixels, inputs.target.class_ids, attack,
                            region=None if inputs.region is None else inputs.region.class_ids > 0,
-                           on_snapshot=on_snapshot, snapshot_interval=0.2)]
+                           on_snapshot=on_snapshot, snapshot_interval=0.2,
+                           control=None if stop_at is None else StopAtIteration(stop_at))]
 
     try:
         (result,) = OutOfMemoryFallback(inputs.model.adapter, on_message=warn).run(attack_once, [inputs.image.path])
@@ -198,6 +204,8 @@ def rerun_command(arguments: argparse.Namespace) -> int:
     from .io.inputs import load_attack_inputs
     from .rerun import check_inputs_match, compare_with_record, read_run_folder, recorded_attack, version_notes
 
+    if not (math.isfinite(arguments.tolerance) and arguments.tolerance >= 0):
+        raise SegAttackError("--tolerance", f"must be a number >= 0, not {arguments.tolerance}")
     record = read_run_folder(arguments.run)
     summary = record.summary
     if arguments.out is not None:
@@ -205,22 +213,28 @@ def rerun_command(arguments: argparse.Namespace) -> int:
         require_writable_folder(arguments.out)
     model_path = arguments.model or _recorded_file(record, "model_path", "--model")
     image_path = arguments.image or _recorded_file(record, "image_path", "--image")
-    device = arguments.device or summary.get("device") or "auto"
-    attack = recorded_attack(record)
+    recorded_device = summary.get("device") or "auto"
+    attack, stop_at = recorded_attack(record)
     try:
         inputs = load_attack_inputs(model_path, image_path, record.target_file, record.region_file,
-                                    trust_model=arguments.trust_model, device=device,
+                                    trust_model=arguments.trust_model, device=arguments.device or recorded_device,
                                     precision=summary.get("precision", "fp32"))
-    except ValueError as error:  # a CUDA run repeated on a machine without one
-        raise SegAttackError("--device", f"{error}; the run used {device}: pass --device cpu to repeat it "
+    except ValueError as error:  # a device this machine lacks
+        if arguments.device:
+            raise SegAttackError("--device", str(error)) from None
+        raise SegAttackError("--device", f"{error}; the run used {recorded_device}: pass --device cpu to repeat it "
                                          "here (the numbers may then differ in the last digits)") from None
-    notes = check_inputs_match(record, inputs) + version_notes(summary)
-    if summary.get("batch_size", 1) > 1:
-        notes.append(f"the run was one of a batch of {summary['batch_size']}; repeated alone")
-    checked = ["model", "sidecar" * bool(inputs.model.sidecar_sha256), "image", "target", "region" * bool(inputs.region)]
-    print(f"rerun of {record.folder}: {attack.name}, seed {attack.config.seed}, {summary.get('precision', 'fp32')}; "
-          f"{', '.join(filter(None, checked))} match the recorded SHA-256")
-    result, _ = run_one(inputs, attack, model_path, quiet=arguments.quiet)
+    checked, notes = check_inputs_match(record, inputs)
+    notes += version_notes(summary)
+    if str(inputs.model.adapter.device) != recorded_device:
+        notes.append(f"the run used {recorded_device}, this rerun {inputs.model.adapter.device}: "
+                     "other kernels, so the last digits may differ")
+    if record.batch_size > 1:
+        notes.append(f"the run was one of a batch of {record.batch_size}; repeated alone, its float rounding "
+                     "differs slightly, which a long run can grow (docs/robustness.md)")
+    print(f"rerun of {record.folder}: {attack.name}, seed {attack.config.seed}, {summary.get('precision', 'fp32')}"
+          + (f"; {', '.join(checked)} match the recorded SHA-256" if checked else ""))
+    result, _ = run_one(inputs, attack, model_path, quiet=arguments.quiet, stop_at=stop_at)
     comparison = compare_with_record(record, result, arguments.tolerance)
     if arguments.out is not None:
         export_run(result, arguments.out, inputs.provenance(rerun_of=str(record.folder)), inputs.colors)
@@ -238,8 +252,9 @@ def _recorded_file(record, key: str, flag: str) -> Path:
         raise SegAttackError(record.folder / "summary.json", f"records no {key}; pass {flag}")
     path = Path(recorded)
     if not path.is_file():
-        raise SegAttackError(path, f"is gone (the run folder names it as its {key.split('_')[0]}); pass {flag} "
-                                   "with the file's new place")
+        relative = "" if path.is_absolute() else ", relative to the folder that run started in"
+        raise SegAttackError(path, f"is gone (the run folder names it as its {key.split('_')[0]}{relative}); "
+                                   f"pass {flag} with the file's place")
     return path
 
 

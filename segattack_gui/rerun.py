@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from .core.attacks import METHODS, Attack, create_attack
+from .core.runner import AttackControl
 from .core.results import HISTORY_COLUMNS, AttackResult
-from .errors import SegAttackError
+from .errors import SegAttackError, first_line
 from .io.export import versions
 from .io.hashing import sha256_array
 from .io.inputs import AttackInputs
@@ -42,8 +43,16 @@ class RecordedRun:
         return self.folder / "target.png"
 
     @property
+    def had_region(self) -> bool:
+        return any(self.summary.get(key) for key in ("region_ids_sha256", "region_sha256", "region_path"))
+
+    @property
     def region_file(self) -> Path | None:
-        return self.folder / "region.png" if self.summary.get("region_ids_sha256") else None
+        return self.folder / "region.png" if self.had_region else None
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.summary.get("batch_size") or 1)
 
     @property
     def stopped_by_user(self) -> bool:
@@ -63,20 +72,31 @@ def read_run_folder(folder: Path) -> RecordedRun:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise SegAttackError(summary_path, f"cannot be read ({error})") from None
-    if not isinstance(summary, dict) or "method" not in summary or "config" not in summary:
-        raise SegAttackError(summary_path, "is not a SegAttack run summary (no method or config)")
+    if not isinstance(summary, dict) or not isinstance(summary.get("config"), dict) \
+            or not isinstance(summary.get("iterations_run"), int) or not isinstance(summary.get("method"), str):
+        raise SegAttackError(summary_path, "is not a SegAttack run summary (its method, config or iterations_run "
+                                           "is missing or of the wrong type)")
     if summary["method"] not in METHODS:
         kind = "a universal-perturbation run" if summary["method"] == "universal" else f"method {summary['method']!r}"
         raise SegAttackError(summary_path, f"records {kind}; rerun repeats the runs of `attack` and `batch`")
-    if summary.get("region_ids_sha256") and not (folder / "region.png").is_file():
+    if any(summary.get(key) for key in ("region_ids_sha256", "region_sha256", "region_path")) \
+            and not (folder / "region.png").is_file():
         raise SegAttackError(folder, "records a perturbation region but holds no region.png "
                                      "(exported before SegAttack wrote one), so the run cannot be repeated")
     for needed in ("target.png", "metrics.csv"):
         if not (folder / needed).is_file():
             raise SegAttackError(folder / needed, "is missing from the run folder")
-    adversarial_path = folder / "adversarial.npy"
-    adversarial = np.load(adversarial_path) if adversarial_path.is_file() else None
-    return RecordedRun(folder, summary, _read_metrics(folder / "metrics.csv"), adversarial)
+    return RecordedRun(folder, summary, _read_metrics(folder / "metrics.csv"), _read_adversarial(folder))
+
+
+def _read_adversarial(folder: Path) -> np.ndarray | None:
+    path = folder / "adversarial.npy"
+    if not path.is_file():
+        return None
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise SegAttackError(path, f"cannot be read ({first_line(error) or type(error).__name__})") from None
 
 
 def _read_metrics(path: Path) -> dict[str, np.ndarray]:
@@ -88,45 +108,73 @@ def _read_metrics(path: Path) -> dict[str, np.ndarray]:
         raise SegAttackError(path, f"cannot be read as the run's metrics ({type(error).__name__}: {error})") from None
 
 
-def recorded_attack(record: RecordedRun) -> Attack:
-    """The recorded method with its recorded parameters; a run the user stopped ends where it stopped."""
-    config = dict(record.summary["config"])
-    if record.stopped_by_user:
-        config["iterations"] = int(record.summary["iterations_run"])
+def recorded_attack(record: RecordedRun) -> tuple[Attack, int | None]:
+    """The recorded method with its recorded parameters, and for a run the user stopped, the
+    iteration to stop at (its iteration count still sets the schedules: the 8-bit phase of
+    --quantize, SegPGD's weights), for :class:`StopAtIteration`."""
     try:
-        return create_attack(record.summary["method"], **config)
+        attack = create_attack(record.summary["method"], **record.summary["config"])
     except (TypeError, ValueError) as error:
         raise SegAttackError(record.folder / "summary.json", f"its config cannot be run here ({error})") from None
+    return attack, record.summary["iterations_run"] if record.stopped_by_user else None
 
 
-def check_inputs_match(record: RecordedRun, inputs: AttackInputs) -> list[str]:
-    """Refuse inputs that are not the recorded ones; return notes on what could not be checked."""
-    summary, notes = record.summary, []
+class StopAtIteration(AttackControl):
+    """Presses Stop at ``iteration``, as the user did in the recorded run (the loop asks
+    ``wait_while_paused`` once at the start of every iteration, then whether to stop)."""
+
+    def __init__(self, iteration: int):
+        super().__init__()
+        self._iterations_left = iteration
+
+    def wait_while_paused(self) -> None:
+        if self._iterations_left == 0:
+            self.stop()
+        self._iterations_left -= 1
+
+
+def check_inputs_match(record: RecordedRun, inputs: AttackInputs) -> tuple[list[str], list[str]]:
+    """Refuse inputs that are not the recorded ones; return what was checked and notes on what
+    could not be (a folder written before the field existed)."""
+    summary, checked, notes = record.summary, [], []
     model = inputs.model
-    _require_same(model.path, "model_sha256", model.sha256, summary, "--model")
-    if summary.get("sidecar_sha256") or model.sidecar_sha256:
-        if "sidecar_sha256" not in summary:
+    _require_same(model.path, "model_sha256", model.sha256, summary, "--model", checked, notes, "model")
+    if "sidecar_sha256" not in summary:
+        if model.sidecar_sha256:
             notes.append("the run folder predates sidecar hashes: the model's sidecar was not checked")
-        elif summary["sidecar_sha256"] != model.sidecar_sha256:
-            was = "no sidecar" if summary["sidecar_sha256"] is None else "another sidecar"
-            raise SegAttackError(model.sidecar_path or model.path,
-                                 f"the run used {was} for this model; normalisation or output type may differ")
-    _require_same(inputs.image.path, "image_sha256", inputs.image.sha256, summary, "--image")
+    elif summary["sidecar_sha256"] != model.sidecar_sha256:
+        was = "no sidecar" if summary["sidecar_sha256"] is None else "another sidecar"
+        raise SegAttackError(model.sidecar_path or model.path,
+                             f"the run used {was} for this model; normalisation or output type may differ")
+    elif model.sidecar_sha256:
+        checked.append("sidecar")
+    _require_same(inputs.image.path, "image_sha256", inputs.image.sha256, summary, "--image", checked, notes, "image")
     target_ids = sha256_array(np.asarray(inputs.target.class_ids, dtype=np.uint8))
-    if target_ids != summary.get("target_ids_sha256", target_ids):
+    if "target_ids_sha256" not in summary:
+        notes.append("the run folder predates class-id hashes: target.png was not checked")
+    elif target_ids != summary["target_ids_sha256"]:
         raise SegAttackError(record.target_file, "is not the target the run used (its class ids changed)")
+    else:
+        checked.append("target")
     if inputs.region is not None:
         region_ids = sha256_array((inputs.region.class_ids > 0).astype(np.uint8))
-        if region_ids != summary["region_ids_sha256"]:
+        if summary.get("region_ids_sha256") in (None, region_ids):
+            checked.append("region" if summary.get("region_ids_sha256") else "")
+        else:
             raise SegAttackError(inputs.region.path, "is not the perturbation region the run used")
-    return notes
+    return [name for name in checked if name], notes
 
 
-def _require_same(path: Path, key: str, actual: str, summary: dict, flag: str) -> None:
+def _require_same(path: Path, key: str, actual: str, summary: dict, flag: str, checked: list, notes: list,
+                  name: str) -> None:
     recorded = summary.get(key)
-    if recorded and recorded != actual:
+    if not recorded:
+        notes.append(f"the run folder records no {key}: the {name} file was not checked")
+    elif recorded != actual:
         raise SegAttackError(path, f"is not the file the run used (its SHA-256 differs from {key} in summary.json); "
                                    f"pass {flag} with the original file")
+    else:
+        checked.append(name)
 
 
 def version_notes(summary: dict) -> list[str]:
@@ -154,6 +202,14 @@ class Comparison:
     def reproduced(self) -> bool:
         return self.first_beyond is None
 
+    def require_equal(self, where: str, recorded: int, now: int) -> None:
+        """Counts (iterations, rows, the best iteration) match exactly, whatever the tolerance."""
+        self.compared += 1
+        if recorded != now:
+            self.largest = math.inf
+            if self.first_beyond is None:
+                self.first_beyond = f"{where}: recorded {recorded}, now {now}"
+
     def add(self, where: str, recorded: float, now: float) -> None:
         self.compared += 1
         difference = _scaled_difference(recorded, now)
@@ -167,6 +223,8 @@ class Comparison:
             return f"reproduced: identical ({what})"
         if self.reproduced:
             return f"reproduced within {self.tolerance:g}: largest difference {self.largest:.2g} ({what})"
+        if math.isinf(self.largest):  # a count differs: no tolerance applies
+            return f"differs: {self.first_beyond}"
         return f"differs: {self.first_beyond}; largest difference {self.largest:.2g} (tolerance {self.tolerance:g})"
 
 
@@ -183,10 +241,9 @@ def compare_with_record(record: RecordedRun, result: AttackResult, tolerance: fl
     """Every number the folder records against the rerun's, as the folder writes them."""
     comparison = Comparison(tolerance)
     summary = record.summary
-    recorded_runs, runs = int(summary["iterations_run"]), result.iterations_run
-    if recorded_runs != runs:
-        comparison.add("iterations run", recorded_runs, runs)
-    comparison.parts.append(f"{runs} iterations")
+    comparison.require_equal("iterations run", int(summary["iterations_run"]), result.iterations_run)
+    comparison.require_equal("metrics.csv rows", len(record.history["iteration"]), len(result.history["iteration"]))
+    comparison.parts.append(f"{result.iterations_run} iterations")
     _compare_history(comparison, record.history, result.history)
     for part in SCORE_PARTS:
         _compare_scores(comparison, part, summary.get(part) or {}, getattr(result, part))
@@ -216,6 +273,8 @@ def _compare_scores(comparison: Comparison, part: str, recorded: dict, scores: d
     for name, value in recorded.items():
         if isinstance(value, dict):  # per-class IoU
             _compare_scores(comparison, f"{part} {name}", value, scores.get(name) or {})
+        elif name == "iteration":  # the best iterate's
+            comparison.require_equal(f"{part} iteration", value, scores.get(name))
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             now = scores.get(name)
             comparison.add(f"{part} {name}", float(value), math.nan if now is None else float(now))

@@ -17,7 +17,7 @@ from .core.attacks.universal import UniversalConfig, evaluate_universal, fit_uni
 from .errors import SegAttackError
 from .io.export import versions
 from .io.figures import heatmap_image, write_figure_png
-from .io.files import write_folder_atomically
+from .io.files import recorded_path, write_folder_atomically
 from .io.hashing import sha256_array
 from .io.images import read_image
 from .io.inputs import check_channels, check_image_fits, read_target
@@ -61,11 +61,11 @@ def run_universal(model: LoadedModel, image_paths: list[Path], target_path: Path
         "method": "universal", "config": config.as_dict(), "iterations_run": result.iterations_run,
         "stop_reason": result.stop_reason, "seconds": result.seconds, "device": str(model.adapter.device),
         "precision": model.adapter.precision,
-        "fitting": {"images": [str(p) for p in image_paths[:split]], **scores(fitting)},
-        "held_out": {"images": [str(p) for p in image_paths[split:]], **scores(held_out)},
+        "fitting": {"images": [recorded_path(p) for p in image_paths[:split]], **scores(fitting)},
+        "held_out": {"images": [recorded_path(p) for p in image_paths[split:]], **scores(held_out)},
         **model.provenance(),
         "image_sha256": {path.name: image.sha256 for path, image in zip(image_paths, images)},
-        "target_path": str(target_path), "target_sha256": target.sha256,
+        "target_path": recorded_path(target_path), "target_sha256": target.sha256,
         "target_ids_sha256": sha256_array(target.class_ids.astype(np.uint8)),
         "versions": versions(), "error": result.error,
     }

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from ..core.models import OutputGrid
 from ..core.results import AttackResult, Snapshot
 from ..io.export import Provenance
+from ..io.files import recorded_path
 from ..io.images import LoadedImage
 from ..io.inputs import model_colors
 from ..io.masks import default_colors
@@ -234,13 +235,13 @@ class AttackDocument(QObject):
     def provenance(self) -> Provenance:
         return Provenance(
             **(self.model.provenance() if self.model else {}),
-            image_path=str(self.image.path) if self.image else None,
+            image_path=recorded_path(self.image.path) if self.image else None,
             image_sha256=self.image_sha256,
             image_conversion=self.image.conversion if self.image else None,
-            target_path=self.target_path,
+            target_path=recorded_path(self.target_path),
             target_rule=self.target_rule,
             target_sha256=self.target_sha256,
-            region_path=self.region_path,
+            region_path=recorded_path(self.region_path),
             region_sha256=self.region_sha256,
             extra={"front_end": "segattack-gui"},
         )

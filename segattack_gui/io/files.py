@@ -19,6 +19,12 @@ from pathlib import Path
 from ..errors import SegAttackError
 
 
+def recorded_path(path: str | os.PathLike | None) -> str | None:
+    """A path as a run records it: absolute (symbolic links kept), so the record still finds the
+    file when read from another working folder (``segattack rerun``)."""
+    return None if path is None else str(Path(path).absolute())
+
+
 def read_file_bytes(path: str | os.PathLike) -> bytes:
     """Read a whole input file, turning every file-system problem into a SegAttackError."""
     path = Path(path)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import SegAttackError
 from .export import Provenance
+from .files import recorded_path
 from .images import LoadedImage, read_image
 from .masks import MaskFile, default_colors, read_mask
 from .model_files import LoadedModel, check_model_fits, load_model
@@ -36,9 +37,11 @@ class AttackInputs:
         region = self.region
         return Provenance(
             **self.model.provenance(),
-            image_path=str(self.image.path), image_sha256=self.image.sha256, image_conversion=self.image.conversion,
-            target_path=str(self.target.path), target_rule=self.target.rule, target_sha256=self.target.sha256,
-            region_path=None if region is None else str(region.path), region_sha256=None if region is None else region.sha256,
+            image_path=recorded_path(self.image.path), image_sha256=self.image.sha256,
+            image_conversion=self.image.conversion,
+            target_path=recorded_path(self.target.path), target_rule=self.target.rule, target_sha256=self.target.sha256,
+            region_path=None if region is None else recorded_path(region.path),
+            region_sha256=None if region is None else region.sha256,
             extra=extra,
         )
 

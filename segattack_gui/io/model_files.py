@@ -26,6 +26,7 @@ from torch import nn
 from ..core.architectures import ARCHITECTURES, build_architecture
 from ..core.models import ModelAdapter, ModelOutputError, ModelSpec, Precision, channels_last_pays, resolve_device
 from ..errors import SegAttackError, first_line
+from .files import recorded_path
 from .hashing import sha256_file
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,8 @@ class LoadedModel:
 
     def provenance(self) -> dict:
         """The model's part of a run's provenance (``summary.json``), so a run can be repeated."""
-        return {"model_path": str(self.path), "model_sha256": self.sha256,
-                "sidecar_path": None if self.sidecar_path is None else str(self.sidecar_path),
-                "sidecar_sha256": self.sidecar_sha256}
+        return {"model_path": recorded_path(self.path), "model_sha256": self.sha256,
+                "sidecar_path": recorded_path(self.sidecar_path), "sidecar_sha256": self.sidecar_sha256}
 
 
 def find_sidecar(model_path: Path) -> Path | None:

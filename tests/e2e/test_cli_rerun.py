@@ -94,20 +94,93 @@ def test_a_region_run_repeats_from_the_folder_alone(files, tmp_path, capsys):
     assert "target, region match" in capsys.readouterr().out
 
 
-def test_a_run_stopped_by_the_user_repeats_to_where_it_stopped(run_folder, capsys):
+@pytest.mark.parametrize("method, parameters", [
+    ("asma", {"tau": 2e-4, "beta": 2e-3, "quantize": True, "quantize_fraction": 0.6}),  # 8-bit phase set by 40
+    ("segpgd", {}),  # its weights follow t / 40
+])
+def test_a_run_stopped_by_the_user_repeats_to_where_it_stopped(files, tmp_path, capsys, method, parameters):
+    """Stop pressed at iteration 21 of 40, as in the window: the rerun stops there too, with the
+    schedules of a 40-iteration run."""
+    from segattack_gui.core.attacks import create_attack
+    from segattack_gui.core.runner import AttackControl, run_attack
+    from segattack_gui.io.export import export_run
+    from segattack_gui.io.inputs import load_attack_inputs
+
+    inputs = load_attack_inputs(files["state_dict"], files["image"], files["target"], device="cpu")
+    control = AttackControl()
+
+    def press_stop(snapshot):
+        if snapshot.iteration >= 20:
+            control.stop()
+
+    result = run_attack(inputs.model.adapter, inputs.image.pixels, inputs.target.class_ids,
+                        create_attack(method, iterations=40, **parameters), on_snapshot=press_stop,
+                        snapshot_interval=0.0, control=control)
+    assert result.stop_reason == "user" and 20 <= result.iterations_run < 40
+    folder = export_run(result, tmp_path / "stopped", inputs.provenance(), inputs.colors)
+    assert rerun(folder) == 0
+    assert f"reproduced: identical ({result.iterations_run} iterations" in capsys.readouterr().out
+
+
+def test_another_number_of_iterations_is_never_reproduced(run_folder, capsys):
     path = run_folder / "summary.json"
     summary = json.loads(path.read_text())
-    summary["config"]["iterations"] = 500  # as if Stop was pressed at iteration 12 of 500
-    summary["stop_reason"] = "user"
+    summary["iterations_run"] += 1
     path.write_text(json.dumps(summary))
+    assert rerun(run_folder, "--tolerance", "0.5") == 1  # no tolerance covers a count
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "differs: iterations run: recorded 13, now 12"
+
+
+@pytest.mark.parametrize("tolerance", ["nan", "-1", "inf"])
+def test_a_tolerance_must_be_a_number_at_least_zero(run_folder, capsys, tolerance):
+    assert rerun(run_folder, "--tolerance", tolerance) == 2
+    assert capsys.readouterr().err.startswith("segattack: error: --tolerance: must be a number >= 0")
+
+
+def test_paths_are_recorded_whole_so_another_folder_can_rerun(files, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(files["folder"])
+    out = tmp_path / "run"
+    assert main(["attack", "--model", "unet_state.pt", "--image", "image.png", "--target", "target.png",
+                 "--iterations", "3", "--out", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model_path"] == str(files["state_dict"]) and summary["image_path"] == str(files["image"])
+    monkeypatch.chdir(tmp_path)
+    assert rerun(out) == 0
+
+
+def test_an_older_folder_with_a_region_but_no_region_png_is_refused(files, tmp_path, capsys):
+    region = np.zeros((32, 40), np.uint8)
+    region[:, :20] = 255
+    Image.fromarray(region).save(files["folder"] / "region.png")
+    out = tmp_path / "run"
+    assert attack(files, out, "--iterations", "3", "--region", str(files["folder"] / "region.png")) == 0
+    (out / "region.png").unlink()
+    summary = json.loads((out / "summary.json").read_text())
+    del summary["region_ids_sha256"]  # as written before the field existed
+    (out / "summary.json").write_text(json.dumps(summary))
+    assert rerun(out) == 2
+    assert "records a perturbation region but holds no region.png" in capsys.readouterr().err
+
+
+def test_the_header_names_only_what_was_checked(run_folder, capsys):
+    path = run_folder / "summary.json"
+    summary = json.loads(path.read_text())
+    del summary["sidecar_sha256"], summary["image_sha256"]  # an older folder
+    path.write_text(json.dumps(summary))
+    capsys.readouterr()
     assert rerun(run_folder) == 0
-    assert "reproduced: identical (12 iterations" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "; model, target match the recorded SHA-256" in captured.out
+    assert "the model's sidecar was not checked" in captured.err and "the image file was not checked" in captured.err
 
 
 @pytest.mark.parametrize("damage, words", [
     (lambda folder: (folder / "summary.json").unlink(), "holds no summary.json, so it is not a run folder"),
     (lambda folder: (folder / "summary.json").write_text("{"), "summary.json: cannot be read"),
     (lambda folder: (folder / "target.png").unlink(), "target.png: is missing from the run folder"),
+    (lambda folder: (folder / "adversarial.npy").write_bytes(b"\x93NUMPY"), "adversarial.npy: cannot be read"),
+    (lambda folder: (folder / "summary.json").write_text('{"method": "asma", "config": [], "iterations_run": 3}'),
+     "is not a SegAttack run summary"),
 ])
 def test_a_broken_run_folder_is_one_line(run_folder, capsys, damage, words):
     damage(run_folder)
@@ -126,3 +199,6 @@ def test_a_cuda_run_on_a_machine_without_cuda_says_what_to_do(run_folder, capsys
     assert rerun(run_folder) == 2
     assert "pass --device cpu to repeat it here" in capsys.readouterr().err
     assert rerun(run_folder, "--device", "cpu") == 0
+    assert "the run used cuda:0, this rerun cpu" in capsys.readouterr().err
+    assert rerun(run_folder, "--device", "cuda") == 2  # the user's own flag: no advice about the run
+    assert "the run used" not in capsys.readouterr().err
