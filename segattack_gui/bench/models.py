@@ -98,4 +98,3 @@ BENCH_MODELS: dict[str, Callable[[int], BenchModel]] = {
     "demo": demo_bench_model, "skin": lambda seed: demo_bench_model(seed, "skin"), "unet": unet_bench_model,
 }
 DEMO_MODELS = {"demo": "fundus", "skin": "skin"}  # bench model -> shipped demo; SPEC 10's demo-rate target
-

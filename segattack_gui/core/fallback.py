@@ -124,6 +124,3 @@ def run_with_fallback(
     """One-shot form of :class:`OutOfMemoryFallback`: the outcomes and the adapter that produced the last."""
     fallback = OutOfMemoryFallback(adapter, batch_size=batch_size, on_message=on_message)
     return fallback.run(work, items), fallback.adapter
-
-
-

@@ -241,4 +241,3 @@ class MaskAutosaver(QObject):
             self.restored.emit()
 
         self.loader.submit("restore autosaved masks", prepare, done)
-

@@ -118,5 +118,3 @@ def class_colour_fallback(class_id: int) -> tuple[int, int, int]:
     """A distinct colour for ids beyond the palette (golden-angle hues), so nothing paints invisibly."""
     colour = QColor.fromHsvF(((class_id * 0.618033988749895) % 1.0), 0.75, 0.95)
     return (colour.red(), colour.green(), colour.blue())
-
-

@@ -54,4 +54,3 @@ class ToolReadout(QToolButton):
         painting_a_class = layer == "target" and tool not in ("eraser", "pan") and label < len(colours)
         self.setIcon(swatch(colours[label], background=False, size=12) if painting_a_class else QIcon())
         self.setToolTip(f"{TOOL_HINTS[tool]}\nClick to show the painting tools and labels.")
-

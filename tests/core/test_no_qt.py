@@ -12,7 +12,7 @@ import segattack_gui.core, segattack_gui.io
 for package in (segattack_gui.core, segattack_gui.io):
     for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
         importlib.import_module(module.name)
-for name in ("cli", "cli_parser", "batch", "rerun", "universal_run", "distributed", "bench", "demo"):
+for name in ("cli", "cli_parser", "cli_run", "batch", "rerun", "universal_run", "distributed", "bench", "demo"):
     importlib.import_module("segattack_gui." + name)
 from segattack_gui.cli import build_parser
 build_parser()

@@ -172,4 +172,3 @@ class CosPGD(TargetedPGD):
 
     def pixel_weights(self, inputs: StepInputs) -> torch.Tensor:
         return cospgd_weights(inputs.logits, inputs.target_one_hot)
-
