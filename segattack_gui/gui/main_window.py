@@ -360,7 +360,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_exported(self, path: str) -> None:
-        self.status.show_message(f"Exported the run to {path}")
+        self.status.show_message(f"Exported the run to {path} (segattack rerun repeats it from there)")
         self.export_finished.emit(path)
 
     @Slot()
