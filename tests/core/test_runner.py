@@ -85,15 +85,18 @@ def test_snapshots_are_throttled_and_copies(adapter):
 
 
 class NaNAbove(nn.Module):
-    """An item's logits become NaN once its mean drifts above ``threshold``; the other items stay finite."""
+    """An item's logits become NaN once its mean drifts above ``threshold`` (below it, with
+    ``below``); the other items stay finite. All-NaN logits are class 0 everywhere (argmax(NaN))."""
 
-    def __init__(self, threshold: float):
+    def __init__(self, threshold: float, below: bool = False):
         super().__init__()
         self.inner = ThresholdModel()
         self.threshold = threshold
+        self.below = below
 
     def forward(self, x):
-        drifted = x.detach().flatten(1).mean(1) > self.threshold
+        mean = x.detach().flatten(1).mean(1)
+        drifted = mean < self.threshold if self.below else mean > self.threshold
         return self.inner(x) * torch.where(drifted, float("nan"), 1.0).view(-1, 1, 1, 1)
 
 
@@ -206,23 +209,10 @@ def test_final_snapshot_ends_where_the_result_does(adapter):
     assert np.allclose(final.adversarial, result.adversarial)
 
 
-class NaNBelow(nn.Module):
-    """All-NaN logits once the image's mean falls below ``threshold``: argmax(NaN) is class 0 everywhere."""
-
-    def __init__(self, threshold: float):
-        super().__init__()
-        self.inner = ThresholdModel()
-        self.threshold = threshold
-
-    def forward(self, x):
-        fallen = x.detach().flatten(1).mean(1) < self.threshold
-        return self.inner(x) * torch.where(fallen, float("nan"), 1.0).view(-1, 1, 1, 1)
-
-
 @pytest.mark.parametrize("stop_iou", [None, 0.99])
 def test_a_nan_row_that_looks_perfect_is_neither_best_nor_a_stop(stop_iou):
     """Towards an all-background target, argmax(NaN) scores IoU 1: that row must not count."""
-    adapter = ModelAdapter(NaNBelow(0.545), ModelSpec())
+    adapter = ModelAdapter(NaNAbove(0.545, below=True), ModelSpec())
     image = np.full((6, 6, 1), 0.5, np.float32)
     image[:3] = 0.6
     snapshots = []

@@ -30,8 +30,8 @@ def test_every_shipped_resource_is_named_in_the_package_data():
         pytest.skip("not a source checkout")
     patterns = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["package-data"]["segattack_gui.resources"]
     shipped = [path.relative_to(REPOSITORY / "resources").as_posix()
-               for path in (REPOSITORY / "resources").rglob("*") if path.is_file() and path.suffix != ".py"
-               and path.name != "README.md"]
+               for path in (REPOSITORY / "resources").rglob("*") if path.is_file()
+               and path.suffix not in (".py", ".pyc") and path.name != "README.md"]
     assert "icons/segattack.png" in shipped
     left_out = [name for name in shipped if not any(fnmatch.fnmatch(name, pattern) for pattern in patterns)]
     assert left_out == []
