@@ -112,6 +112,10 @@ class AttackPanel(QWidget):
             self.device_combo.addItem(device, device)
         self.precision_combo = QComboBox()
         self.precision_combo.setObjectName("precisionCombo")
+        self.defaults_button = QPushButton("Defaults")
+        self.defaults_button.setObjectName("defaultsButton")
+        self.defaults_button.setToolTip("Set this method's parameters, iterations and stop IoU to its defaults: the "
+                                        "published settings (ASMA: tau 1e-7, beta 1e-6, 2501 iterations, no stop IoU)")
         self.run_button = QPushButton("Run")
         self.run_button.setObjectName("runButton")
         self.run_button.setToolTip(f"Start the attack on the image towards the painted target ({RUN_SHORTCUT})")
@@ -139,6 +143,7 @@ class AttackPanel(QWidget):
         self.pause_button.clicked.connect(self._on_pause_clicked)
         self.stop_button.clicked.connect(self.stopRequested)
         self.export_button.clicked.connect(self.exportRequested)
+        self.defaults_button.clicked.connect(self.reset_to_defaults)
         self._on_method_changed()
         self.iterations_spin.setValue(_config_field(self.method, "iterations").default)
         self._update_buttons()
@@ -156,6 +161,10 @@ class AttackPanel(QWidget):
         parameters_box = QGroupBox("Parameters")
         parameters_layout = QVBoxLayout(parameters_box)
         parameters_layout.addWidget(self.parameter_form)
+        defaults_row = QHBoxLayout()
+        defaults_row.addStretch(1)
+        defaults_row.addWidget(self.defaults_button)
+        parameters_layout.addLayout(defaults_row)
         settings = QWidget()
         self._settings_layout = QVBoxLayout(settings)
         self._settings_layout.setContentsMargins(4, 4, 4, 4)
@@ -236,6 +245,15 @@ class AttackPanel(QWidget):
             value = parameters.pop("stop_iou")
             self.stop_iou_spin.setValue(0.0 if value is None else float(value))
         self.parameter_form.set_values(parameters)
+
+    @Slot()
+    def reset_to_defaults(self) -> None:
+        """The method's own defaults (a demo's tuned steps, or what a user typed, are replaced)."""
+        method = self.method
+        self.parameter_form.reset_defaults()
+        self.iterations_spin.setValue(_config_field(method, "iterations").default)
+        stop_iou = _config_field(method, "stop_iou").default
+        self.stop_iou_spin.setValue(0.0 if stop_iou is None else stop_iou)
 
     @Slot()
     def _on_method_changed(self) -> None:

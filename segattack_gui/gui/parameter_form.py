@@ -198,6 +198,13 @@ class ParameterForm(QWidget):
                 raise
             return self._typed.get(name, self._fields[name].default)
 
+    def reset_defaults(self) -> None:
+        """Every field of the current method back to its default (the settings its authors published)."""
+        for name, field in self._fields.items():
+            self._write(name, field.default)
+            self._typed.pop(name, None)
+        self._show_applicable()
+
     def set_values(self, values: dict) -> None:
         for name, value in values.items():
             if name in self._editors:

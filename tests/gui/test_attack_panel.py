@@ -298,3 +298,13 @@ def test_the_controls_dock_clips_nothing_after_a_run(qtbot, window, size):
             assert clipped_widgets(panel.pages.widget(page)) == [], (method, panel.pages.tabText(page))
         panel.pages.setCurrentIndex(0)
     assert window.panel_dock.width() <= 330
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_defaults_gives_back_each_methods_published_settings(qtbot, panel, method):
+    panel.set_method(method)
+    expected = create_attack(method).config.as_dict()
+    panel.apply_settings(iterations=7, stop_iou=0.5, tau=3e-3, beta=4e-2, epsilon=0.2, seed=9)
+    qtbot.mouseClick(panel.defaults_button, Qt.MouseButton.LeftButton)
+    chosen, parameters = panel.settings()
+    assert chosen == method and parameters == expected
