@@ -147,22 +147,30 @@ def _dilate_binary(binary: np.ndarray, radius: int) -> np.ndarray:
 
 
 def dilate(mask: np.ndarray, class_id: int, radius: int) -> np.ndarray:
-    """Grow the region of ``class_id`` by a disk of ``radius`` pixels, over any other class."""
+    """Grow the region of ``class_id`` by a disk of ``radius`` pixels into the background.
+
+    Other classes stay as they are, so nested anatomy survives: an optic disc grown around its
+    cup keeps the cup. (Growing the background, class 0, shrinks every other class.)
+    """
     mask = _as_mask(mask)
     out = mask.copy()
-    out[_dilate_binary(mask == class_id, int(radius))] = class_id
+    grown = _dilate_binary(mask == class_id, int(radius))
+    out[grown if class_id == 0 else grown & (mask == 0)] = class_id
     return out
 
 
 def erode(mask: np.ndarray, class_id: int, radius: int, fill: int = 0) -> np.ndarray:
-    """Shrink the region of ``class_id`` by a disk of ``radius`` pixels; freed pixels become ``fill``.
+    """Shrink the region of ``class_id`` by a disk of ``radius`` pixels where it meets the
+    background; freed pixels become ``fill``.
 
-    Only boundaries with other classes erode: a structure cut by the image
-    edge continues beyond it, so it does not shrink away from the edge.
+    Where it meets another class it stays (an optic disc shrunk around its cup still holds the
+    cup), and a structure cut by the image edge continues beyond it, so it does not shrink away
+    from the edge either.
     """
     mask = _as_mask(mask)
     region = mask == class_id
-    kept = ~_dilate_binary(~region, int(radius))
+    outside = ~region if class_id == 0 else mask == 0
+    kept = ~_dilate_binary(outside, int(radius))
     out = mask.copy()
     out[region & ~kept] = fill
     return out

@@ -42,6 +42,12 @@ TRANSFORMS = {
 }
 
 
+TRANSFORM_TIPS = {
+    "dilate": "Grow a class into the background; other classes stay (a disc grows around its cup)",
+    "erode": "Shrink a class where it meets the background; other classes and the image edge stay",
+}
+
+
 def transform_function(name: str, **parameters):
     """The ``core.masks`` operation ``name`` with its parameters bound, as mask -> mask."""
     if name not in TRANSFORMS:
@@ -156,7 +162,8 @@ class MaskSources(MaskActions):
                                     "Predict on another image of the same size and aim at that (the paper's protocol)"))
         menu.addSeparator()
         for name, (text, _) in TRANSFORMS.items():
-            action = self._action(text, self._on_transform, f"Transform the target: {name.replace('_', ' ')}")
+            tip = TRANSFORM_TIPS.get(name, f"Transform the target: {name.replace('_', ' ')}")
+            action = self._action(text, self._on_transform, tip)
             action.setData(name)
             menu.addAction(action)
 

@@ -148,13 +148,44 @@ def test_dilate_known_areas():
     assert [np.count_nonzero(masks.dilate(mask, 3, r)) for r in (1, 2, 3)] == [5, 13, 29]
 
 
-def test_dilate_overwrites_other_classes_only_nearby():
+def test_dilate_grows_into_the_background_only():
     mask = np.zeros((10, 10), np.uint8)
     mask[:, 5:] = 2
     mask[5, 3] = 1
     out = masks.dilate(mask, 1, 2)
-    assert out[5, 5] == 1 and out[5, 6] == 2 and out[5, 0] == 0
+    assert out[5, 4] == 1 and out[5, 5] == 2 and out[5, 0] == 0  # class 2 is left as it was
     assert out[3, 3] == 1 and out[2, 3] == 0
+    assert np.array_equal(out == 2, mask == 2)
+
+
+def nested_disc_and_cup() -> np.ndarray:
+    """An optic disc (1) of radius 10 around a cup (2) of radius 4, as fundus targets are."""
+    ys, xs = np.indices((41, 41))
+    distance = np.hypot(ys - 20, xs - 20)
+    mask = np.zeros((41, 41), np.uint8)
+    mask[distance <= 10] = 1
+    mask[distance <= 4] = 2
+    return mask
+
+
+def test_a_disc_grown_or_shrunk_around_its_cup_keeps_the_cup():
+    mask = nested_disc_and_cup()
+    for changed in (masks.dilate(mask, 1, 3), masks.erode(mask, 1, 3)):
+        assert np.array_equal(changed == 2, mask == 2)  # the cup, untouched
+        ring = outer_ring(mask == 2)
+        assert (changed[ring] == 1).all()  # and still wrapped in disc: no background gap around it
+    assert np.count_nonzero(masks.dilate(mask, 1, 3) == 1) > np.count_nonzero(mask == 1)
+    assert np.count_nonzero(masks.erode(mask, 1, 3) == 1) < np.count_nonzero(mask == 1)
+
+
+def outer_ring(region: np.ndarray) -> np.ndarray:
+    """The pixels just outside ``region`` (4-neighbours)."""
+    grown = region.copy()
+    grown[1:] |= region[:-1]
+    grown[:-1] |= region[1:]
+    grown[:, 1:] |= region[:, :-1]
+    grown[:, :-1] |= region[:, 1:]
+    return grown & ~region
 
 
 def test_erode_is_inverse_of_dilate_on_a_disk():
