@@ -277,10 +277,7 @@ class _AttackLoop:
         self.snapshot_interval = snapshot_interval
         self.control = control
         self.check_every = max(1, check_every)
-        iterations = self.config.iterations
-        self.quantized_from = iterations + 1
-        if self.config.quantize:
-            self.quantized_from = iterations - round(iterations * self.config.quantize_fraction)
+        self.quantized_from = self.config.quantized_from
 
     def constrain(self, x: torch.Tensor) -> torch.Tensor:
         """Projection, perturbation region and the [0, 1] box, in that order."""
@@ -502,9 +499,9 @@ def _collect_results(adapter, attack, images, targets, regions, grid, x0, target
             method=attack.name,
             config=attack.config.as_dict(),
             original=np.asarray(images[item], dtype=np.float32).reshape(x0.shape[2], x0.shape[3], -1),
-            adversarial=_to_image(outcome.x[item]),
-            adversarial_8bit=_to_image(quantized_x[item]),
-            best_adversarial=_to_image(state.best_x[item]),
+            adversarial=to_image(outcome.x[item]),
+            adversarial_8bit=to_image(quantized_x[item]),
+            best_adversarial=to_image(state.best_x[item]),
             target=np.asarray(targets[item]),
             region=None if regions is None or regions[item] is None else np.asarray(regions[item], bool),
             grid=grid,
@@ -527,5 +524,6 @@ def _collect_results(adapter, attack, images, targets, regions, grid, x0, target
     return results
 
 
-def _to_image(tensor: torch.Tensor) -> np.ndarray:
+def to_image(tensor: torch.Tensor) -> np.ndarray:
+    """One ``C x H x W`` image of a batch as the ``H x W x C`` float32 array results hold."""
     return tensor.detach().permute(1, 2, 0).float().cpu().numpy().copy()

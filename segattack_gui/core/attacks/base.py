@@ -62,6 +62,13 @@ class AttackConfig:
     seed: int = parameter(0, "Seed of the random start (methods with random_start on); recorded with every export.",
                           minimum=0, applies_when={"random_start": True})
 
+    @property
+    def quantized_from(self) -> int:
+        """The first iteration evaluated on the 8-bit grid (after the last one when ``quantize`` is off)."""
+        if not self.quantize:
+            return self.iterations + 1
+        return self.iterations - round(self.iterations * self.quantize_fraction)
+
     def validate(self) -> None:
         """Reject NaN, negative or out-of-range values with a message naming the parameter."""
         for spec in dataclasses.fields(self):

@@ -44,7 +44,7 @@ import torch.nn.functional as F
 
 from ..metrics import segmentation_scores
 from ..models import ModelAdapter
-from ..runner import AttackControl, final_scores, prepare_batch
+from ..runner import AttackControl, final_scores, prepare_batch, to_image
 from .base import AttackConfig, parameter, quantize_within_linf
 
 ProgressCallback = Callable[[int, int, float], None]
@@ -129,7 +129,7 @@ def fit_universal(
     x0, target, region_mask, _ = prepare_batch(adapter, images, targets, regions)
     region_mask = None if region_mask is None else region_mask[:1]
     iterations = config.iterations
-    quantized_from = iterations - round(iterations * config.quantize_fraction) if config.quantize else iterations + 1
+    quantized_from = config.quantized_from
     history = torch.zeros(iterations + 1, len(UNIVERSAL_HISTORY_COLUMNS), device=x0.device)
     seconds = np.zeros(iterations + 1)
     perturbation = previous_perturbation = torch.zeros_like(x0[:1])  # xi^(0) = 0
@@ -186,8 +186,8 @@ def fit_universal(
     result_history["iteration"] = np.arange(row + 1)
     result_history["seconds"] = seconds[: row + 1].copy()
     return UniversalResult(
-        perturbation=_to_image(perturbation),
-        best_perturbation=_to_image(best_perturbation),
+        perturbation=to_image(perturbation[0]),
+        best_perturbation=to_image(best_perturbation[0]),
         best_iteration=best_iteration,
         history=result_history,
         iterations_run=row,
@@ -226,7 +226,3 @@ def evaluate_universal(
         batch_records, _ = final_scores(adapter, x, x0, target)
         records.extend(batch_records)
     return records
-
-
-def _to_image(tensor: torch.Tensor) -> np.ndarray:
-    return tensor[0].detach().permute(1, 2, 0).float().cpu().numpy().copy()
