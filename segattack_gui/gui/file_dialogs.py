@@ -22,6 +22,14 @@ def ask_save_file(parent: QWidget, title: str, name: str, file_filter: str) -> s
     return _remember(path)
 
 
+def ask_folder(parent: QWidget, title: str) -> str | None:
+    """An existing folder, starting in the last one; None when the user cancels."""
+    folder = QFileDialog.getExistingDirectory(parent, title, _last_folder())
+    if folder:
+        QSettings().setValue(LAST_FOLDER_KEY, folder)
+    return folder or None
+
+
 def _last_folder() -> str:
     return str(QSettings().value(LAST_FOLDER_KEY, "") or "")
 

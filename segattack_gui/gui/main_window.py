@@ -198,6 +198,34 @@ class MainWindow(QMainWindow):
     def open_file_as(self, kind: str, path: str) -> None:
         {"image": self.open_image, "model": self.open_model, "target": self.open_target}[kind](path)
 
+    def open_run_folder(self, folder) -> None:
+        """An exported run's model, image, target, region and settings, ready to run again or to vary
+        (what ``segattack rerun`` repeats headless). The files load in the background, in order."""
+        from ..rerun import read_run_folder
+
+        try:
+            record = read_run_folder(Path(folder))
+            inputs = {key: Path(record.summary.get(key) or "") for key in ("model_path", "image_path")}
+            for key, path in inputs.items():
+                if not path.is_file():
+                    raise SegAttackError(path, f"is gone (the run folder names it as its {key.split('_')[0]}); "
+                                               "open it by hand")
+        except SegAttackError as error:
+            self.report_error(error.one_line())
+            return
+        summary = record.summary
+        self.open_model(inputs["model_path"])
+        self.open_image(inputs["image_path"])
+        self.open_target(record.target_file)
+        if record.region_file is not None:
+            self.open_region(record.region_file)
+        else:
+            self.document.replace_region(None)  # that run could change every pixel
+        self.panel.apply_settings(summary["method"], **summary["config"])
+        self.panel.set_precision(summary.get("precision", "fp32"))
+        self.status.show_message(f"Opening the run in {record.folder}: {summary['method']}, "
+                                 f"{summary['iterations_run']} iterations recorded")
+
     def target_mask(self) -> np.ndarray:
         """The painted target: class ids on the image grid (uint8 H x W), a copy."""
         return self.document.target.copy()

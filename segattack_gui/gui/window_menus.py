@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from .. import __version__
 from .actions import PAUSE_SHORTCUT, RUN_SHORTCUT, make_action
-from .file_dialogs import ask_open_file
+from .file_dialogs import ask_folder, ask_open_file
 from .mask_sources import IMAGE_FILTER
 
 MODEL_FILTER = "PyTorch models (*.pt *.pth *.ts *.jit *.pkl);;All files (*)"
@@ -32,6 +32,8 @@ class WindowMenus(QObject):
                                            "Open a model file (TorchScript, state dict + sidecar, or pickled)")
         self.open_target_action = self._add(file_menu, "Open &target mask…", self._open_target, "Ctrl+T",
                                             "Open a target mask (class-id, 0/255 binary or palette PNG)")
+        self._add(file_menu, "Open a &run folder…", self._open_run_folder, None,
+                  "Load an exported run's model, image, target, region and settings, to run it again or vary it")
         demo_menu = file_menu.addMenu("Open &demo")
         from ..demo import DEMOS
 
@@ -107,6 +109,12 @@ class WindowMenus(QObject):
         if parent:
             QSettings().setValue("dialogs/export_folder", parent)
             self.window.choose_export_parent(Path(parent))
+
+    @Slot()
+    def _open_run_folder(self) -> None:
+        folder = ask_folder(self.window, "Open a run folder (it holds summary.json)")
+        if folder:
+            self.window.open_run_folder(folder)
 
     @Slot()
     def _toggle_pause(self) -> None:

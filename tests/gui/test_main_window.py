@@ -448,3 +448,35 @@ def test_the_application_has_its_shipped_icon(qapp):
 
     icon = application_icon()
     assert not icon.isNull() and icon.pixmap(64, 64).width() == 64
+
+
+def test_a_run_folder_opens_ready_to_run_again(qtbot, window, tmp_path):
+    """File > Open a run folder: model, image, target, region and settings come back, and Run
+    repeats the run number for number."""
+    height, width = window.document.image_shape
+    region = np.zeros((height, width), bool)
+    region[:, : width // 2] = True
+    window.canvas.set_region(region)
+    first = run_and_wait(qtbot, window, iterations=4)
+    folder = tmp_path / "run"
+    with qtbot.waitSignal(window.export_finished, timeout=60_000):
+        window.export_results(folder)
+    window.canvas.set_region(None)  # the user moves on: other settings, no region, another target
+    window.panel.apply_settings("pgd", iterations=9)
+    window.canvas.set_target(np.zeros((height, width), np.uint8))
+    window.open_run_folder(folder)
+    wait_until_idle(qtbot, window)
+    assert np.array_equal(window.document.region, region)
+    assert np.array_equal(window.target_mask(), first.target)
+    method, parameters = window.panel.settings()
+    assert method == "asma" and parameters == first.config
+    with qtbot.waitSignal(window.attack_finished, timeout=120_000) as finished:
+        assert window.start_attack()
+    again = finished.args[0]
+    np.testing.assert_array_equal(again.adversarial, first.adversarial)
+    assert again.final == first.final
+
+
+def test_a_folder_that_is_no_run_is_one_line(window, errors, tmp_path):
+    window.open_run_folder(tmp_path)
+    assert errors.messages[-1] == f"{tmp_path}: holds no summary.json, so it is not a run folder"
