@@ -78,15 +78,15 @@ def read_run_folder(folder: Path) -> RecordedRun:
                                            "is missing or of the wrong type)")
     if summary["method"] not in METHODS:
         kind = "a universal-perturbation run" if summary["method"] == "universal" else f"method {summary['method']!r}"
-        raise SegAttackError(summary_path, f"records {kind}; rerun repeats the runs of `attack` and `batch`")
-    if any(summary.get(key) for key in ("region_ids_sha256", "region_sha256", "region_path")) \
-            and not (folder / "region.png").is_file():
-        raise SegAttackError(folder, "records a perturbation region but holds no region.png "
-                                     "(exported before SegAttack wrote one), so the run cannot be repeated")
+        raise SegAttackError(summary_path, f"records {kind}; only runs of attack, batch and the window are repeated")
     for needed in ("target.png", "metrics.csv"):
         if not (folder / needed).is_file():
             raise SegAttackError(folder / needed, "is missing from the run folder")
-    return RecordedRun(folder, summary, _read_metrics(folder / "metrics.csv"), _read_adversarial(folder))
+    record = RecordedRun(folder, summary, _read_metrics(folder / "metrics.csv"), _read_adversarial(folder))
+    if record.had_region and not record.region_file.is_file():
+        raise SegAttackError(folder, "records a perturbation region but holds no region.png "
+                                     "(exported before SegAttack wrote one), so the run cannot be repeated")
+    return record
 
 
 def _read_adversarial(folder: Path) -> np.ndarray | None:
