@@ -157,12 +157,14 @@ def check_inputs_match(record: RecordedRun, inputs: AttackInputs) -> tuple[list[
     else:
         checked.append("target")
     if inputs.region is not None:
-        region_ids = sha256_array((inputs.region.class_ids > 0).astype(np.uint8))
-        if summary.get("region_ids_sha256") in (None, region_ids):
-            checked.append("region" if summary.get("region_ids_sha256") else "")
-        else:
+        recorded = summary.get("region_ids_sha256")
+        if recorded is None:
+            notes.append("the run folder predates class-id hashes: region.png was not checked")
+        elif recorded != sha256_array((inputs.region.class_ids > 0).astype(np.uint8)):
             raise SegAttackError(inputs.region.path, "is not the perturbation region the run used")
-    return [name for name in checked if name], notes
+        else:
+            checked.append("region")
+    return checked, notes
 
 
 def _require_same(path: Path, key: str, actual: str, summary: dict, flag: str, checked: list, notes: list,
@@ -250,7 +252,7 @@ def compare_with_record(record: RecordedRun, result: AttackResult, tolerance: fl
     comparison.parts.append("final, 8-bit and best scores")
     if record.adversarial is not None:
         if record.adversarial.shape != result.adversarial.shape:
-            comparison.add("adversarial.npy size", record.adversarial.size, result.adversarial.size)
+            comparison.require_equal("adversarial.npy values", record.adversarial.size, result.adversarial.size)
         else:
             difference = np.abs(record.adversarial.astype(np.float64) - result.adversarial)
             worst = np.unravel_index(int(np.argmax(difference)), difference.shape)
