@@ -137,6 +137,8 @@ def _dilate_binary(binary: np.ndarray, radius: int) -> np.ndarray:
             hi = np.minimum(columns + half + 1, width)
             lo = np.maximum(columns - half, 0)
             rows_by_halfwidth[half] = (counts[:, hi] - counts[:, lo]) > 0
+        if abs(dy) >= height:  # a radius beyond the image's height: these rows lie outside it
+            continue
         run = rows_by_halfwidth[half]
         # out[y] |= run[y - dy] for rows that exist.
         if dy >= 0:
@@ -147,32 +149,38 @@ def _dilate_binary(binary: np.ndarray, radius: int) -> np.ndarray:
 
 
 def dilate(mask: np.ndarray, class_id: int, radius: int) -> np.ndarray:
-    """Grow the region of ``class_id`` by a disk of ``radius`` pixels into the background.
+    """Grow the region of ``class_id`` by a disk of ``radius`` pixels over the background and the
+    classes with lower ids, which the label order makes the ones around it.
 
-    Other classes stay as they are, so nested anatomy survives: an optic disc grown around its
-    cup keeps the cup. (Growing the background, class 0, shrinks every other class.)
+    Classes with higher ids stay as they are, so nested anatomy labelled outside-in survives: the
+    optic disc (1) grown around its cup (2) keeps the cup, and the cup grows into the disc's rim.
+    Growing the background (class 0) shrinks every other class.
     """
     mask = _as_mask(mask)
     out = mask.copy()
     grown = _dilate_binary(mask == class_id, int(radius))
-    out[grown if class_id == 0 else grown & (mask == 0)] = class_id
+    out[grown & (mask < class_id) if class_id > 0 else grown] = class_id
     return out
 
 
-def erode(mask: np.ndarray, class_id: int, radius: int, fill: int = 0) -> np.ndarray:
+def erode(mask: np.ndarray, class_id: int, radius: int) -> np.ndarray:
     """Shrink the region of ``class_id`` by a disk of ``radius`` pixels where it meets the
-    background; freed pixels become ``fill``.
+    background or a class with a lower id; each freed pixel takes the highest of those classes
+    within ``radius`` (the one around it).
 
-    Where it meets another class it stays (an optic disc shrunk around its cup still holds the
-    cup), and a structure cut by the image edge continues beyond it, so it does not shrink away
-    from the edge either.
+    Where it meets a class with a higher id it stays, so a disc shrunk around its cup still wraps
+    it, and a shrunk cup gives its pixels to the disc's rim. A structure cut by the image edge
+    continues beyond it, so it does not shrink away from the edge. Eroding the background grows
+    nothing back: its freed pixels would be background again.
     """
     mask = _as_mask(mask)
     region = mask == class_id
-    outside = ~region if class_id == 0 else mask == 0
-    kept = ~_dilate_binary(outside, int(radius))
     out = mask.copy()
-    out[region & ~kept] = fill
+    if class_id == 0:
+        return out
+    for lower in sorted(int(value) for value in np.unique(mask[mask < class_id]))[::-1]:  # nearest rims first
+        freed = region & _dilate_binary(mask == lower, int(radius)) & (out == class_id)
+        out[freed] = lower
     return out
 
 

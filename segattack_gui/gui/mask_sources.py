@@ -43,8 +43,8 @@ TRANSFORMS = {
 
 
 TRANSFORM_TIPS = {
-    "dilate": "Grow a class into the background; other classes stay (a disc grows around its cup)",
-    "erode": "Shrink a class where it meets the background; other classes and the image edge stay",
+    "dilate": "Grow a class over the background and lower class ids (a disc grows around its cup, a cup into the rim)",
+    "erode": "Shrink a class where it meets the background or a lower class id, which takes the freed pixels",
 }
 
 

@@ -168,6 +168,25 @@ def nested_disc_and_cup() -> np.ndarray:
     return mask
 
 
+def test_the_cup_grows_into_the_rim_and_shrinks_back_into_it():
+    """Changing the cup-to-disc ratio: the cup grows over the disc (a lower id), and the pixels it
+    gives up go back to the disc, not to the background."""
+    mask = nested_disc_and_cup()
+    grown = masks.dilate(mask, 2, 3)
+    assert np.count_nonzero(grown == 2) > np.count_nonzero(mask == 2)
+    assert np.array_equal(grown > 0, mask > 0)  # still inside the disc's outline, no background touched
+    shrunk = masks.erode(mask, 2, 2)
+    assert 0 < np.count_nonzero(shrunk == 2) < np.count_nonzero(mask == 2)
+    assert np.array_equal(shrunk > 0, mask > 0)  # freed cup pixels became disc, not background
+
+
+@pytest.mark.parametrize("radius", [40, 41, 300])
+def test_a_radius_beyond_the_image_is_no_error(radius):
+    mask = nested_disc_and_cup()  # 41 x 41
+    assert (masks.dilate(mask, 1, radius) >= 1).all()
+    assert (masks.erode(mask, 1, radius) != 1).all()
+
+
 def test_a_disc_grown_or_shrunk_around_its_cup_keeps_the_cup():
     mask = nested_disc_and_cup()
     for changed in (masks.dilate(mask, 1, 3), masks.erode(mask, 1, 3)):
