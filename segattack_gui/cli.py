@@ -121,7 +121,7 @@ def attack_command(arguments: argparse.Namespace) -> int:
 
 def rerun_command(arguments: argparse.Namespace) -> int:
     from .io.export import export_run
-    from .io.files import require_new_folder, require_writable_folder
+    from .io.files import recorded_path, require_new_folder, require_writable_folder
     from .io.inputs import load_attack_inputs
     from .rerun import check_inputs_match, compare_with_record, read_run_folder, recorded_attack, version_notes
 
@@ -150,6 +150,8 @@ def rerun_command(arguments: argparse.Namespace) -> int:
     if str(inputs.model.adapter.device) != recorded_device:
         notes.append(f"the run used {recorded_device}, this rerun {inputs.model.adapter.device}: "
                      "other kernels, so the last digits may differ")
+    if record.adversarial is None:
+        notes.append("the run folder holds no adversarial.npy: the adversarial image was not compared")
     if record.batch_size > 1:
         notes.append(f"the run was one of a batch of {record.batch_size}; repeated alone, its float rounding "
                      "differs slightly, which a long run can grow (docs/robustness.md)")
@@ -158,7 +160,7 @@ def rerun_command(arguments: argparse.Namespace) -> int:
     result, _ = run_one(inputs, attack, model_path, quiet=arguments.quiet, stop_at=stop_at)
     comparison = compare_with_record(record, result, arguments.tolerance)
     if arguments.out is not None:
-        export_run(result, arguments.out, inputs.provenance(rerun_of=str(record.folder)), inputs.colors)
+        export_run(result, arguments.out, inputs.provenance(rerun_of=recorded_path(record.folder)), inputs.colors)
     print_outcome(result, arguments.out)
     for note in notes:
         warn(note)

@@ -76,6 +76,11 @@ def read_run_folder(folder: Path) -> RecordedRun:
             or not isinstance(summary.get("iterations_run"), int) or not isinstance(summary.get("method"), str):
         raise SegAttackError(summary_path, "is not a SegAttack run summary (its method, config or iterations_run "
                                            "is missing or of the wrong type)")
+    for key in ("model_path", "image_path", "device", "precision"):
+        if summary.get(key) is not None and not isinstance(summary[key], str):
+            raise SegAttackError(summary_path, f"is not a SegAttack run summary ({key} is not text)")
+    if summary.get("precision", "fp32") not in ("fp32", "tf32", "bf16"):
+        raise SegAttackError(summary_path, f"records precision {summary['precision']!r}, none of fp32, tf32, bf16")
     if summary["method"] not in METHODS:
         kind = "a universal-perturbation run" if summary["method"] == "universal" else f"method {summary['method']!r}"
         raise SegAttackError(summary_path, f"records {kind}; only runs of attack, batch and the window are repeated")
@@ -103,9 +108,12 @@ def _read_metrics(path: Path) -> dict[str, np.ndarray]:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
-        return {name: np.array([float(row[name]) for row in rows]) for name in ("iteration", *HISTORY_COLUMNS)}
+        columns = {name: np.array([float(row[name]) for row in rows]) for name in ("iteration", *HISTORY_COLUMNS)}
     except (OSError, UnicodeDecodeError, KeyError, TypeError, ValueError) as error:
         raise SegAttackError(path, f"cannot be read as the run's metrics ({type(error).__name__}: {error})") from None
+    if not len(columns["iteration"]):
+        raise SegAttackError(path, "holds no iterations, so there is nothing to compare with")
+    return columns
 
 
 def recorded_attack(record: RecordedRun) -> tuple[Attack, int | None]:

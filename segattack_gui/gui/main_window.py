@@ -201,10 +201,11 @@ class MainWindow(QMainWindow):
     def open_run_folder(self, folder) -> None:
         """An exported run's model, image, target, region and settings, ready to run again or to vary
         (what ``segattack rerun`` repeats headless). The files load in the background, in order."""
-        from ..rerun import read_run_folder
+        from ..rerun import read_run_folder, recorded_attack
 
         try:
             record = read_run_folder(Path(folder))
+            recorded_attack(record)  # its settings must make an attack: a hand-edited summary may not
             inputs = {key: Path(record.summary.get(key) or "") for key in ("model_path", "image_path")}
             for key, path in inputs.items():
                 if not path.is_file():
@@ -212,6 +213,8 @@ class MainWindow(QMainWindow):
                                                "open it by hand")
         except SegAttackError as error:
             self.report_error(error.one_line())
+            return
+        if not self.mask_files.settle_before_close():  # the run's target and region replace the painted ones
             return
         summary = record.summary
         self.open_model(inputs["model_path"])
@@ -223,8 +226,10 @@ class MainWindow(QMainWindow):
             self.document.replace_region(None)  # that run could change every pixel
         self.panel.apply_settings(summary["method"], **summary["config"])
         self.panel.set_precision(summary.get("precision", "fp32"))
+        stopped = (f"; it was stopped at iteration {summary['iterations_run']}: press Stop there, or "
+                   "`segattack rerun` repeats it exactly" if record.stopped_by_user else "")
         self.status.show_message(f"Opening the run in {record.folder}: {summary['method']}, "
-                                 f"{summary['iterations_run']} iterations recorded")
+                                 f"{summary['iterations_run']} iterations recorded{stopped}")
 
     def target_mask(self) -> np.ndarray:
         """The painted target: class ids on the image grid (uint8 H x W), a copy."""

@@ -78,7 +78,8 @@ class MaskFiles(MaskActions):
 
     # ------------------------------------------------------------------ closing
     def settle_before_close(self) -> bool:
-        """True when the window may close: nothing unsaved, or saved, or the user let it go."""
+        """True when the masks may go (closing, opening a run folder): nothing unsaved, or saved,
+        or the user let it go."""
         unsaved = self.document.unsaved_layers
         if not unsaved:
             return True
@@ -100,7 +101,7 @@ class MaskFiles(MaskActions):
         answer = QMessageBox.question(
             self.window, "Save the painted masks?",
             f"The {words} you painted {'are' if len(layers) > 1 else 'is'} not saved in any file. "
-            "Save before closing?", buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
+            "Save them first?", buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
         return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
     def ask_save_path(self, layer: str) -> str | None:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import typing
 
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QSpinBox, QWidget
 
-from ..core.attacks.base import format_value, parse_number
+from ..core.attacks.base import field_type, format_value, parse_number
 from ..errors import SegAttackError
 
 OWN_WIDGETS = ("iterations", "stop_iou")
@@ -26,13 +25,6 @@ OWN_WIDGETS = ("iterations", "stop_iou")
 
 COMMON_LAST = ("quantize", "quantize_fraction", "seed")
 """Fields every method shares: shown after the method's own parameters."""
-
-
-def field_type(config_type: type, field: dataclasses.Field) -> type:
-    """The field's type with ``Optional`` removed (``float | None`` -> ``float``)."""
-    hint = typing.get_type_hints(config_type)[field.name]
-    arguments = [a for a in typing.get_args(hint) if a is not type(None)]
-    return arguments[0] if arguments else hint
 
 
 def tooltip(field: dataclasses.Field) -> str:

@@ -174,6 +174,14 @@ def test_the_header_names_only_what_was_checked(run_folder, capsys):
     assert "the model's sidecar was not checked" in captured.err and "the image file was not checked" in captured.err
 
 
+def edit_summary(folder, config=None, **values):
+    path = folder / "summary.json"
+    summary = json.loads(path.read_text())
+    summary["config"].update(config or {})
+    summary.update(values)
+    path.write_text(json.dumps(summary))
+
+
 @pytest.mark.parametrize("damage, words", [
     (lambda folder: (folder / "summary.json").unlink(), "holds no summary.json, so it is not a run folder"),
     (lambda folder: (folder / "summary.json").write_text("{"), "summary.json: cannot be read"),
@@ -181,6 +189,11 @@ def test_the_header_names_only_what_was_checked(run_folder, capsys):
     (lambda folder: (folder / "adversarial.npy").write_bytes(b"\x93NUMPY"), "adversarial.npy: cannot be read"),
     (lambda folder: (folder / "summary.json").write_text('{"method": "asma", "config": [], "iterations_run": 3}'),
      "is not a SegAttack run summary"),
+    (lambda folder: edit_summary(folder, config={"tau": "abc"}), "its config cannot be run here (tau must be a number"),
+    (lambda folder: edit_summary(folder, config={"iterations": 20.0}), "(iterations must be a whole number, not 20.0)"),
+    (lambda folder: edit_summary(folder, image_path=123), "(image_path is not text)"),
+    (lambda folder: edit_summary(folder, precision="fp64"), "records precision 'fp64'"),
+    (lambda folder: (folder / "metrics.csv").write_text("iteration,iou\n"), "metrics.csv: holds no iterations"),
 ])
 def test_a_broken_run_folder_is_one_line(run_folder, capsys, damage, words):
     damage(run_folder)
@@ -202,3 +215,15 @@ def test_a_cuda_run_on_a_machine_without_cuda_says_what_to_do(run_folder, capsys
     assert "the run used cuda:0, this rerun cpu" in capsys.readouterr().err
     assert rerun(run_folder, "--device", "cuda") == 2  # the user's own flag: no advice about the run
     assert "the run used" not in capsys.readouterr().err
+
+
+def test_a_device_this_machine_cannot_use_is_one_line(run_folder, capsys):
+    assert rerun(run_folder, "--device", "mps") == 2
+    assert capsys.readouterr().err.strip() == "segattack: error: --device: unsupported device 'mps' (use auto, cpu, cuda or cuda:N)"
+
+
+def test_without_its_adversarial_image_the_rerun_says_what_it_could_not_compare(run_folder, capsys):
+    (run_folder / "adversarial.npy").unlink()
+    assert rerun(run_folder) == 0
+    captured = capsys.readouterr()
+    assert "the adversarial image was not compared" in captured.err and "the adversarial image)" not in captured.out

@@ -463,7 +463,14 @@ def test_a_run_folder_opens_ready_to_run_again(qtbot, window, tmp_path):
         window.export_results(folder)
     window.canvas.set_region(None)  # the user moves on: other settings, no region, another target
     window.panel.apply_settings("pgd", iterations=9)
-    window.canvas.set_target(np.zeros((height, width), np.uint8))
+    painted = np.zeros((height, width), np.uint8)
+    painted[10:20, 10:20] = 1
+    window.canvas.set_target(painted)
+    window.unsaved_question.answer = "cancel"  # the painted masks are in no file: asked first
+    window.open_run_folder(folder)
+    assert window.unsaved_question.asked[-1] == ["target"] and np.array_equal(window.target_mask(), painted)
+    assert window.panel.settings()[0] == "pgd" and not window.busy  # cancelled: nothing changed
+    window.unsaved_question.answer = "discard"
     window.open_run_folder(folder)
     wait_until_idle(qtbot, window)
     assert np.array_equal(window.document.region, region)

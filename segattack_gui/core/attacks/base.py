@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import ClassVar
@@ -28,6 +29,29 @@ class ParameterError(ValueError):
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
+
+
+def field_type(config_type: type, spec: dataclasses.Field) -> type:
+    """The field's type with ``Optional`` removed (``float | None`` -> ``float``)."""
+    hint = typing.get_type_hints(config_type)[spec.name]
+    arguments = [a for a in typing.get_args(hint) if a is not type(None)]
+    return arguments[0] if arguments else hint
+
+
+_KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+
+
+def _check_kind(config_type: type, spec: dataclasses.Field, value) -> None:
+    kind = field_type(config_type, spec)
+    if value is None:
+        if type(None) not in typing.get_args(typing.get_type_hints(config_type)[spec.name]):
+            raise ParameterError(spec.name, "must be given")
+        return
+    fits = {bool: lambda v: isinstance(v, bool), int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+            float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+            str: lambda v: isinstance(v, str)}.get(kind)
+    if fits is not None and not fits(value):
+        raise ParameterError(spec.name, f"must be {_KIND_WORDS[kind]}, not {value!r}")
 
 
 def parameter(default, help: str, minimum: float | None = None, maximum: float | None = None, choices=None,
@@ -70,9 +94,11 @@ class AttackConfig:
         return self.iterations - round(self.iterations * self.quantize_fraction)
 
     def validate(self) -> None:
-        """Reject NaN, negative or out-of-range values with a message naming the parameter."""
+        """Reject values of the wrong type (a hand-edited summary.json), NaN, negative or
+        out-of-range values, with a message naming the parameter."""
         for spec in dataclasses.fields(self):
             value = getattr(self, spec.name)
+            _check_kind(type(self), spec, value)
             if value is None or isinstance(value, (bool, str)):
                 choices = spec.metadata.get("choices")
                 if choices and value not in choices:
