@@ -130,6 +130,8 @@ def rerun_command(arguments: argparse.Namespace) -> int:
     record = read_run_folder(arguments.run)
     summary = record.summary
     if arguments.out is not None:
+        if arguments.out.absolute().is_relative_to(record.folder.absolute()):
+            raise SegAttackError("--out", "is inside the run folder it repeats; choose a folder beside it")
         require_new_folder(arguments.out)
         require_writable_folder(arguments.out)
     model_path = arguments.model or _recorded_file(record, "model_path", "--model")

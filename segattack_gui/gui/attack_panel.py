@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 from ..core.attacks import METHOD_TITLES, METHODS
 from ..core.models import available_devices, fast_precisions
 from .actions import PAUSE_SHORTCUT, RUN_SHORTCUT
-from .parameter_form import ParameterForm, tooltip
+from .parameter_form import ParameterForm, format_value, tooltip
 
 
 PRECISION_DESCRIPTIONS = {
@@ -114,8 +114,6 @@ class AttackPanel(QWidget):
         self.precision_combo.setObjectName("precisionCombo")
         self.defaults_button = QPushButton("Defaults")
         self.defaults_button.setObjectName("defaultsButton")
-        self.defaults_button.setToolTip("Set this method's parameters, iterations and stop IoU to its defaults: the "
-                                        "published settings (ASMA: tau 1e-7, beta 1e-6, 2501 iterations, no stop IoU)")
         self.run_button = QPushButton("Run")
         self.run_button.setObjectName("runButton")
         self.run_button.setToolTip(f"Start the attack on the image towards the painted target ({RUN_SHORTCUT})")
@@ -265,6 +263,13 @@ class AttackPanel(QWidget):
         self.method_description.setText(description[:1].upper() + description[1:])
         self.method_description.setVisible(bool(description))
         self.iterations_spin.setToolTip(tooltip(_config_field(method, "iterations")))
+        numbers = ", ".join(f"{spec.name.replace('_', ' ')} {format_value(spec.default)}"
+                            for spec in dataclasses.fields(config_type)
+                            if spec.default is not None and not isinstance(spec.default, bool)
+                            and spec.name not in ("quantize_fraction", "seed"))
+        name = split_title(METHOD_TITLES.get(method, method))[0]
+        self.defaults_button.setToolTip(f"Set every {name} setting to its default, the published one: {numbers}; "
+                                        "stop IoU off, switches off")
         stop_iou = _config_field(method, "stop_iou")
         self.stop_iou_spin.setToolTip(f"{stop_iou.metadata['help']} 'off' (0): run every iteration.\n"
                                       "Range: ≥ 0, ≤ 1.\nDefault: off.")

@@ -227,3 +227,9 @@ def test_without_its_adversarial_image_the_rerun_says_what_it_could_not_compare(
     assert rerun(run_folder) == 0
     captured = capsys.readouterr()
     assert "the adversarial image was not compared" in captured.err and "the adversarial image)" not in captured.out
+
+
+def test_the_rerun_is_never_written_into_the_folder_it_repeats(run_folder, capsys):
+    assert rerun(run_folder, "--out", run_folder / "again") == 2
+    assert "--out: is inside the run folder it repeats" in capsys.readouterr().err
+    assert not (run_folder / "again").exists()

@@ -308,3 +308,4 @@ def test_defaults_gives_back_each_methods_published_settings(qtbot, panel, metho
     qtbot.mouseClick(panel.defaults_button, Qt.MouseButton.LeftButton)
     chosen, parameters = panel.settings()
     assert chosen == method and parameters == expected
+    assert f"iterations {expected['iterations']}" in panel.defaults_button.toolTip()  # this method's own
