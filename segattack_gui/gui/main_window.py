@@ -226,10 +226,26 @@ class MainWindow(QMainWindow):
             self.document.replace_region(None)  # that run could change every pixel
         self.panel.apply_settings(summary["method"], **summary["config"])
         self.panel.set_precision(summary.get("precision", "fp32"))
+        # Queued behind the loads: then the document holds what was opened (or what a failed load left).
+        self.loader.submit("check the run's files", lambda: (lambda: None),
+                           lambda _: self._warn_if_not_the_recorded_files(record.summary))
         stopped = (f"; it was stopped at iteration {summary['iterations_run']}: press Stop there, or "
                    "`segattack rerun` repeats it exactly" if record.stopped_by_user else "")
         self.status.show_message(f"Opening the run in {record.folder}: {summary['method']}, "
                                  f"{summary['iterations_run']} iterations recorded{stopped}")
+
+    def _warn_if_not_the_recorded_files(self, summary: dict) -> None:
+        """Run repeats an opened run only with the files it recorded; say so when they are others."""
+        model, image = self.document.model, self.document.image
+        differing = [f"{path}: is not the {what} the run used (its SHA-256 differs)"
+                     for what, path, now, key in (
+                         ("model", model and model.path, model and model.sha256, "model_sha256"),
+                         ("model's sidecar", model and model.sidecar_path, model and model.sidecar_sha256,
+                          "sidecar_sha256"),
+                         ("image", image and image.path, image and image.sha256, "image_sha256"))
+                     if key in summary and summary[key] != now]
+        if differing:
+            self.report_error(f"{differing[0]}; a Run will not repeat its numbers")
 
     def target_mask(self) -> np.ndarray:
         """The painted target: class ids on the image grid (uint8 H x W), a copy."""

@@ -450,7 +450,7 @@ def test_the_application_has_its_shipped_icon(qapp):
     assert not icon.isNull() and icon.pixmap(64, 64).width() == 64
 
 
-def test_a_run_folder_opens_ready_to_run_again(qtbot, window, tmp_path):
+def test_a_run_folder_opens_ready_to_run_again(qtbot, window, errors, tmp_path):
     """File > Open a run folder: model, image, target, region and settings come back, and Run
     repeats the run number for number."""
     height, width = window.document.image_shape
@@ -473,6 +473,7 @@ def test_a_run_folder_opens_ready_to_run_again(qtbot, window, tmp_path):
     window.unsaved_question.answer = "discard"
     window.open_run_folder(folder)
     wait_until_idle(qtbot, window)
+    assert errors.messages == []  # the recorded files, checked once they are open
     assert np.array_equal(window.document.region, region)
     assert np.array_equal(window.target_mask(), first.target)
     method, parameters = window.panel.settings()
@@ -487,3 +488,17 @@ def test_a_run_folder_opens_ready_to_run_again(qtbot, window, tmp_path):
 def test_a_folder_that_is_no_run_is_one_line(window, errors, tmp_path):
     window.open_run_folder(tmp_path)
     assert errors.messages[-1] == f"{tmp_path}: holds no summary.json, so it is not a run folder"
+
+
+def test_opening_a_run_whose_image_changed_says_run_will_not_repeat_it(qtbot, window, errors, tmp_path):
+    run_and_wait(qtbot, window, iterations=2)
+    folder = tmp_path / "run"
+    with qtbot.waitSignal(window.export_finished, timeout=60_000):
+        window.export_results(folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["image_sha256"] = "0" * 64  # as if the image file had been edited since
+    (folder / "summary.json").write_text(json.dumps(summary))
+    window.open_run_folder(folder)
+    wait_until_idle(qtbot, window)
+    assert errors.messages[-1] == (f"{window.document.image.path}: is not the image the run used (its SHA-256 "
+                                   "differs); a Run will not repeat its numbers")
