@@ -26,11 +26,11 @@ from .core.fallback import OutOfMemoryFallback
 from .core.runner import run_batch
 from .distributed import Team
 from .errors import SegAttackError
-from .io.export import Provenance, export_run
-from .io.files import make_folders, recorded_path, remove_empty_folders, write_file_bytes
+from .io.export import export_run
+from .io.files import make_folders, remove_empty_folders, write_file_bytes
 from .io.hashing import sha256_array
 from .io.images import IMAGE_SUFFIXES, read_image
-from .io.inputs import check_image_fits, model_colors, read_target
+from .io.inputs import AttackInputs, check_image_fits, model_colors, read_target
 from .io.model_files import LoadedModel
 
 TABLE_COLUMNS = ("method", "n", "l2_mean", "l2_std", "linf_mean", "linf_std", "iou_mean", "iou_std",
@@ -215,13 +215,7 @@ def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_mess
             targets = [loaded[pair][1] for pair in group]
             outcomes = fallback.run(partial(attack_together, attack=attack), group)
             for pair, image, target, (result, together) in zip(group, images, targets, outcomes):
-                provenance = Provenance(
-                    **model.provenance(),
-                    image_path=recorded_path(pair.image), image_sha256=image.sha256,
-                    image_conversion=image.conversion, target_path=recorded_path(pair.target), target_rule=target.rule,
-                    target_sha256=target.sha256,
-                    extra={"batch_size": together},
-                )
+                provenance = AttackInputs(model, image, target, None).provenance(batch_size=together)
                 folder = run_folder(out, attack.name, pair)
                 if folder.exists() and not any(folder.iterdir()):
                     folder.rmdir()
