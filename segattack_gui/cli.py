@@ -123,7 +123,8 @@ def rerun_command(arguments: argparse.Namespace) -> int:
     from .io.export import export_run
     from .io.files import recorded_path, require_new_folder, require_writable_folder
     from .io.inputs import load_attack_inputs
-    from .rerun import check_inputs_match, compare_with_record, read_run_folder, recorded_attack, version_notes
+    from .rerun import (check_inputs_match, compare_with_record, read_run_folder, recorded_attack, recorded_file,
+                        version_notes)
 
     if not (math.isfinite(arguments.tolerance) and arguments.tolerance >= 0):
         raise SegAttackError("--tolerance", f"must be a number >= 0, not {arguments.tolerance}")
@@ -134,8 +135,8 @@ def rerun_command(arguments: argparse.Namespace) -> int:
             raise SegAttackError("--out", "is inside the run folder it repeats; choose a folder beside it")
         require_new_folder(arguments.out)
         require_writable_folder(arguments.out)
-    model_path = arguments.model or _recorded_file(record, "model_path", "--model")
-    image_path = arguments.image or _recorded_file(record, "image_path", "--image")
+    model_path = arguments.model or recorded_file(record, "model_path", "pass --model with the file's place")
+    image_path = arguments.image or recorded_file(record, "image_path", "pass --image with the file's place")
     recorded_device = summary.get("device") or "auto"
     attack, stop_at = recorded_attack(record)
     try:
@@ -168,19 +169,6 @@ def rerun_command(arguments: argparse.Namespace) -> int:
         warn(note)
     print(comparison.verdict())
     return 0 if comparison.reproduced else 1
-
-
-def _recorded_file(record, key: str, flag: str) -> Path:
-    """A path summary.json records, which must still be there (else: say which flag gives its new place)."""
-    recorded = record.summary.get(key)
-    if not recorded:
-        raise SegAttackError(record.folder / "summary.json", f"records no {key}; pass {flag}")
-    path = Path(recorded)
-    if not path.is_file():
-        relative = "" if path.is_absolute() else ", relative to the folder that run started in"
-        raise SegAttackError(path, f"is gone (the run folder names it as its {key.split('_')[0]}{relative}); "
-                                   f"pass {flag} with the file's place")
-    return path
 
 
 def batch_command(arguments: argparse.Namespace) -> int:

@@ -116,6 +116,19 @@ def _read_metrics(path: Path) -> dict[str, np.ndarray]:
     return columns
 
 
+def recorded_file(record: RecordedRun, key: str, remedy: str) -> Path:
+    """A file summary.json names under ``key`` (``model_path``, ``image_path``), which must still be
+    there; else one line ending in ``remedy`` (the CLI's flag, the window's "open it by hand")."""
+    recorded = record.summary.get(key)
+    if not recorded:
+        raise SegAttackError(record.folder / "summary.json", f"records no {key}; {remedy}")
+    path = Path(recorded)
+    if not path.is_file():
+        relative = "" if path.is_absolute() else ", relative to the folder that run started in"
+        raise SegAttackError(path, f"is gone (the run folder names it as its {key.split('_')[0]}{relative}); {remedy}")
+    return path
+
+
 def recorded_attack(record: RecordedRun) -> tuple[Attack, int | None]:
     """The recorded method with its recorded parameters, and for a run the user stopped, the
     iteration to stop at (its iteration count still sets the schedules: the 8-bit phase of
@@ -291,4 +304,4 @@ def _compare_scores(comparison: Comparison, part: str, recorded: dict, scores: d
 
 
 __all__ = ["Comparison", "RecordedRun", "check_inputs_match", "compare_with_record", "read_run_folder",
-           "recorded_attack", "version_notes"]
+           "recorded_attack", "recorded_file", "version_notes"]

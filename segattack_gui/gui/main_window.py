@@ -201,16 +201,12 @@ class MainWindow(QMainWindow):
     def open_run_folder(self, folder) -> None:
         """An exported run's model, image, target, region and settings, ready to run again or to vary
         (what ``segattack rerun`` repeats headless). The files load in the background, in order."""
-        from ..rerun import read_run_folder, recorded_attack
+        from ..rerun import read_run_folder, recorded_attack, recorded_file
 
         try:
             record = read_run_folder(Path(folder))
             recorded_attack(record)  # its settings must make an attack: a hand-edited summary may not
-            inputs = {key: Path(record.summary.get(key) or "") for key in ("model_path", "image_path")}
-            for key, path in inputs.items():
-                if not path.is_file():
-                    raise SegAttackError(path, f"is gone (the run folder names it as its {key.split('_')[0]}); "
-                                               "open it by hand")
+            inputs = {key: recorded_file(record, key, "open it by hand") for key in ("model_path", "image_path")}
         except SegAttackError as error:
             self.report_error(error.one_line())
             return

@@ -502,3 +502,16 @@ def test_opening_a_run_whose_image_changed_says_run_will_not_repeat_it(qtbot, wi
     wait_until_idle(qtbot, window)
     assert errors.messages[-1] == (f"{window.document.image.path}: is not the image the run used (its SHA-256 "
                                    "differs); a Run will not repeat its numbers")
+
+
+def test_a_run_whose_image_is_gone_is_one_line(qtbot, window, errors, tmp_path):
+    run_and_wait(qtbot, window, iterations=2)
+    folder = tmp_path / "run"
+    with qtbot.waitSignal(window.export_finished, timeout=60_000):
+        window.export_results(folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["image_path"] = str(tmp_path / "moved.png")
+    (folder / "summary.json").write_text(json.dumps(summary))
+    window.open_run_folder(folder)
+    assert errors.messages[-1] == (f"{tmp_path / 'moved.png'}: is gone (the run folder names it as its image); "
+                                   "open it by hand")
