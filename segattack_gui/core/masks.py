@@ -174,13 +174,11 @@ def erode(mask: np.ndarray, class_id: int, radius: int) -> np.ndarray:
     nothing back: its freed pixels would be background again.
     """
     mask = _as_mask(mask)
-    region = mask == class_id
     out = mask.copy()
     if class_id == 0:
         return out
-    for lower in sorted(int(value) for value in np.unique(mask[mask < class_id]))[::-1]:  # nearest rims first
-        freed = region & _dilate_binary(mask == lower, int(radius)) & (out == class_id)
-        out[freed] = lower
+    for lower in sorted(int(value) for value in np.unique(mask[mask < class_id]))[::-1]:  # highest first
+        out[(out == class_id) & _dilate_binary(mask == lower, int(radius))] = lower
     return out
 
 

@@ -33,25 +33,31 @@ class ParameterError(ValueError):
 
 def field_type(config_type: type, spec: dataclasses.Field) -> type:
     """The field's type with ``Optional`` removed (``float | None`` -> ``float``)."""
-    hint = typing.get_type_hints(config_type)[spec.name]
+    return _without_none(typing.get_type_hints(config_type)[spec.name])
+
+
+def _without_none(hint) -> type:
     arguments = [a for a in typing.get_args(hint) if a is not type(None)]
     return arguments[0] if arguments else hint
 
 
-_KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+_KINDS = {  # what each field type accepts (a bool is no number), and how a message names it
+    bool: ("true or false", lambda v: isinstance(v, bool)),
+    int: ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    float: ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+    str: ("text", lambda v: isinstance(v, str)),
+}
 
 
 def _check_kind(config_type: type, spec: dataclasses.Field, value) -> None:
-    kind = field_type(config_type, spec)
+    hint = typing.get_type_hints(config_type)[spec.name]
     if value is None:
-        if type(None) not in typing.get_args(typing.get_type_hints(config_type)[spec.name]):
+        if type(None) not in typing.get_args(hint):
             raise ParameterError(spec.name, "must be given")
         return
-    fits = {bool: lambda v: isinstance(v, bool), int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-            float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-            str: lambda v: isinstance(v, str)}.get(kind)
+    words, fits = _KINDS.get(_without_none(hint), (None, None))
     if fits is not None and not fits(value):
-        raise ParameterError(spec.name, f"must be {_KIND_WORDS[kind]}, not {value!r}")
+        raise ParameterError(spec.name, f"must be {words}, not {value!r}")
 
 
 def parameter(default, help: str, minimum: float | None = None, maximum: float | None = None, choices=None,

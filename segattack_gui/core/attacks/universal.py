@@ -151,7 +151,7 @@ def fit_universal(
             l2 = perturbation.flatten().norm()
             history[row] = torch.stack([mean_iou, mean_accuracy, cross_entropy, l2, perturbation.abs().amax()])
             seconds[row] = time.perf_counter() - started
-            iou_now, l2_now, loss_now = (float(v) for v in torch.stack([mean_iou, l2, cross_entropy]))  # one sync a pass
+            iou_now, l2_now, loss_now = torch.stack([mean_iou, l2, cross_entropy]).tolist()  # one sync a pass
             if not math.isfinite(loss_now):  # a NaN or infinite output: its IoU means nothing, keep xi^(n-1)
                 stop_reason, perturbation = "non-finite", previous_perturbation
                 error = (f"the model's output became NaN or infinite at iteration {row}; "
