@@ -21,10 +21,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import first_line
 from .attacks.base import Attack, StepInputs
 from .fallback import is_out_of_memory
 from .metrics import difference_norms, max_abs, perturbation_norms, psnr, segmentation_scores, ssim, target_codes
-from ..errors import first_line
 from .models import ModelAdapter, class_ids
 from .results import HISTORY_COLUMNS, AttackResult, Snapshot
 
@@ -39,6 +39,14 @@ most), so every redraw has a new frame and no snapshot is copied for nothing (SP
 _REASONS = ("iterations", "stop_iou", "finished", "non-finite", "user", "non-finite output")
 """Why an item stopped; "non-finite output" (the model's output at the stop row is NaN or infinite, so
 that row is dropped) reaches ``AttackResult.stop_reason`` as "non-finite", with its own error text."""
+
+
+def _last_kept_row(stopped_at: int, reason: str) -> int:
+    """The last row an item keeps: the one it stopped at, or the one before when the model's output
+    there was NaN or infinite (that row is dropped)."""
+    return max(stopped_at - 1, 0) if reason == "non-finite output" else stopped_at
+
+
 MODEL_ERROR = "model error"
 """``stop_reason`` of the items a model failure interrupted (see :class:`AttackInterrupted`)."""
 
@@ -409,9 +417,7 @@ class _AttackLoop:
         if self.on_snapshot is not None and failure is None:  # after a failure the results carry the end
             # The first item's own end: it may have stopped (stop IoU) a few rows before the loop did,
             # and a row whose output was NaN is not part of it.
-            shown_row = min(row, int(state.stopped_at[0]))
-            if int(state.reason[0]) == _REASONS.index("non-finite output"):
-                shown_row = max(shown_row - 1, 0)
+            shown_row = _last_kept_row(min(row, int(state.stopped_at[0])), _REASONS[int(state.reason[0])])
             with torch.no_grad():
                 self._emit(final_x, self.adapter.predict(final_x), shown_row, elapsed, final=True)
         return _LoopOutcome(final_x, state, self.history[: row + 1].cpu().numpy(), self.seconds[: row + 1], row,
@@ -473,8 +479,8 @@ def _collect_results(adapter, attack, images, targets, regions, grid, x0, target
         last = int(stopped_at[item])
         reason = "user" if still_active[item] and outcome.user_stopped else _REASONS[int(reasons[item])]
         output_failed_at = None
-        if reason == "non-finite output":  # the row with the NaN output is dropped: the item ends a row earlier
-            output_failed_at, last, reason = last, max(last - 1, 0), "non-finite"
+        if reason == "non-finite output":  # reported as "non-finite", with the row that failed named
+            output_failed_at, last, reason = last, _last_kept_row(last, reason), "non-finite"
         if still_active[item] and outcome.failure is not None:
             reason = MODEL_ERROR
         rows = outcome.history[: last + 1, :, item]
