@@ -490,14 +490,19 @@ def test_a_folder_that_is_no_run_is_one_line(window, errors, tmp_path):
     assert errors.messages[-1] == f"{tmp_path}: holds no summary.json, so it is not a run folder"
 
 
-def test_opening_a_run_whose_image_changed_says_run_will_not_repeat_it(qtbot, window, errors, tmp_path):
+def exported_run_with(qtbot, window, folder, **recorded):
+    """A two-iteration run exported to ``folder``, its summary.json then saying ``recorded``."""
     run_and_wait(qtbot, window, iterations=2)
-    folder = tmp_path / "run"
     with qtbot.waitSignal(window.export_finished, timeout=60_000):
         window.export_results(folder)
     summary = json.loads((folder / "summary.json").read_text())
-    summary["image_sha256"] = "0" * 64  # as if the image file had been edited since
-    (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "summary.json").write_text(json.dumps({**summary, **recorded}))
+    return folder
+
+
+def test_opening_a_run_whose_image_changed_says_run_will_not_repeat_it(qtbot, window, errors, tmp_path):
+    # as if the image file had been edited since
+    folder = exported_run_with(qtbot, window, tmp_path / "run", image_sha256="0" * 64)
     window.open_run_folder(folder)
     wait_until_idle(qtbot, window)
     assert errors.messages[-1] == (f"{window.document.image.path}: is not the image the run used (its SHA-256 "
@@ -505,13 +510,7 @@ def test_opening_a_run_whose_image_changed_says_run_will_not_repeat_it(qtbot, wi
 
 
 def test_a_run_whose_image_is_gone_is_one_line(qtbot, window, errors, tmp_path):
-    run_and_wait(qtbot, window, iterations=2)
-    folder = tmp_path / "run"
-    with qtbot.waitSignal(window.export_finished, timeout=60_000):
-        window.export_results(folder)
-    summary = json.loads((folder / "summary.json").read_text())
-    summary["image_path"] = str(tmp_path / "moved.png")
-    (folder / "summary.json").write_text(json.dumps(summary))
+    folder = exported_run_with(qtbot, window, tmp_path / "run", image_path=str(tmp_path / "moved.png"))
     window.open_run_folder(folder)
     assert errors.messages[-1] == (f"{tmp_path / 'moved.png'}: is gone (the run folder names it as its image); "
                                    "open it by hand")
