@@ -13,8 +13,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from segattack_gui.demo.synthetic import KINDS
 from segattack_gui.demo.catalog import DEMO_SAMPLE, HELDOUT_STREAM, sample_seed
+from segattack_gui.demo.synthetic import KINDS
 from segattack_gui.io.masks import write_class_png
 
 

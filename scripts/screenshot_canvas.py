@@ -21,8 +21,8 @@ from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget  # noqa: E402
 
 from segattack_gui.core import masks  # noqa: E402
-from segattack_gui.gui.canvas import MaskCanvas  # noqa: E402
-from segattack_gui.gui.label_palette import LabelPalette  # noqa: E402
+from segattack_gui.gui.canvas.label_palette import LabelPalette  # noqa: E402
+from segattack_gui.gui.canvas.mask_canvas import MaskCanvas  # noqa: E402
 
 
 def fundus_like(size: int = 256) -> np.ndarray:

@@ -32,9 +32,21 @@ from ..core.models import fast_precisions
 from ..core.runner import AttackControl
 from .adv_lib import AdvLibAsma
 from .environment import available_precisions, backend_settings, device_name
-from .models import BENCH_MODELS, BenchModel, demo_bench_model, module_bench_model, unet_bench_model
+from .models import (
+    BENCH_MODELS,
+    BenchModel,
+    demo_bench_model,
+    module_bench_model,
+    unet_bench_model,
+)
 from .report import TARGETS, BenchReport, Measurement
-from .timers import GuiLikeReceiver, time_adv_lib, time_engine, time_floor, time_published
+from .timers import (
+    GuiLikeReceiver,
+    time_adv_lib,
+    time_engine,
+    time_floor,
+    time_published,
+)
 
 __all__ = [
     "BENCH_MODELS", "TARGETS", "BenchModel", "BenchReport", "GuiLikeReceiver", "Measurement", "available_precisions",

@@ -15,7 +15,12 @@ from ..core.attacks import create_attack
 from ..core.models import ModelAdapter
 from ..core.published_asma import published_asma_loop
 from ..core.results import Snapshot
-from ..core.runner import LIVE_SNAPSHOT_INTERVAL, AttackControl, prepare_batch, run_batch
+from ..core.runner import (
+    LIVE_SNAPSHOT_INTERVAL,
+    AttackControl,
+    prepare_batch,
+    run_batch,
+)
 from .adv_lib import AdapterModule, AdvLibAsma
 from .environment import synchronize
 

@@ -13,7 +13,6 @@ import math
 import torch
 import torch.nn.functional as F
 
-
 HOST_COUNTING_DEVICES = frozenset({"cpu"})
 """Devices where :func:`confusion_matrix` counts with ``bincount`` (it reads a maximum on the host)."""
 

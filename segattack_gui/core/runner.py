@@ -24,7 +24,15 @@ import torch.nn.functional as F
 from ..errors import first_line
 from .attacks.base import Attack, StepInputs
 from .fallback import is_out_of_memory
-from .metrics import difference_norms, max_abs, perturbation_norms, psnr, segmentation_scores, ssim, target_codes
+from .metrics import (
+    difference_norms,
+    max_abs,
+    perturbation_norms,
+    psnr,
+    segmentation_scores,
+    ssim,
+    target_codes,
+)
 from .models import ModelAdapter, class_ids
 from .results import HISTORY_COLUMNS, AttackResult, Snapshot
 

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     keep_freed_memory()
     app = create_application([sys.argv[0], *qt_arguments])
-    from .drop_files import MASK_NAME, file_kind
+    from .files.drops import MASK_NAME, file_kind
     from .main_window import MainWindow
 
     window = MainWindow(demo=None if options.no_demo or options.files else options.demo)

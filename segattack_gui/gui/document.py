@@ -22,8 +22,8 @@ from ..io.images import LoadedImage
 from ..io.inputs import model_colors
 from ..io.masks import default_colors
 from ..io.model_files import LoadedModel
-from .display_grid import DisplayGrid
-from .snapshot_store import SnapshotStore
+from ..workspace.display_grid import DisplayGrid
+from ..workspace.snapshot_store import SnapshotStore
 
 
 @dataclass

@@ -20,31 +20,38 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..errors import SegAttackError
-from . import plot_style
-from .attack_panel import AttackPanel
-from .attack_worker import AttackJob, AttackSession
-from .baseline_scores import BaselineScorer
-from .canvas import MaskCanvas
-from .canvas_binding import CanvasBinding
+from .canvas.binding import CanvasBinding
+from .canvas.label_palette import LabelPalette
+from .canvas.mask_canvas import MaskCanvas
+from .canvas.tool_readout import ToolReadout
 from .document import AttackDocument, RunRecord
-from .drop_files import DropHandler
-from .export_worker import RunExporter, default_run_folder
-from .label_palette import LabelPalette
-from .live_views import LiveViews
-from .loading import DocumentLoader
-from .mask_autosaver import MaskAutosaver
-from .mask_files import MaskFiles
-from .mask_sources import MaskSources
-from .metrics_plot import MetricsPlot
-from .recent_files import RecentFiles
-from .replay_bar import ReplayBar
-from .run_setup import prepare_run
-from .run_summary import RunSummary
-from .status_panel import StatusPanel
-from .tool_readout import ToolReadout
+from .files.drops import DropHandler
+from .files.export_worker import RunExporter, default_run_folder
+from .files.loading import DocumentLoader
+from .files.recent import RecentFiles
+from .masks.autosaver import MaskAutosaver
+from .masks.files import MaskFiles
+from .masks.sources import MaskSources
+from .run.attack_panel import AttackPanel
+from .run.attack_worker import AttackJob, AttackSession
+from .run.baseline_scores import BaselineScorer
+from .run.setup import prepare_run
+from .run.summary import RunSummary
+from .views import plot_style
+from .views.live_views import LiveViews
+from .views.metrics_plot import MetricsPlot
+from .views.replay_bar import ReplayBar
+from .views.status_panel import StatusPanel
 from .window_menus import build_menus
 
 log = logging.getLogger(__name__)
@@ -201,7 +208,7 @@ class MainWindow(QMainWindow):
     def open_run_folder(self, folder) -> None:
         """An exported run's model, image, target, region and settings, ready to run again or to vary
         (what ``segattack rerun`` repeats headless). The files load in the background, in order."""
-        from ..rerun import read_run_folder, recorded_attack, recorded_file
+        from ..io.run_folders import read_run_folder, recorded_attack, recorded_file
 
         try:
             record = read_run_folder(Path(folder))

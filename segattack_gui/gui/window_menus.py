@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from .. import __version__
 from .actions import PAUSE_SHORTCUT, RUN_SHORTCUT, make_action
-from .file_dialogs import ask_folder, ask_open_file
-from .mask_sources import IMAGE_FILTER
+from .files.dialogs import ask_folder, ask_open_file
+from .masks.sources import IMAGE_FILTER
 
 MODEL_FILTER = "PyTorch models (*.pt *.pth *.ts *.jit *.pkl);;All files (*)"
 

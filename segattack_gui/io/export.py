@@ -18,8 +18,14 @@ import torch
 
 from .. import __version__
 from ..core.results import AttackResult
+from .figures import (
+    VOID_CLASS,
+    heatmap_image,
+    on_image_grid,
+    side_by_side_figure,
+    write_figure_png,
+)
 from .files import write_folder_atomically
-from .figures import VOID_CLASS, heatmap_image, on_image_grid, side_by_side_figure, write_figure_png
 from .hashing import sha256_array
 from .images import to_uint8, write_rgb_png
 from .masks import REGION_PALETTE, default_colors, write_class_png

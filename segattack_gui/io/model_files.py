@@ -24,7 +24,14 @@ import torch
 from torch import nn
 
 from ..core.architectures import ARCHITECTURES, build_architecture
-from ..core.models import ModelAdapter, ModelOutputError, ModelSpec, Precision, channels_last_pays, resolve_device
+from ..core.models import (
+    ModelAdapter,
+    ModelOutputError,
+    ModelSpec,
+    Precision,
+    channels_last_pays,
+    resolve_device,
+)
 from ..errors import SegAttackError, first_line
 from .files import recorded_path
 from .hashing import sha256_file

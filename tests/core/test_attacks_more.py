@@ -16,9 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from segattack_gui.core.attacks import METHODS, METHOD_TITLES, StepInputs, create_attack
+from segattack_gui.core.attacks import METHOD_TITLES, METHODS, StepInputs, create_attack
 from segattack_gui.core.attacks.pgd import cospgd_weights, segpgd_weights
-from segattack_gui.core.attacks.universal import UniversalConfig, evaluate_universal, fit_universal
+from segattack_gui.core.attacks.universal import (
+    UniversalConfig,
+    evaluate_universal,
+    fit_universal,
+)
 from segattack_gui.core.models import ModelAdapter, ModelSpec
 from segattack_gui.core.runner import AttackControl, run_attack, run_batch
 

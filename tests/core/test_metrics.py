@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from segattack_gui.core.metrics import perturbation_norms, psnr, segmentation_scores, ssim
+from segattack_gui.core.metrics import (
+    perturbation_norms,
+    psnr,
+    segmentation_scores,
+    ssim,
+)
 
 
 def scores(prediction, target, num_classes):

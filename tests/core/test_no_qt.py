@@ -1,5 +1,5 @@
-"""The layers below the GUI never import Qt (STYLE: layers that cannot leak), so the core and the
-command line run on a GPU server with no display and no Qt installed."""
+"""The layers below the GUI never import Qt (docs/design.md: layers that cannot leak), so the core, the
+window's Qt-free workspace and the command line run on a GPU server with no display and no Qt installed."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import sys
 
 HEADLESS = """
 import importlib, pkgutil, sys
-import segattack_gui.core, segattack_gui.io
-for package in (segattack_gui.core, segattack_gui.io):
+import segattack_gui.bench, segattack_gui.cli, segattack_gui.core, segattack_gui.demo, segattack_gui.io
+import segattack_gui.workspace
+for package in (segattack_gui.core, segattack_gui.io, segattack_gui.workspace, segattack_gui.cli,
+                segattack_gui.bench, segattack_gui.demo):
     for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-        importlib.import_module(module.name)
-for name in ("cli", "cli_parser", "cli_run", "batch", "rerun", "universal_run", "distributed", "bench", "demo"):
-    importlib.import_module("segattack_gui." + name)
+        if not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
 from segattack_gui.cli import build_parser
 build_parser()
 leaked = sorted(name for name in sys.modules if name.split(".")[0] in ("PySide6", "shiboken6", "pyqtgraph"))

@@ -10,7 +10,12 @@ import torch
 from PIL import Image
 
 from segattack_gui.core.attacks import create_attack
-from segattack_gui.core.fallback import OutOfMemoryFallback, adapter_on_cpu, is_out_of_memory, run_with_fallback
+from segattack_gui.core.fallback import (
+    OutOfMemoryFallback,
+    adapter_on_cpu,
+    is_out_of_memory,
+    run_with_fallback,
+)
 from segattack_gui.core.models import ModelAdapter, ModelSpec
 from segattack_gui.core.runner import run_attack, run_batch
 from segattack_gui.errors import SegAttackError
@@ -132,7 +137,7 @@ def test_cpu_copy_keeps_model_and_spec_at_a_precision_fast_there(monkeypatch, na
 
 def test_batch_experiment_falls_back_and_records_the_batch_that_ran(tmp_path, monkeypatch):
     """run_experiment: a group of 4 runs out of memory, is retried 2 at a time, and says so."""
-    from segattack_gui.batch import Pair, run_experiment
+    from segattack_gui.cli.batch import Pair, run_experiment
     from segattack_gui.io.model_files import LoadedModel
 
     images_dir, masks_dir = tmp_path / "images", tmp_path / "masks"

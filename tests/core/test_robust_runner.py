@@ -11,7 +11,12 @@ import torch
 from segattack_gui.core.attacks import create_attack
 from segattack_gui.core.models import ModelAdapter, ModelSpec
 from segattack_gui.core.results import HISTORY_COLUMNS
-from segattack_gui.core.runner import MODEL_ERROR, AttackInterrupted, run_attack, run_batch
+from segattack_gui.core.runner import (
+    MODEL_ERROR,
+    AttackInterrupted,
+    run_attack,
+    run_batch,
+)
 
 from .tiny_models import ThresholdModel
 

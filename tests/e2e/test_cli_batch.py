@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from segattack_gui.batch import TABLE_COLUMNS, seeded_derangement
 from segattack_gui.cli import main
+from segattack_gui.cli.batch import TABLE_COLUMNS, seeded_derangement
 
 from .conftest import write_case_dataset
 

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segattack_gui.batch import make_pairs
 from segattack_gui.cli import attach_negative_values, build_parser, main
+from segattack_gui.cli.batch import make_pairs
 from segattack_gui.errors import SegAttackError
 from segattack_gui.io import files as file_io
 from segattack_gui.io.files import require_writable_folder

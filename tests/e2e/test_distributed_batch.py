@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segattack_gui.batch import Pair, run_folder
-from segattack_gui.distributed import Team
+from segattack_gui.cli.batch import Pair, run_folder
+from segattack_gui.cli.distributed import Team
 
 from .conftest import write_case_dataset
 

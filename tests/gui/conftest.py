@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QPointF, QThread, QThreadPool, QTimer, Qt
+from PySide6.QtCore import QEvent, QPointF, Qt, QThread, QThreadPool, QTimer
 from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 # The main window's fixtures, for every GUI test module (the helpers are imported where used).
-from tests.gui.window_fixtures import bf16_offered, demo_root, errors, isolated_settings, window
+from tests.gui.window_fixtures import (
+    bf16_offered,
+    demo_root,
+    errors,
+    isolated_settings,
+    window,
+)
 
 __all__ = ["bf16_offered", "demo_root", "errors", "isolated_settings", "window"]
 
@@ -106,7 +112,7 @@ def synthetic_image(size: int = IMAGE_SIZE) -> np.ndarray:
 
 @pytest.fixture
 def canvas(qtbot):
-    from segattack_gui.gui.canvas import MaskCanvas
+    from segattack_gui.gui.canvas.mask_canvas import MaskCanvas
 
     view = MaskCanvas()
     qtbot.addWidget(view)

@@ -6,7 +6,7 @@ import numpy as np
 
 from segattack_gui.core.attacks import create_attack
 from segattack_gui.core.runner import AttackInterrupted, run_attack
-from segattack_gui.gui import attack_worker
+from segattack_gui.gui.run import attack_worker
 from tests.gui.window_fixtures import run_and_wait, wait_until_idle
 
 

@@ -8,13 +8,21 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QAbstractSpinBox, QCheckBox, QComboBox, QGroupBox, QLabel, QLineEdit, QPushButton, QSpinBox, QWidget,
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
 )
 
 from segattack_gui.core.attacks import METHODS, create_attack
 from segattack_gui.errors import SegAttackError
-from segattack_gui.gui.attack_panel import AttackPanel
-from segattack_gui.gui.parameter_form import OWN_WIDGETS, format_value, parse_number
+from segattack_gui.gui.run.attack_panel import AttackPanel
+from segattack_gui.gui.run.parameter_form import OWN_WIDGETS, format_value, parse_number
 
 
 @pytest.fixture
@@ -107,7 +115,7 @@ def offered(combo) -> list[str]:
 
 
 def test_precisions_follow_the_device_and_keep_the_choice_where_they_can(qtbot, monkeypatch):
-    from segattack_gui.gui import attack_panel
+    from segattack_gui.gui.run import attack_panel
 
     by_device = {"cpu": ["fp32", "bf16"], "cuda:0": ["fp32", "tf32", "bf16"]}
     monkeypatch.setattr(attack_panel, "available_devices", lambda: ["cpu", "cuda:0"])

@@ -20,7 +20,7 @@ from PySide6.QtCore import QLockFile
 from PySide6.QtWidgets import QPushButton
 
 from segattack_gui.demo import DEMOS
-from segattack_gui.gui.mask_autosaver import RESTORED_ORIGIN
+from segattack_gui.gui.masks.autosaver import RESTORED_ORIGIN
 from segattack_gui.io.autosave import MaskAutosave, saved_slots, slot_name
 from segattack_gui.io.hashing import sha256_file
 from tests.gui.conftest import CanvasMouse

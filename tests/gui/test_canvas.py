@@ -545,7 +545,7 @@ def test_double_click_with_brush_paints_like_two_clicks(canvas, mouse):
     ],
 )
 def test_image_conversion(pixels, expected):
-    from segattack_gui.gui.canvas import image_to_qimage
+    from segattack_gui.gui.canvas.mask_canvas import image_to_qimage
 
     image = image_to_qimage(pixels)
     assert (image.width(), image.height()) == (6, 4)

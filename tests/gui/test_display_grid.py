@@ -6,8 +6,8 @@ import numpy as np
 
 from segattack_gui.core.models import OutputGrid
 from segattack_gui.core.results import Snapshot
-from segattack_gui.gui.display_grid import DISPLAY_MAX_SIDE, DisplayGrid
 from segattack_gui.io.figures import VOID_CLASS
+from segattack_gui.workspace.display_grid import DISPLAY_MAX_SIDE, DisplayGrid
 
 
 def test_small_images_are_shown_as_they_are():

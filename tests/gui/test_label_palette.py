@@ -8,8 +8,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
-from segattack_gui.gui.canvas import MaskCanvas
-from segattack_gui.gui.label_palette import LabelPalette
+from segattack_gui.gui.canvas.label_palette import LabelPalette
+from segattack_gui.gui.canvas.mask_canvas import MaskCanvas
 
 from .conftest import CLASS_NAMES
 

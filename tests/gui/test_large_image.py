@@ -8,7 +8,7 @@ from PIL import Image
 from PySide6.QtCore import QRectF
 
 from segattack_gui.demo import DEMOS
-from segattack_gui.gui.display_grid import DisplayGrid
+from segattack_gui.workspace.display_grid import DisplayGrid
 from tests.gui.window_fixtures import GapMeter, run_and_wait, wait_until_idle
 
 HEIGHT, WIDTH = 1024, 1280  # the demo U-Net takes multiples of 8

@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 
 from segattack_gui.core.results import Snapshot
-from segattack_gui.gui.plot_style import nice_ceiling
-from segattack_gui.gui.shown_frame import AGREE, EXTRA, MISSING, OUTSIDE, agreement_map
-from segattack_gui.gui.snapshot_store import KeptFrame, SnapshotStore
+from segattack_gui.gui.views.plot_style import nice_ceiling
+from segattack_gui.workspace.shown_frame import (
+    AGREE,
+    EXTRA,
+    MISSING,
+    OUTSIDE,
+    agreement_map,
+)
+from segattack_gui.workspace.snapshot_store import KeptFrame, SnapshotStore
 
 
 def snapshot(iteration: int, adversarial: np.ndarray) -> Snapshot:

@@ -12,11 +12,11 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from segattack_gui.demo import DEMOS
-from segattack_gui.gui.live_views import display_uint8
-from segattack_gui.gui.shown_frame import AGREE, EXTRA, MISSING, OUTSIDE
-from segattack_gui.gui.status_panel import duration_text
+from segattack_gui.gui.views.live_views import display_uint8
+from segattack_gui.gui.views.status_panel import duration_text
 from segattack_gui.io.hashing import sha256_file
 from segattack_gui.io.masks import read_mask
+from segattack_gui.workspace.shown_frame import AGREE, EXTRA, MISSING, OUTSIDE
 from tests.gui.window_fixtures import GapMeter, run_and_wait, wait_until_idle
 
 SPEC_OBJECT_NAMES = (
@@ -75,7 +75,7 @@ def test_attack_fills_views_plots_and_slider(qtbot, window):
 
 
 def test_each_run_gives_its_working_memory_back(qtbot, window, monkeypatch):
-    from segattack_gui.gui import attack_worker
+    from segattack_gui.gui.run import attack_worker
 
     releases = []
     monkeypatch.setattr(attack_worker, "release_freed_memory", lambda: releases.append(True))
@@ -289,7 +289,7 @@ def test_event_loop_never_stalls_during_an_attack(qtbot, window):
 
 
 def test_closing_during_an_export_waits_for_it_without_freezing(qtbot, window, tmp_path, monkeypatch):
-    from segattack_gui.gui import export_worker
+    from segattack_gui.gui.files import export_worker
 
     run_and_wait(qtbot, window, iterations=3)
     real_export = export_worker.export_run
@@ -314,7 +314,7 @@ def test_closing_during_an_export_waits_for_it_without_freezing(qtbot, window, t
 
 def test_a_failed_export_calls_off_the_close(qtbot, window, tmp_path, monkeypatch, errors):
     from segattack_gui.errors import SegAttackError
-    from segattack_gui.gui import export_worker
+    from segattack_gui.gui.files import export_worker
 
     run_and_wait(qtbot, window, iterations=2)
 

@@ -128,7 +128,7 @@ def test_a_binary_mask_opens_as_the_selected_label(qtbot, window, tmp_path, erro
 
 
 def test_painting_while_an_export_holds_the_close_asks_again(qtbot, window, tmp_path, monkeypatch):
-    from segattack_gui.gui import export_worker
+    from segattack_gui.gui.files import export_worker
     from tests.gui.window_fixtures import run_and_wait
 
     run_and_wait(qtbot, window, iterations=2)

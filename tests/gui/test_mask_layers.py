@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segattack_gui.gui import shape_raster
-from segattack_gui.gui.mask_history import LayerEdit, MaskHistory
-from segattack_gui.gui.mask_layers import MaskLayers
+from segattack_gui.workspace import shape_raster
+from segattack_gui.workspace.mask_history import LayerEdit, MaskHistory
+from segattack_gui.workspace.mask_layers import MaskLayers
 
 
 def place(shape, patch):

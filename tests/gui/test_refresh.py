@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from segattack_gui.gui.refresh import CoalescingRefresh, DrawingBudget
+from segattack_gui.gui.views.refresh import CoalescingRefresh, DrawingBudget
 
 
 class FakeClocks:

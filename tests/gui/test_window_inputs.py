@@ -12,7 +12,7 @@ from PySide6.QtGui import QDropEvent
 
 from segattack_gui.core import masks
 from segattack_gui.core.architectures import PaddedUNet
-from segattack_gui.gui.drop_files import file_kind
+from segattack_gui.gui.files.drops import file_kind
 from tests.gui.window_fixtures import wait_until_idle
 
 

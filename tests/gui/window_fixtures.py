@@ -88,7 +88,7 @@ def bf16_offered(monkeypatch):
 
     Ask for it before ``window``: the panel reads the list when it is built.
     """
-    from segattack_gui.gui import attack_panel
+    from segattack_gui.gui.run import attack_panel
 
     monkeypatch.setattr(attack_panel, "fast_precisions", lambda device: ["fp32", "bf16"])
 

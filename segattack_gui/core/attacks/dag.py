@@ -40,8 +40,8 @@ from typing import ClassVar
 
 import torch
 
-from .base import Attack, AttackConfig, StepInputs, parameter
 from ..metrics import item_axes, l2_norms, max_abs
+from .base import Attack, AttackConfig, StepInputs, parameter
 
 
 @dataclass(frozen=True)

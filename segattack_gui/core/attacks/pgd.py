@@ -55,7 +55,14 @@ import torch
 import torch.nn.functional as F
 
 from ..metrics import item_axes, l2_norms
-from .base import Attack, AttackConfig, StepInputs, parameter, quantize_8bit, quantize_within_linf
+from .base import (
+    Attack,
+    AttackConfig,
+    StepInputs,
+    parameter,
+    quantize_8bit,
+    quantize_within_linf,
+)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,288 @@
+"""The paper's protocol over a dataset: many (image, target) pairs, several methods, one table.
+
+``--pairing shuffle`` attacks each image towards the mask of *another* image of the
+set (a seeded derangement, as Ozbulak et al. did on the glaucoma set);
+``--targets DIR`` attacks each image towards the target of the same file name.
+Every (image, method) pair gets its own run folder; a folder that already holds a
+``summary.json`` is reused, so an interrupted batch resumes where it stopped, provided
+it was made with the same method, parameters, model, image and target (else an error).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..core.attacks import Attack
+from ..core.fallback import OutOfMemoryFallback
+from ..core.runner import run_batch
+from ..errors import SegAttackError
+from ..io.export import export_run
+from ..io.files import make_folders, remove_empty_folders, write_file_bytes
+from ..io.hashing import sha256_array
+from ..io.images import IMAGE_SUFFIXES, read_image
+from ..io.inputs import AttackInputs, check_image_fits, model_colors, read_target
+from ..io.model_files import LoadedModel
+from .distributed import Team
+
+TABLE_COLUMNS = ("method", "n", "l2_mean", "l2_std", "linf_mean", "linf_std", "iou_mean", "iou_std",
+                 "pa_mean", "pa_std", "seconds_mean")
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One image and the mask it is attacked towards."""
+
+    image: Path
+    target: Path
+
+
+def list_images(folder: Path) -> list[Path]:
+    """The image files of ``folder`` in name order; hidden files (macOS ``._a.png``) are not data."""
+    if not folder.is_dir():
+        raise SegAttackError(folder, "is not a folder")
+    images = sorted(p for p in folder.iterdir()
+                    if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
+    if not images:
+        raise SegAttackError(folder, "holds no images (.png, .jpg, .tif, .bmp)")
+    return images
+
+
+def _by_stem(files: list[Path]) -> dict[str, list[Path]]:
+    by_stem: dict[str, list[Path]] = {}
+    for path in files:
+        by_stem.setdefault(path.stem, []).append(path)
+    return by_stem
+
+
+def _masks_for(images: list[Path], folder: Path) -> list[Path]:
+    """The mask named like each image; two candidates (a.png and a.tif) are ambiguous, not a choice to guess."""
+    by_stem = _by_stem(list_images(folder))
+    masks = []
+    for image in images:
+        candidates = by_stem.get(image.stem, [])
+        if not candidates:
+            raise SegAttackError(folder, f"has no mask named {image.stem}.* for {image.name}")
+        if len(candidates) > 1:
+            raise SegAttackError(folder, f"has two masks for {image.name}: {candidates[0].name} and "
+                                         f"{candidates[1].name}; keep one")
+        masks.append(candidates[0])
+    return masks
+
+
+def seeded_derangement(count: int, seed: int) -> list[int]:
+    """A random permutation without fixed points (Sattolo's algorithm: one random cycle)."""
+    if count < 2:
+        raise ValueError("shuffle pairing needs at least two images")
+    order = list(range(count))
+    rng = np.random.default_rng(seed)
+    for index in range(count - 1, 0, -1):
+        other = int(rng.integers(0, index))
+        order[index], order[other] = order[other], order[index]
+    return order
+
+
+def make_pairs(images_dir: Path, masks_dir: Path | None, targets_dir: Path | None, pairing: str,
+               seed: int) -> list[Pair]:
+    images = list_images(images_dir)
+    for stem, same in _by_stem(images).items():
+        if len(same) > 1:  # their run folders would be one and the same
+            raise SegAttackError(images_dir, f"{same[0].name} and {same[1].name} would share the run folder "
+                                             f"{stem}; keep one")
+    if targets_dir is not None:
+        return [Pair(image, target) for image, target in zip(images, _masks_for(images, targets_dir))]
+    if masks_dir is None:
+        raise SegAttackError("--masks", "is required unless --targets gives the targets")
+    masks = _masks_for(images, masks_dir)
+    if pairing == "same-name":
+        return [Pair(image, mask) for image, mask in zip(images, masks)]
+    if len(images) < 2:
+        raise SegAttackError(images_dir, "shuffle pairing needs at least two images")
+    order = seeded_derangement(len(images), seed)
+    return [Pair(image, masks[order[index]]) for index, image in enumerate(images)]
+
+
+def run_folder(out: Path, method: str, pair: Pair) -> Path:
+    return out / method / pair.image.stem
+
+
+def _load_pair(model: LoadedModel, pair: Pair, mask_threshold: int, mask_class: int | None):
+    image = read_image(pair.image)
+    check_image_fits(model, image)
+    return image, read_target(model, pair.target, (image.height, image.width), mask_threshold, mask_class)
+
+
+def run_experiment(
+    model: LoadedModel,
+    pairs: Sequence[Pair],
+    attacks: Sequence[Attack],
+    out: Path,
+    *,
+    batch_size: int = 1,
+    mask_threshold: int = 20,
+    mask_class: int | None = None,
+    progress: Callable[[str], None] | None = None,
+    on_message: Callable[[str], None] | None = None,
+    team: Team | None = None,
+    on_checked: Callable[[], None] | None = None,
+) -> list[dict]:
+    """Attack every pair with every method, skipping finished runs; return the table rows.
+
+    Out of GPU memory, a group is retried in smaller batches, then on the CPU
+    (:mod:`.core.fallback`), announced through ``on_message``.
+
+    Under ``torchrun`` (``team`` given, see :mod:`.distributed`) this process runs only
+    its share of the pairs. Every process still checks every input first, so a bad file
+    stops all of them alike before anything is written; rank 0 writes the tables once
+    every share is done.
+    """
+    loaded = {pair: _load_pair(model, pair, mask_threshold, mask_class) for pair in pairs}
+    for attack in attacks:
+        for pair in pairs:
+            image, target = loaded[pair]
+            check_resumable(run_folder(out, attack.name, pair), attack, model, image.sha256, target.class_ids)
+    created = make_folders(out)  # only once every input has been checked
+    mine = list(pairs) if team is None else team.share(pairs)
+    if on_checked is not None:  # every input is fine: the work (and its progress bar) begins
+        on_checked()
+    try:
+        try:
+            _run_pairs(model, mine, loaded, attacks, out, batch_size, progress, on_message)
+        except Exception:
+            if team is not None:
+                team.all_succeeded(False)  # release the other processes before failing
+            raise
+        if team is not None and not team.all_succeeded(True):
+            raise SegAttackError(out, "another process of this torchrun failed (see its message); no table written")
+        rows = summarise(out, [attack.name for attack in attacks], pairs)
+        if team is None or team.is_main:
+            write_tables(out, rows)
+    except BaseException:
+        remove_empty_folders(created)  # a batch that failed before its first run leaves no empty folders
+        raise
+    return rows
+
+
+def check_resumable(folder: Path, attack: Attack, model: LoadedModel, image_sha256: str, target: np.ndarray) -> None:
+    """A finished run folder is reused only if it was made by these settings from this model, image
+    and target (compared by content: a path may be spelt another way, a mask read by another rule):
+    otherwise the table would report settings that never ran."""
+    summary_path = folder / "summary.json"
+    if not summary_path.is_file():
+        return
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise SegAttackError(summary_path, f"cannot be read to resume the batch ({error}); "
+                                           "delete the folder to run it again") from None
+    expected = {
+        "method": attack.name,
+        "config": json.loads(json.dumps(attack.config.as_dict())),
+        "model_sha256": model.sha256,
+        "image_sha256": image_sha256,
+        "target_ids_sha256": sha256_array(np.asarray(target, dtype=np.uint8)),
+    }
+    summary.setdefault("target_ids_sha256", summary.get("target_sha256"))  # folders from before the field
+    words = {"config": "parameters", "model_sha256": "model", "image_sha256": "image", "target_ids_sha256": "target"}
+    differing = [words.get(key, key) for key, value in expected.items() if summary.get(key) != value]
+    if differing:
+        raise SegAttackError(summary_path, f"was made with another {' and '.join(differing)}; use a new --out, "
+                                           "or delete the folder to run it again with these settings")
+
+
+def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_message) -> None:
+    """Run and export every (pair, method) whose run folder is not finished yet."""
+    colors = model_colors(model)
+    fallback = OutOfMemoryFallback(model.adapter, batch_size=batch_size, on_message=on_message)
+
+    def attack_together(adapter, members: list[Pair], attack: Attack) -> list:
+        results = run_batch(adapter, [loaded[p][0].pixels for p in members], [loaded[p][1].class_ids for p in members],
+                            attack)
+        return [(result, len(members)) for result in results]  # with the batch size that produced it
+
+    for attack in attacks:
+        pending = [pair for pair in pairs if not (run_folder(out, attack.name, pair) / "summary.json").is_file()]
+        for group in _same_shape_groups(pending, loaded, batch_size):
+            images = [loaded[pair][0] for pair in group]
+            targets = [loaded[pair][1] for pair in group]
+            outcomes = fallback.run(partial(attack_together, attack=attack), group)
+            for pair, image, target, (result, together) in zip(group, images, targets, outcomes):
+                provenance = AttackInputs(model, image, target, None).provenance(batch_size=together)
+                folder = run_folder(out, attack.name, pair)
+                if folder.exists() and not any(folder.iterdir()):
+                    folder.rmdir()
+                export_run(result, folder, provenance, colors)
+                if progress:
+                    progress(f"{attack.name} {pair.image.name} -> {pair.target.name}: "
+                             f"IoU {result.final['iou']:.3f} L2 {result.final['l2']:.3f}")
+
+
+def _same_shape_groups(pairs, loaded, batch_size: int):
+    groups: dict[tuple, list[Pair]] = {}
+    for pair in pairs:
+        groups.setdefault(loaded[pair][0].pixels.shape, []).append(pair)
+    for members in groups.values():
+        for start in range(0, len(members), max(1, batch_size)):
+            yield members[start : start + max(1, batch_size)]
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return math.nan, math.nan
+    array = np.asarray(values, dtype=np.float64)
+    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
+
+
+def summarise(out: Path, methods: Sequence[str], pairs: Sequence[Pair]) -> list[dict]:
+    """One row per method from the run folders' ``summary.json`` (float adversarials, as the paper)."""
+    rows = []
+    for method in methods:
+        finals, seconds = [], []
+        for pair in pairs:
+            summary = json.loads((run_folder(out, method, pair) / "summary.json").read_text(encoding="utf-8"))
+            finals.append(summary["final"])
+            seconds.append(summary["seconds"] / summary.get("batch_size", 1))
+        row = {"method": method, "n": len(finals)}
+        for column, key in (("l2", "l2"), ("linf", "linf"), ("iou", "iou"), ("pa", "pixel_accuracy")):
+            row[f"{column}_mean"], row[f"{column}_std"] = _mean_std([f[key] for f in finals])
+        row["seconds_mean"] = float(np.mean(seconds)) if seconds else math.nan
+        rows.append(row)
+    return rows
+
+
+def write_tables(out: Path, rows: list[dict]) -> None:
+    """``table.csv`` and ``table.md``, each through a renamed temporary file: a full disk leaves
+    the previous table (or none), never a truncated one, and a one-line SegAttackError."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=TABLE_COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    write_file_bytes(out / "table.csv", text.getvalue().encode("utf-8"))
+    write_file_bytes(out / "table.md", markdown_table(rows).encode("utf-8"))
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The paper's Table 1 layout: one row per method, mean ± std of L2, L-inf, IoU and PA."""
+    lines = [
+        "| Method | n | L2 | L∞ | IoU (%) | PA (%) | s / image |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['method'].upper()} | {row['n']} "
+            f"| {row['l2_mean']:.2f} ± {row['l2_std']:.2f} "
+            f"| {row['linf_mean']:.3f} ± {row['linf_std']:.3f} "
+            f"| {100 * row['iou_mean']:.1f} ± {100 * row['iou_std']:.1f} "
+            f"| {100 * row['pa_mean']:.1f} ± {100 * row['pa_std']:.1f} "
+            f"| {row['seconds_mean']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""The painting canvas: image, target and region layers, tools, zoom, the label palette."""

@@ -1,0 +1,1 @@
+"""Files in and out of the window: background loading, dialogs, recent files, drops, export."""

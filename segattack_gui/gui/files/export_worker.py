@@ -1,0 +1,91 @@
+"""Export the document's last run to a folder (SPEC 7) off the GUI thread.
+
+The files are exactly the CLI's (``io.export.export_run``, atomic: a temporary folder
+renamed at the end), plus ``iterations.gif`` from the frames the GUI kept. Writing PNGs,
+arrays and a GIF takes seconds for large images, so it runs as a background job; the
+run record is only read, and nothing in it changes once the run has finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from ...errors import SegAttackError
+from ...io.export import export_run
+from ..background import JobFailed, TaskQueue
+from ..document import RunRecord
+
+GIF_FRAMES = 80
+
+log = logging.getLogger(__name__)
+
+
+def default_run_folder(parent: Path, record: RunRecord, image_name: str | None) -> Path:
+    """``<parent>/<image>-<method>-<date>-<time>``, numbered if it exists already."""
+    stem = re.sub(r"[^\w.-]+", "_", Path(image_name).stem) if image_name else "run"
+    base = f"{stem}-{record.method}-{time.strftime('%Y%m%d-%H%M%S')}"
+    candidate = Path(parent) / base
+    number = 2
+    while candidate.exists():
+        candidate = Path(parent) / f"{base}-{number}"
+        number += 1
+    return candidate
+
+
+class RunExporter(QObject):
+    """Queue exports; ``exported(path)`` or ``failed(message)`` when each is done."""
+
+    exported = Signal(str)
+    failed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.tasks = TaskQueue("export", self)
+
+    @property
+    def busy(self) -> bool:
+        return self.tasks.busy
+
+    def export(self, record: RunRecord, folder: Path) -> None:
+        if record.result is None:
+            raise SegAttackError(None, "there is no finished run to export yet")
+        result, provenance, colors, store = record.result, record.provenance, record.colors, record.store
+        folder = Path(folder)
+
+        def prepare():
+            frames = store.frames
+
+            def job():
+                gif = [frame.adversarial_float() for frame in _spread(frames, GIF_FRAMES)]
+                return export_run(result, folder, provenance, colors, frames=gif or None)
+
+            return job
+
+        self.tasks.submit("export", prepare, self._on_done, self._on_failed)
+
+    def _on_done(self, path) -> None:
+        self.exported.emit(str(path))
+
+    def _on_failed(self, failure: JobFailed) -> None:
+        error = failure.error
+        if isinstance(error, SegAttackError):
+            self.failed.emit(error.one_line())
+        else:
+            log.error("export failed:\n%s", failure.trace)
+            self.failed.emit(f"export failed ({type(error).__name__}: {error}); nothing was written")
+
+    def shutdown(self) -> None:
+        """Let a running export finish (it is atomic either way): a half-written run is never left."""
+        self.tasks.shutdown(timeout_ms=60_000)
+
+
+def _spread(items: list, count: int) -> list:
+    if len(items) <= count:
+        return list(items)
+    step = (len(items) - 1) / (count - 1)
+    return [items[round(index * step)] for index in range(count)]

@@ -1,0 +1,1 @@
+"""Where target masks come from and go to: predictions, transforms, mask files, autosave."""

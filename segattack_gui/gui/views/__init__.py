@@ -1,0 +1,1 @@
+"""The live results: adversarial, prediction and heatmap views, curves, replay, status bar."""
