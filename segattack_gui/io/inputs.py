@@ -39,6 +39,9 @@ class AttackInputs:
             **self.model.provenance(),
             image_path=recorded_path(self.image.path), image_sha256=self.image.sha256,
             image_conversion=self.image.conversion,
+            image_value_range=None if self.image.value_scale is None else self.image.value_scale.record(),
+            image_slice=None if self.image.source is None else {
+                "index": self.image.source.index, "axis": self.image.source.axis, "count": self.image.source.count},
             target_path=recorded_path(self.target.path), target_rule=self.target.rule, target_sha256=self.target.sha256,
             region_path=None if region is None else recorded_path(region.path),
             region_sha256=None if region is None else region.sha256,
@@ -66,10 +69,21 @@ def check_image_fits(model: LoadedModel, image: LoadedImage) -> None:
 
 
 def read_target(model: LoadedModel, path: Path, shape: tuple[int, int], threshold: int = 20,
-                mask_class: int | None = None) -> MaskFile:
-    """A target mask for ``model``'s classes and colours on an image of ``shape``."""
+                mask_class: int | None = None, image_source=None) -> MaskFile:
+    """A target mask for ``model``'s classes and colours on an image of ``shape`` (a NIfTI
+    label map: the slice ``image_source``, a NIfTI image's slice, was read from)."""
     return read_mask(path, num_classes=model.adapter.num_classes, palette=model_colors(model),
-                     expected_shape=shape, threshold=threshold, binary_class=mask_class)
+                     expected_shape=shape, threshold=threshold, binary_class=mask_class, image_source=image_source)
+
+
+def feed_image_units(model: LoadedModel, image: LoadedImage) -> None:
+    """Tell the adapter what [0, 1] stands for in ``image``'s own values, for a model that takes
+    raw values (sidecar ``"input_units": "raw"``); a model on [0, 1] ignores it."""
+    scale = image.value_scale
+    if model.adapter.spec.input_units == "raw" and scale is None:
+        raise SegAttackError(image.path, 'the model takes raw values ("input_units": "raw") but this image\'s '
+                                         "value range is unknown")
+    model.adapter.input_range = (0.0, 1.0) if scale is None else (scale.low, scale.high)
 
 
 def load_attack_inputs(
@@ -83,15 +97,19 @@ def load_attack_inputs(
     precision: str = "fp32",
     mask_threshold: int = 20,
     mask_class: int | None = None,
+    slice_index: int | None = None,
+    axis: int | None = None,
 ) -> AttackInputs:
-    image = read_image(image_path)
+    image = read_image(image_path, slice_index=slice_index, axis=axis)
     model = load_model(model_path, trust_pickle=trust_model, device=device, precision=precision)
+    feed_image_units(model, image)
     check_image_fits(model, image)
     height, width = image.height, image.width
-    target = read_target(model, target_path, (height, width), mask_threshold, mask_class)
+    target = read_target(model, target_path, (height, width), mask_threshold, mask_class, image.source)
     region = None
     if region_path is not None:
-        region = read_mask(region_path, num_classes=2, expected_shape=(height, width), threshold=mask_threshold)
+        region = read_mask(region_path, num_classes=2, expected_shape=(height, width), threshold=mask_threshold,
+                           image_source=image.source)
         if not np.any(region.class_ids):
             raise SegAttackError(region_path, "the perturbation region is empty: no pixel may change")
     return AttackInputs(model, image, target, region)
