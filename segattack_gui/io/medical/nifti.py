@@ -40,9 +40,12 @@ def load_nifti(path: Path, data: bytes | None = None):
     try:
         image = kind.from_bytes(raw)
         header = image.header
-        needed = int(header.get_data_offset()) + int(np.prod(image.shape)) * np.dtype(header.get_data_dtype()).itemsize
+        offset = max(int(header["vox_offset"]), header.sizeof_hdr + 4)  # a single file's data follows its header
+        needed = offset + int(np.prod(image.shape)) * np.dtype(header.get_data_dtype()).itemsize
     except Exception as error:  # nibabel raises many types on damaged headers
         raise SegAttackError(path, f"not a readable NIfTI file ({_first_line(error)})") from error
+    if int(header["dim"][0]) == 0 or 0 in image.shape:
+        raise SegAttackError(path, "NIfTI has 0 dimensions (its header's dim[0] is 0): it holds no image")
     if len(raw) < needed:
         raise SegAttackError(path, f"NIfTI file is truncated ({len(raw):,} bytes of the {needed:,} its header announces)")
     return image, data
