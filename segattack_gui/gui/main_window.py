@@ -52,6 +52,7 @@ from .views.live_views import LiveViews
 from .views.metrics_plot import MetricsPlot
 from .views.replay_bar import ReplayBar
 from .views.status_panel import StatusPanel
+from .views.window_level import WindowLevelBar, with_bar_above
 from .window_menus import build_menus
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,8 @@ class MainWindow(QMainWindow):
         splitter_results.setSizes([370, 430])
         column.addWidget(splitter_results)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.canvas)
+        self.window_level = WindowLevelBar(self.canvas, self.document)
+        self.splitter.addWidget(with_bar_above(self.window_level, self.canvas))
         self.splitter.addWidget(results)
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
@@ -148,6 +150,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.tool_readout)
         self.tool_readout.openTools.connect(lambda: self.panel.show_page(self.palette_widget))
         self.status = StatusPanel(self.statusBar(), self.document, self.session)
+        self.statusBar().addPermanentWidget(self.window_level.value_label)
 
     def _connect(self) -> None:
         document, panel, session = self.document, self.panel, self.session
@@ -157,6 +160,8 @@ class MainWindow(QMainWindow):
                        document.targetEdited, document.runFinished, document.runStarted):
             signal.connect(self._update_readiness)
         self.canvas.cursorMoved.connect(self.status.show_cursor)
+        self.window_level.sliceChosen.connect(self._open_slice)
+        document.imageChanged.connect(self.window_level.on_image_changed)  # after the binding shows [0, 1] pixels
         panel.runRequested.connect(self.start_attack)
         panel.pauseRequested.connect(session.pause)
         panel.resumeRequested.connect(session.resume)
@@ -194,6 +199,11 @@ class MainWindow(QMainWindow):
 
     def open_image(self, path) -> None:
         self.loader.open_image(path)
+
+    def _open_slice(self, index: int) -> None:
+        image = self.document.image
+        if image is not None and image.source is not None and index != image.source.index:
+            self.loader.open_image(image.path, slice_index=index, axis=image.source.axis)
 
     def open_model(self, path) -> None:
         self.loader.open_model(path)
