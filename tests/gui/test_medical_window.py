@@ -109,3 +109,24 @@ def test_dialogs_and_drops_know_the_formats(tmp_path):
     unnamed = tmp_path / "IM0001"
     unnamed.write_bytes(open(CT, "rb").read())
     assert file_kind(unnamed) == "image"  # recognised by its DICM marker
+
+
+def test_painted_target_on_a_nifti_slice_saves_as_png_and_nifti(qtbot, window, tmp_path):
+    from segattack_gui.io.images import read_image
+    from segattack_gui.io.masks import read_mask
+
+    volume = np.zeros((10, 8, 3), np.int16)
+    affine = np.diag([0.5, 0.5, 2.0, 1.0])
+    nibabel.save(nibabel.Nifti1Image(volume, affine), str(tmp_path / "ct.nii.gz"))
+    open_and_wait(qtbot, window, tmp_path / "ct.nii.gz")
+    painted = np.zeros((8, 10), np.uint8)
+    painted[2:5, 3:7] = 1
+    window.document.replace_target(painted, "painted")
+    saved = window.mask_files.save_target(tmp_path / "target.png")
+    labels = nibabel.load(saved.with_name("target.nii.gz"))
+    assert labels.shape == volume.shape and np.array_equal(labels.affine, nibabel.load(tmp_path / "ct.nii.gz").affine)
+    image = read_image(tmp_path / "ct.nii.gz")
+    again = read_mask(saved.with_name("target.nii.gz"), num_classes=2, expected_shape=painted.shape,
+                      image_source=image.source)
+    assert np.array_equal(again.class_ids, painted)
+    assert np.array_equal(read_mask(saved, num_classes=2).class_ids, painted)
