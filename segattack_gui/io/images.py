@@ -107,7 +107,9 @@ class DecodedFile:
     """Conversions made while decoding (palette expanded, first page, orientation applied)."""
 
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".dicom", ".nii", ".nii.gz"}
+PLAIN_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+"""PNG, JPEG, TIFF, BMP: what batch and universal runs take."""
+IMAGE_SUFFIXES = PLAIN_IMAGE_SUFFIXES | {".dcm", ".dicom", ".nii", ".nii.gz"}
 """File suffixes of the formats read here (PNG, JPEG, TIFF, BMP, DICOM, NIfTI); DICOM files without
 a suffix are recognised by their DICM marker."""
 
