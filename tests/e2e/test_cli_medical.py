@@ -113,6 +113,7 @@ def test_nifti_slice_attack_replaces_only_that_slice(raw_model, tmp_path):
     assert 0 < np.abs(change).max() == summary["final_quantized"]["linf_raw"] <= 100
     prediction = dense_prediction(np.rot90(stored[:, :, 1]).astype(np.float64))
     assert summary["final_quantized"]["iou"] == pytest.approx(foreground_iou(prediction, target_view), abs=1e-6)
+    assert main(["rerun", str(out), "--quiet"]) == 0  # the recorded slice and axis are read again
 
 
 def _one_error(capsys) -> str:
