@@ -305,7 +305,11 @@ class MainWindow(QMainWindow):
         try:
             if run is None or run.result is None:
                 raise SegAttackError(None, "there is no finished run to export yet; press Run first")
-            self.exporter.export(run, Path(folder))
+            document = self.document
+            same_inputs = document.image is not None and document.model is not None and \
+                run.provenance.image_sha256 == document.image.sha256 and \
+                run.provenance.model_sha256 == document.model.sha256
+            self.exporter.export(run, Path(folder), *((document.image, document.model.adapter) if same_inputs else ()))
         except SegAttackError as error:
             self.report_error(error.one_line())
 

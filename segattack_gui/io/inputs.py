@@ -39,14 +39,22 @@ class AttackInputs:
             **self.model.provenance(),
             image_path=recorded_path(self.image.path), image_sha256=self.image.sha256,
             image_conversion=self.image.conversion,
-            image_value_range=None if self.image.value_scale is None else self.image.value_scale.record(),
-            image_slice=None if self.image.source is None else {
-                "index": self.image.source.index, "axis": self.image.source.axis, "count": self.image.source.count},
+            **image_record(self.image),
             target_path=recorded_path(self.target.path), target_rule=self.target.rule, target_sha256=self.target.sha256,
             region_path=None if region is None else recorded_path(region.path),
             region_sha256=None if region is None else region.sha256,
             extra=extra,
         )
+
+
+def image_record(image: LoadedImage) -> dict:
+    """What summary.json states of the image's values and slice (Provenance fields): the range
+    [0, 1] stands for, and the DICOM frame or NIfTI slice attacked (rerun reads it again)."""
+    source = image.source
+    return {
+        "image_value_range": None if image.value_scale is None else image.value_scale.record(),
+        "image_slice": None if source is None else {"index": source.index, "axis": source.axis, "count": source.count},
+    }
 
 
 def model_colors(model: LoadedModel) -> list[tuple[int, int, int]]:

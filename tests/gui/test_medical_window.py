@@ -4,6 +4,7 @@ under the cursor in HU, the slice slider, dialogs and drops that know the format
 from __future__ import annotations
 
 import nibabel
+import pytest
 import numpy as np
 import pydicom
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -130,3 +131,41 @@ def test_painted_target_on_a_nifti_slice_saves_as_png_and_nifti(qtbot, window, t
                       image_source=image.source)
     assert np.array_equal(again.class_ids, painted)
     assert np.array_equal(read_mask(saved, num_classes=2).class_ids, painted)
+
+
+def test_window_run_on_ct_exports_a_dicom_scored_as_read_back(qtbot, window, tmp_path):
+    import json
+
+    import torch
+
+    from tests.core.tiny_models import DenseTissueModel
+    from tests.gui.window_fixtures import run_and_wait
+
+    model_path = tmp_path / "dense.pt"
+    torch.jit.script(DenseTissueModel()).save(str(model_path))
+    model_path.with_suffix(".json").write_text(json.dumps(
+        {"classes": ["background", "dense"], "input_units": "raw", "output": "sigmoid"}))
+    open_and_wait(qtbot, window, CT)
+    window.open_model(model_path)
+    wait_until_idle(qtbot, window)
+    hu = pydicom.dcmread(CT).pixel_array - 1024.0
+    with torch.no_grad():
+        clean = (DenseTissueModel()(torch.as_tensor(hu, dtype=torch.float32)[None, None])[0, 0] > 0).numpy()
+    target = clean.copy()
+    target[40:60, 40:60] = ~target[40:60, 40:60]
+    window.document.replace_target(target.astype(np.uint8), "painted")
+    window.panel.apply_settings("pgd", epsilon=100 / 65535, alpha=10 / 65535, quantize=True)
+    run_and_wait(qtbot, window, iterations=10)
+    folder = tmp_path / "run"
+    with qtbot.waitSignal(window.export_finished, timeout=60_000):
+        window.export_results(folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    written = pydicom.dcmread(folder / "adversarial.dcm")
+    change = written.pixel_array - 1024.0 - hu
+    assert 0 < np.abs(change).max() == summary["final_quantized"]["linf_raw"] <= 100
+    assert summary["image_value_range"]["units"] == "HU" and (folder / "target.nii.gz").is_file()
+    with torch.no_grad():
+        attacked = (DenseTissueModel()(torch.as_tensor(hu + change, dtype=torch.float32)[None, None])[0, 0] > 0).numpy()
+    iou = np.logical_and(attacked, target).sum() / np.logical_or(attacked, target).sum()
+    assert summary["final_quantized"]["iou"] == pytest.approx(iou, abs=1e-6)
+    assert summary["final_quantized"]["iou"] > np.logical_and(clean, target).sum() / np.logical_or(clean, target).sum()

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal
 
 from ...errors import SegAttackError
 from ...io.export import export_run
+from ...io.source_outputs import source_outputs
 from ..background import JobFailed, TaskQueue
 from ..document import RunRecord
 
@@ -51,7 +52,9 @@ class RunExporter(QObject):
     def busy(self) -> bool:
         return self.tasks.busy
 
-    def export(self, record: RunRecord, folder: Path) -> None:
+    def export(self, record: RunRecord, folder: Path, image=None, adapter=None) -> None:
+        """``image`` and ``adapter``: the run's image and model, for what its own format adds
+        (raw norms; for DICOM/NIfTI the adversarial file read back and scored, see source_outputs.py)."""
         if record.result is None:
             raise SegAttackError(None, "there is no finished run to export yet")
         result, provenance, colors, store = record.result, record.provenance, record.colors, record.store
@@ -62,7 +65,8 @@ class RunExporter(QObject):
 
             def job():
                 gif = [frame.adversarial_float() for frame in _spread(frames, GIF_FRAMES)]
-                return export_run(result, folder, provenance, colors, frames=gif or None)
+                finished, files = (result, {}) if image is None else source_outputs(result, image, adapter)
+                return export_run(finished, folder, provenance, colors, frames=gif or None, extra_files=files)
 
             return job
 
