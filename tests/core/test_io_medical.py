@@ -162,7 +162,7 @@ def test_slice_out_of_range_and_truncated_nifti(tmp_path):
     path = write_nifti(tmp_path / "v.nii", np.zeros((4, 4, 3), np.int16))
     with pytest.raises(SegAttackError, match="slice 3 is out of range: axis 2 has 3 slices"):
         read_image(path, slice_index=3)
-    with pytest.raises(SegAttackError, match="out of range: there are 1 frames"):
+    with pytest.raises(SegAttackError, match="out of range: there is 1 frame \\(0\\)"):
         read_image(shipped("CT_small.dcm"), slice_index=1)
     (tmp_path / "cut.nii").write_bytes(path.read_bytes()[:-10])
     with pytest.raises(SegAttackError, match="truncated"):

@@ -183,7 +183,8 @@ def _choose(path: Path, index: int | None, count: int, what: str) -> int:
     if index is None:
         return count // 2
     if not 0 <= index < count:
-        raise SegAttackError(path, f"slice {index} is out of range: there are {count} {what} (0 to {count - 1})")
+        there = f"there is 1 {what[:-1]} (0)" if count == 1 else f"there are {count} {what} (0 to {count - 1})"
+        raise SegAttackError(path, f"slice {index} is out of range: {there}")
     return index
 
 
