@@ -66,10 +66,10 @@ class MaskFiles(MaskActions):
         def prepare():
             if document.image is None:
                 raise SegAttackError(path, "open an image before its perturbation region")
-            shape = document.image_shape
+            shape, image_source = document.image_shape, document.image.source  # a NIfTI mask: the image's slice
 
             def job():
-                mask = read_mask(path, num_classes=2, expected_shape=shape)
+                mask = read_mask(path, num_classes=2, expected_shape=shape, image_source=image_source)
                 if not mask.class_ids.any():
                     raise SegAttackError(path, "the perturbation region is empty: no pixel may change")
                 return mask
