@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 )
 
 from ..errors import SegAttackError
-from .canvas.binding import CanvasBinding
 from .canvas.label_palette import LabelPalette
 from .canvas.mask_canvas import MaskCanvas
 from .canvas.tool_readout import ToolReadout
@@ -85,10 +84,9 @@ class MainWindow(QMainWindow):
         self.error_box: QMessageBox | None = None
         self._finished_result = None
         self._close_after_export = False
-        self._settled_masks: tuple | None = None  # (target, region) the unsaved-masks question was answered for
+        self._settled_masks: tuple | None = None  # mask revisions the close-time question was answered for
         self._demo_paths: set[Path] = set()  # opened with the demo: kept out of Recent files
         self._build_widgets()
-        self.canvas_binding = CanvasBinding(self.document, self.canvas, self)
         self.mask_sources = MaskSources(self.document, self.loader, self.canvas, self)
         self.mask_files = MaskFiles(self.document, self.loader, self.canvas, self)
         self.menus = build_menus(self)
@@ -103,7 +101,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ layout
     def _build_widgets(self) -> None:
-        self.canvas = MaskCanvas()
+        self.canvas = MaskCanvas(layers=self.document.masks.layers)  # the document's masks, drawn and edited
         self.canvas.setMinimumSize(280, 280)
         self.panel = AttackPanel()
         self.palette_widget = LabelPalette(self.canvas)
@@ -153,8 +151,8 @@ class MainWindow(QMainWindow):
         document, panel, session = self.document, self.panel, self.session
         document.imageChanged.connect(self._on_image_changed)
         document.modelChanged.connect(self._on_model_changed)
-        for signal in (document.imageChanged, document.modelChanged, document.targetReplaced,
-                       document.targetEdited, document.runFinished, document.runStarted):
+        for signal in (document.imageChanged, document.modelChanged, document.targetChanged,
+                       document.runFinished, document.runStarted):
             signal.connect(self._update_readiness)
         self.canvas.cursorMoved.connect(self.status.show_cursor)
         panel.runRequested.connect(self.start_attack)
@@ -192,8 +190,13 @@ class MainWindow(QMainWindow):
         """True while files are loading (``loading_idle`` fires when they are done)."""
         return self.loader.busy
 
-    def open_image(self, path) -> None:
+    def open_image(self, path) -> bool:
+        """Open an image; its masks start empty, so unsaved painting is asked about first (False:
+        the user kept it and nothing was opened)."""
+        if not self.mask_files.settle_before_replacing("Opening another image"):
+            return False
         self.loader.open_image(path)
+        return True
 
     def open_model(self, path) -> None:
         self.loader.open_model(path)
@@ -217,11 +220,11 @@ class MainWindow(QMainWindow):
         except SegAttackError as error:
             self.report_error(error.one_line())
             return
-        if not self.mask_files.settle_before_close():  # the run's target and region replace the painted ones
+        if not self.mask_files.settle_before_replacing("Opening a run folder"):  # its masks replace these
             return
         summary = record.summary
         self.open_model(inputs["model_path"])
-        self.open_image(inputs["image_path"])
+        self.loader.open_image(inputs["image_path"])
         self.open_target(record.target_file)
         if record.region_file is not None:
             self.open_region(record.region_file)
@@ -312,10 +315,12 @@ class MainWindow(QMainWindow):
             self.status.show_message(f"The {name} demo is not installed ({', '.join(missing)} missing); "
                                      "run `segattack demo` to build it")
             return False
+        if not self.mask_files.settle_before_replacing(f"Opening the {name} demo"):
+            return False
         # The demo's measured settings (segattack_gui.demo.catalog.DEMO_ATTACK): it converges in seconds.
         self.panel.apply_settings(method="asma", **demo.attack_parameters)
         self._demo_paths = {path.resolve() for path in paths.values()}
-        self.open_image(paths["image"])
+        self.loader.open_image(paths["image"])
         self.open_model(paths["model"])
         self.open_target(paths["target"])
         return True
@@ -433,16 +438,19 @@ class MainWindow(QMainWindow):
         if run is None or run.result is None:
             self.report_error("there is no finished run to export yet; press Run first")
             return
-        image = self.document.image
-        self.export_results(default_run_folder(parent, run, image.path.name if image else None))
+        self.export_results(default_run_folder(parent, run))
 
     # ------------------------------------------------------------------ document -> window
     @Slot()
     def _on_image_changed(self) -> None:
+        """A new image: the canvas shows it over the document's (new, empty) masks."""
+        self.canvas.set_image(self.document.image.pixels)
+        self.canvas.zoom_to_fit()
         self._update_title()
 
     @Slot()
     def _on_model_changed(self) -> None:
+        self.canvas.set_classes(list(self.document.class_names), self.document.colors)
         adapter = self.document.model.adapter
         self.status.show_device(f"{adapter.device}, {adapter.precision}")
         self._update_title()
@@ -487,9 +495,9 @@ class MainWindow(QMainWindow):
         can still be exported elsewhere. The window hides before it waits for the attack's
         current iteration, which on a large image on the CPU can take seconds.
         """
-        masks = (self.document.target, self.document.region)  # replaced, never changed in place, by each edit
-        if self._settled_masks is None or any(now is not then for now, then in zip(masks, self._settled_masks)):
-            if not self.mask_files.settle_before_close():
+        masks = self.document.masks.revisions()  # any edit, here or from a file, moves them
+        if self._settled_masks != masks:
+            if not self.mask_files.settle_before_replacing("Closing the window"):
                 event.ignore()
                 return
             self._settled_masks = masks  # asked once per close; painting on while an export waits asks again

@@ -73,14 +73,17 @@ def test_opacity_slider(palette, canvas):
     assert palette.opacity_slider.value() == 80 and palette.opacity_label.text() == "80 %"
 
 
-def test_layer_switch_and_region_buttons(palette, canvas):
-    assert not palette.allow_none_button.isEnabled()
+def test_layer_switch_and_region_buttons(palette, canvas, mouse):
+    assert not palette.allow_all_button.isEnabled()
     click(palette.layer_buttons["region"])
-    assert canvas.active_layer() == "region" and palette.allow_none_button.isEnabled()
-    click(palette.allow_none_button)
-    assert not canvas.region_mask().any()
+    assert canvas.active_layer() == "region" and not palette.allow_all_button.isEnabled()  # nothing to clear
+    assert "every pixel may change" in palette.region_state.text()
+    mouse.drag([(10, 10), (20, 10)])
+    assert canvas.region_is_limited() and palette.allow_all_button.isEnabled()
+    assert "% of pixels painted" in palette.region_state.text()
     click(palette.allow_all_button)
-    assert canvas.region_mask().all()
+    assert canvas.region_mask().all() and not canvas.region_is_limited()
+    assert "every pixel may change" in palette.region_state.text()
     canvas.set_active_layer("target")
     assert palette.layer_buttons["target"].isChecked() and not palette.allow_all_button.isEnabled()
 
@@ -97,8 +100,7 @@ def test_undo_redo_buttons_track_history(palette, canvas, mouse):
 
 
 def test_region_painting_through_the_palette(palette, canvas, mouse):
-    click(palette.layer_buttons["region"])
-    click(palette.allow_none_button)
+    click(palette.layer_buttons["region"])  # nothing painted yet: the rectangle is all the attack may change
     click(palette.tool_buttons["rectangle"])
     mouse.drag([(8, 8), (15, 12)])
     expected = np.zeros(canvas.image_shape(), bool)

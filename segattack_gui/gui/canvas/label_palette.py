@@ -101,19 +101,29 @@ class LabelPalette(QWidget):
             group.addButton(button)
             grid.addWidget(button, 0, column)
             self.layer_buttons[layer] = button
-        self.allow_all_button = QPushButton("Allow all", toolTip="The attack may change every pixel.")
+        self.allow_all_button = QPushButton("Clear region", toolTip="Remove the painted region: the attack may "
+                                                                    "change every pixel again (undoable).")
         self.allow_all_button.setObjectName("allowAllButton")
         self.allow_all_button.clicked.connect(lambda: self.canvas.set_region(None))
-        self.allow_none_button = QPushButton(
-            "Allow none", toolTip="Forbid every pixel; then paint where the attack may act."
-        )
-        self.allow_none_button.setObjectName("allowNoneButton")
-        self.allow_none_button.clicked.connect(
-            lambda: self.canvas.set_region(np.zeros(self.canvas.image_shape(), dtype=bool))
-        )
+        self.region_state = QLabel()
+        self.region_state.setObjectName("regionStateLabel")
+        self.region_state.setWordWrap(True)
         grid.addWidget(self.allow_all_button, 1, 0)
-        grid.addWidget(self.allow_none_button, 1, 1)
+        grid.addWidget(self.region_state, 2, 0, 1, 2)
+        self.canvas.regionChanged.connect(self._show_region_state)
+        self._show_region_state()
         return box
+
+    def _show_region_state(self) -> None:
+        """Say what the region means now: nothing painted is no limit, so a first stroke is never a surprise."""
+        if self.canvas.region_is_limited():
+            share = float(self.canvas.region_mask().mean())
+            self.region_state.setText(f"The attack may change the {100 * share:.1f} % of pixels painted "
+                                      "(the rest is hatched).")
+        else:
+            self.region_state.setText("No region painted: every pixel may change. Paint to allow only those "
+                                      "pixels; right-drag to forbid some.")
+        self.allow_all_button.setEnabled(self.canvas.active_layer() == "region" and self.canvas.region_is_limited())
 
     def _build_label_box(self) -> QGroupBox:
         box = QGroupBox("Labels")
@@ -212,8 +222,8 @@ class LabelPalette(QWidget):
     def _show_layer(self, layer: str) -> None:
         self.layer_buttons[layer].setChecked(True)
         region = layer == "region"
-        self.allow_all_button.setEnabled(region)
-        self.allow_none_button.setEnabled(region)
+        self.region_state.setVisible(region)
+        self._show_region_state()
         self.label_list.setEnabled(not region)
 
     def _show_tool(self, name: str) -> None:

@@ -25,10 +25,12 @@ GIF_FRAMES = 80
 log = logging.getLogger(__name__)
 
 
-def default_run_folder(parent: Path, record: RunRecord, image_name: str | None) -> Path:
-    """``<parent>/<image>-<method>-<date>-<time>``, numbered if it exists already."""
-    stem = re.sub(r"[^\w.-]+", "_", Path(image_name).stem) if image_name else "run"
-    base = f"{stem}-{record.method}-{time.strftime('%Y%m%d-%H%M%S')}"
+def default_run_folder(parent: Path, record: RunRecord) -> Path:
+    """``<parent>/<the run's image>-<method>-<date>-<time of the run>``, numbered if it exists already.
+
+    Named after the run's own inputs, never the window's: the image may have changed since."""
+    stem = re.sub(r"[^\w.-]+", "_", Path(record.image_name).stem) or "run"
+    base = f"{stem}-{record.method}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(record.started_at))}"
     candidate = Path(parent) / base
     number = 2
     while candidate.exists():

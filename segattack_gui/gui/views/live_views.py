@@ -269,8 +269,8 @@ class LiveViews(QWidget):
         for view in (self.adversarial_view, self.prediction_view, self.heatmap_view):
             layout.addWidget(view, 1)
         self.refresh = CoalescingRefresh(self.redraw, interval_ms=125, parent=self)
-        for signal in (document.imageChanged, document.modelChanged, document.targetReplaced,
-                       document.targetEdited, document.baselineChanged, document.baselineScored, document.runStarted,
+        for signal in (document.imageChanged, document.modelChanged, document.targetChanged,
+                       document.baselineChanged, document.baselineScored, document.runStarted,
                        document.snapshotAdded, document.runFinished, document.shownFrameChanged):
             signal.connect(self.refresh.mark_dirty)
         self.heatmap_view.mode_combo.currentIndexChanged.connect(self.refresh.mark_dirty)

@@ -1,4 +1,4 @@
-"""The canvas's Qt-free parts: shape rasterisation, layers and patch-based history."""
+"""The window's Qt-free mask model: shape rasterisation, layers, patch-based history, revisions and sources."""
 
 from __future__ import annotations
 
@@ -88,8 +88,8 @@ def test_layers_operation_undo_redo_and_cancel():
     edit = layers.finish()
     assert edit.box == (1, 1, 4, 4) and np.count_nonzero(layers.target) == 7
     layers.begin("region")
-    layers.paint(0, 0, np.ones((8, 8), bool), False)
-    assert layers.cancel() == (0, 0, 8, 8) and layers.region.all()
+    layers.paint(0, 0, np.ones((8, 8), bool), True)
+    assert layers.cancel() == (0, 0, 8, 8) and not layers.region.any() and layers.region_limit() is None
     assert len(layers.history) == 1
     layers.undo()
     assert not layers.target.any()
@@ -101,7 +101,73 @@ def test_replace_checks_shape_and_skips_no_ops():
     layers = MaskLayers((4, 4))
     with pytest.raises(ValueError):
         layers.replace("target", np.zeros((3, 3)))
-    assert layers.replace("region", np.ones((4, 4), bool)) is None
+    assert layers.replace("region", np.zeros((4, 4), bool)) is None and layers.set_region_limit(None) is None
     assert not layers.history.can_undo()
     with pytest.raises(RuntimeError):
         layers.paint(0, 0, np.ones((1, 1), bool), 1)
+
+
+# --- one owner: revisions, listeners and where each layer came from ----------------------------------
+
+
+def test_every_finished_change_bumps_its_layers_revision_and_tells_listeners_once():
+    layers = MaskLayers((6, 6))
+    heard = []
+    layers.subscribe(lambda layer, box: heard.append((layer, box)))
+    start = dict(layers.revision)
+    layers.begin("target")
+    layers.paint(1, 1, np.ones((2, 2), bool), 2)
+    layers.paint(2, 2, np.ones((2, 2), bool), 2)
+    assert heard == [] and layers.revision == start  # nothing until the stroke ends
+    layers.finish()
+    assert heard == [("target", (1, 1, 4, 4))] and layers.revision["target"] == start["target"] + 1
+    layers.replace("target", layers.target.copy())  # no change: no revision, no call
+    assert len(heard) == 1
+    layers.undo()
+    layers.redo()
+    assert [layer for layer, _ in heard] == ["target"] * 3 and layers.revision["target"] == start["target"] + 3
+    assert layers.revision["region"] == start["region"]
+    layers.reset((4, 4))
+    assert heard[-2:] == [("target", None), ("region", None)] and not layers.history.can_undo()
+
+
+def test_region_limit_none_until_painted_and_all_true_means_no_limit():
+    layers = MaskLayers((5, 5))
+    assert layers.region_limit() is None
+    allowed = np.zeros((5, 5), bool)
+    allowed[1:3, 1:3] = True
+    layers.set_region_limit(allowed)
+    assert np.array_equal(layers.region_limit(), allowed)
+    layers.set_region_limit(np.ones((5, 5), bool))
+    assert layers.region_limit() is None and not layers.region.any()
+    layers.undo()
+    assert np.array_equal(layers.region_limit(), allowed)
+
+
+def test_a_layer_keeps_its_file_only_while_it_is_unchanged():
+    from segattack_gui.workspace.painted_masks import PaintedMasks
+
+    masks = PaintedMasks((4, 4))
+    assert masks.unsaved_layers() == [] and masks.source("target").origin == "empty"
+    read = np.zeros((4, 4), np.uint8)
+    read[0, 0] = 1
+    masks.replace("target", read, "class ids", "/data/t.png", "abc")
+    assert masks.source("target").path == "/data/t.png" and masks.unsaved_layers() == []
+    assert masks.rule("target") == "read from file (class ids)"
+    masks.layers.begin("target")
+    masks.layers.paint(2, 2, np.ones((1, 1), bool), 1)
+    masks.layers.finish()
+    assert masks.source("target").origin == "painted" and masks.source("target").path is None
+    assert masks.unsaved_layers() == ["target"]
+    masks.layers.undo()  # back to the file's pixels, but by an edit: still counted as painted (conservative)
+    assert masks.unsaved_layers() == ["target"]
+    masks.note_saved("target", "/data/mine.png", "def")
+    assert masks.unsaved_layers() == [] and masks.rule("target") == "painted, saved to the target file"
+    region = np.zeros((4, 4), bool)
+    region[:2] = True
+    masks.replace("region", region, "painted")
+    assert masks.unsaved_layers() == ["region"]
+    before = masks.revisions()
+    masks.start_over((3, 3))
+    assert masks.unsaved_layers() == [] and masks.shape == (3, 3) and masks.revisions() != before
+    assert masks.source("target").origin == "empty" and not masks.layers.history.can_undo()
