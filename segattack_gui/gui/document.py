@@ -201,7 +201,7 @@ class AttackDocument(QObject):
                          self.model.path.name if self.model else "model",
                          self.model.sha256 if self.model else None, self.masks.revisions())
 
-    def run_matches_inputs(self) -> list[str]:
+    def run_differences(self) -> list[str]:
         """What differs between the last run's inputs and the window's ("image", "model", "masks")."""
         run = self.run
         if run is None or run.inputs is None:

@@ -50,6 +50,7 @@ from .views import plot_style
 from .views.live_views import LiveViews
 from .views.metrics_plot import MetricsPlot
 from .views.replay_bar import ReplayBar
+from .views.run_caption import RunCaption
 from .views.status_panel import StatusPanel
 from .window_menus import build_menus
 
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         self.error_box: QMessageBox | None = None
         self._finished_result = None
         self._close_after_export = False
+        self._exports_under_way: dict[str, RunRecord] = {}  # folder -> the run being written there
         self._settled_masks: tuple | None = None  # mask revisions the close-time question was answered for
         self._demo_paths: set[Path] = set()  # opened with the demo: kept out of Recent files
         self._build_widgets()
@@ -113,6 +115,8 @@ class MainWindow(QMainWindow):
         results.setObjectName("resultsPanel")
         column = QVBoxLayout(results)
         column.setContentsMargins(4, 0, 0, 0)
+        self.run_caption = RunCaption(self.document)
+        column.addWidget(self.run_caption)
         splitter_results = QSplitter(Qt.Orientation.Vertical)
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -298,7 +302,8 @@ class MainWindow(QMainWindow):
         try:
             if run is None or run.result is None:
                 raise SegAttackError(None, "there is no finished run to export yet; press Run first")
-            self.exporter.export(run, Path(folder))
+            self.exporter.export(run, Path(folder), self.live_views.heatmap_view.style())
+            self._exports_under_way[str(Path(folder))] = run
         except SegAttackError as error:
             self.report_error(error.one_line())
 
@@ -417,6 +422,10 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_exported(self, path: str) -> None:
+        run = self._exports_under_way.pop(str(Path(path)), None)
+        if run is not None:
+            run.exported_to.append(path)
+            self.run_caption.update_text()
         self.status.show_message(f"Exported the run to {path} (segattack rerun repeats it from there)")
         self.export_finished.emit(path)
 

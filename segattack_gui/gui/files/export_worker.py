@@ -18,6 +18,8 @@ from PySide6.QtCore import QObject, Signal
 from ...errors import SegAttackError
 from ...io.export import export_run
 from ..background import JobFailed, TaskQueue
+from ...io.figures import GifFrame
+from ...io.heatmaps import HeatmapStyle
 from ..document import RunRecord
 
 GIF_FRAMES = 80
@@ -53,18 +55,23 @@ class RunExporter(QObject):
     def busy(self) -> bool:
         return self.tasks.busy
 
-    def export(self, record: RunRecord, folder: Path) -> None:
+    def export(self, record: RunRecord, folder: Path, heatmap: HeatmapStyle = HeatmapStyle()) -> None:
+        """Write ``record``'s run (never the window's current inputs) to ``folder``; the heatmap drawn
+        as ``heatmap`` says (the view's mode and amplification)."""
         if record.result is None:
             raise SegAttackError(None, "there is no finished run to export yet")
         result, provenance, colors, store = record.result, record.provenance, record.colors, record.store
+        display_target = record.display_target
         folder = Path(folder)
 
         def prepare():
             frames = store.frames
 
             def job():
-                gif = [frame.adversarial_float() for frame in _spread(frames, GIF_FRAMES)]
-                return export_run(result, folder, provenance, colors, frames=gif or None)
+                gif = [GifFrame(frame.iteration, frame.adversarial, frame.prediction, frame.metrics.get("iou"))
+                       for frame in _spread(frames, GIF_FRAMES)]
+                return export_run(result, folder, provenance, colors, frames=gif or None, heatmap=heatmap,
+                                  frames_target=display_target)
 
             return job
 

@@ -35,7 +35,7 @@ from ...workspace.shown_frame import (
 from ...workspace.snapshot_store import to_uint8_fast
 from . import plot_style
 from .live_text import LiveText
-from .plot_style import nice_ceiling
+from ...io.heatmaps import HeatmapStyle, nice_ceiling
 from .refresh import CoalescingRefresh
 
 AMPLIFICATIONS = (1, 2, 5, 10, 20, 50, 100)
@@ -225,6 +225,11 @@ class HeatmapView(ImagePanel):
     @property
     def amplification(self) -> float:
         return float(self.amplify_combo.currentData())
+
+    def style(self) -> HeatmapStyle:
+        """The view's mode and amplification, for the exported heatmap and figure."""
+        channel = self.mode_combo.currentData()
+        return HeatmapStyle(None if channel is None or channel < 0 else int(channel), self.amplification)
 
     def show_frame(self, frame: ShownFrame) -> None:
         self._set_channels(frame.channels)

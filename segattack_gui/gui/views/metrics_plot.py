@@ -20,7 +20,7 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QWidget
 
 from . import plot_style
-from .plot_style import nice_ceiling
+from ...io.heatmaps import nice_ceiling
 from .refresh import CoalescingRefresh
 
 PLOTS = (
