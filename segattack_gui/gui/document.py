@@ -22,6 +22,7 @@ from ..io.images import LoadedImage
 from ..io.inputs import model_colors
 from ..io.masks import default_colors
 from ..io.model_files import LoadedModel
+from ..workspace.labels import LabelTable
 from ..workspace.painted_masks import PaintedMasks
 from ..workspace.run_record import RunInputs, RunRecord
 from ..workspace.snapshot_store import SnapshotStore
@@ -34,6 +35,7 @@ class AttackDocument(QObject):
 
     imageChanged = Signal()
     modelChanged = Signal()
+    labelsChanged = Signal()  # names, colours or hidden labels (a new model, or the user's edits)
     targetChanged = Signal()  # any change: a stroke, an undo, a file, a prediction, a new image
     regionChanged = Signal()
     baselineChanged = Signal()  # the model's prediction on the clean image
@@ -48,6 +50,7 @@ class AttackDocument(QObject):
         self.image: LoadedImage | None = None
         self.model: LoadedModel | None = None
         self.masks = PaintedMasks()
+        self.labels = LabelTable.of(("background", "foreground"), default_colors(2))
         self.masks.layers.subscribe(self._on_masks_changed)
         self.baseline_prediction: np.ndarray | None = None  # output grid, clean image
         self._scored: tuple | None = None  # (prediction, target revision, scores) of baseline_scores
@@ -60,15 +63,17 @@ class AttackDocument(QObject):
     # ------------------------------------------------------------------ inputs
     @property
     def class_names(self) -> tuple[str, ...]:
-        if self.model is not None:
-            return tuple(self.model.adapter.class_names)
-        return ("background", "foreground")
+        """The labels' names: the model's classes, as the user may have renamed or added to them."""
+        return self.labels.names
 
     @property
     def colors(self) -> list[tuple[int, int, int]]:
-        if self.model is not None:
-            return model_colors(self.model)
-        return default_colors(len(self.class_names))
+        return list(self.labels.colors)
+
+    def set_labels(self, labels: LabelTable) -> None:
+        """The user added, renamed, recoloured or hid labels."""
+        self.labels = labels
+        self.labelsChanged.emit()
 
     @property
     def image_shape(self) -> tuple[int, int] | None:
@@ -112,6 +117,8 @@ class AttackDocument(QObject):
         """A new model; returns the target's class ids it does not know (set to background)."""
         self.model = model
         self.baseline_prediction = None
+        self.labels = LabelTable.of(model.adapter.class_names, model_colors(model))
+        self.labelsChanged.emit()
         target = self.masks.target
         unknown = sorted(int(v) for v in np.unique(target) if v >= model.adapter.num_classes)
         self.modelChanged.emit()

@@ -106,7 +106,7 @@ class MainWindow(QMainWindow):
         self.canvas = MaskCanvas(layers=self.document.masks.layers)  # the document's masks, drawn and edited
         self.canvas.setMinimumSize(280, 280)
         self.panel = AttackPanel()
-        self.palette_widget = LabelPalette(self.canvas)
+        self.palette_widget = LabelPalette(self.canvas, self.document)
         self.live_views = LiveViews(self.document)
         self.replay_bar = ReplayBar(self.document)
         self.live_views.redrawn.connect(self.replay_bar.sync)
@@ -155,6 +155,7 @@ class MainWindow(QMainWindow):
         document, panel, session = self.document, self.panel, self.session
         document.imageChanged.connect(self._on_image_changed)
         document.modelChanged.connect(self._on_model_changed)
+        document.labelsChanged.connect(self._on_labels_changed)
         for signal in (document.imageChanged, document.modelChanged, document.targetChanged,
                        document.runFinished, document.runStarted):
             signal.connect(self._update_readiness)
@@ -167,6 +168,8 @@ class MainWindow(QMainWindow):
         panel.deviceChanged.connect(self._on_compute_changed)
         panel.precisionChanged.connect(self._on_compute_changed)
         session.stateChanged.connect(panel.set_state)
+        session.stateChanged.connect(self.run_summary.show_session_state)
+        session.stateChanged.connect(self._say_session_state)
         session.stateChanged.connect(self._update_readiness)
         session.snapshotReady.connect(document.add_snapshot)
         session.succeeded.connect(self._on_attack_succeeded)
@@ -210,7 +213,8 @@ class MainWindow(QMainWindow):
         self.loader.open_target(path)
 
     def open_file_as(self, kind: str, path: str) -> None:
-        {"image": self.open_image, "model": self.open_model, "target": self.open_target}[kind](path)
+        {"image": self.open_image, "model": self.open_model, "target": self.open_target,
+         "run": self.open_run_folder}[kind](path)
 
     def open_run_folder(self, folder) -> None:
         """An exported run's model, image, target, region and settings, ready to run again or to vary
@@ -239,6 +243,7 @@ class MainWindow(QMainWindow):
         # Queued behind the loads: then the document holds what was opened (or what a failed load left).
         self.loader.submit("check the run's files", lambda: (lambda: None),
                            lambda _: self._warn_if_not_the_recorded_files(record.summary))
+        self._remember("run", str(record.folder))
         stopped = (f"; it was stopped at iteration {summary['iterations_run']}: press Stop there, or "
                    "`segattack rerun` repeats it exactly" if record.stopped_by_user else "")
         self.status.show_message(f"Opening the run in {record.folder}: {summary['method']}, "
@@ -369,6 +374,13 @@ class MainWindow(QMainWindow):
         method, parameters = self.panel.settings()
         return prepare_run(self.document, method, parameters)
 
+    @Slot(str)
+    def _say_session_state(self, state: str) -> None:
+        if state == "stopping":
+            self.status.show_message("Stopping after the current iteration; what the run has computed is kept…")
+        elif state == "paused":
+            self.status.show_message("Paused after the current iteration: Resume goes on, Stop keeps what it has")
+
     @Slot(object)
     def _on_attack_succeeded(self, result) -> None:
         self._finished_result = result
@@ -458,8 +470,12 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     @Slot()
+    def _on_labels_changed(self) -> None:
+        labels = self.document.labels
+        self.canvas.set_classes(labels.names, labels.colors, labels.hidden)
+
+    @Slot()
     def _on_model_changed(self) -> None:
-        self.canvas.set_classes(list(self.document.class_names), self.document.colors)
         adapter = self.document.model.adapter
         self.status.show_device(f"{adapter.device}, {adapter.precision}")
         self._update_title()

@@ -171,3 +171,18 @@ def test_a_layer_keeps_its_file_only_while_it_is_unchanged():
     masks.start_over((3, 3))
     assert masks.unsaved_layers() == [] and masks.shape == (3, 3) and masks.revisions() != before
     assert masks.source("target").origin == "empty" and not masks.layers.history.can_undo()
+
+
+def test_label_table_edits_are_new_tables():
+    from segattack_gui.workspace.labels import LabelTable
+
+    table = LabelTable.of(["background", "disc"], [(0, 0, 0), (255, 0, 0)])
+    added = table.added()
+    assert added.names == ("background", "disc", "label 2") and len(table) == 2
+    renamed = added.renamed(2, " cup ").recoloured(2, (1, 2, 3)).with_hidden(1, True)
+    assert renamed.names[2] == "cup" and renamed.colors[2] == (1, 2, 3) and renamed.hidden == {1}
+    assert renamed.with_hidden(1, False).hidden == frozenset()
+    with pytest.raises(ValueError):
+        table.renamed(5, "x")
+    with pytest.raises(ValueError):
+        table.renamed(1, "  ")

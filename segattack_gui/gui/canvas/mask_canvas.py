@@ -82,6 +82,8 @@ class MaskCanvas(ZoomPanView):
         self._layers = MaskLayers(max_undo=max_undo) if layers is None else layers
         self._region_limited = False
         self._overlay_shape: tuple[int, int] | None = None
+        self._hidden_labels: frozenset[int] = frozenset()
+        self._preserve_labels = False
         self._image_item = QGraphicsPixmapItem()
         self._image_item.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
         self._target_item = MaskOverlayItem()
@@ -154,16 +156,20 @@ class MaskCanvas(ZoomPanView):
         """(height, width) of the image."""
         return self._layers.shape
 
-    def set_classes(self, names: Sequence[str], colors: Sequence[tuple[int, int, int]]) -> None:
-        """Class names and RGB colours, index = class id; class 0 (background) is drawn transparent."""
+    def set_classes(self, names: Sequence[str], colors: Sequence[tuple[int, int, int]],
+                    hidden: Sequence[int] = ()) -> None:
+        """Class names and RGB colours, index = class id; class 0 (background) and the ``hidden``
+        ids are drawn transparent (still painted and kept: hiding is for seeing what lies under)."""
         if len(names) != len(colors):
             raise ValueError(f"{len(names)} class names but {len(colors)} colours")
         if not 1 <= len(names) <= 256:
             raise ValueError("between 1 and 256 classes are supported")
         self._class_names = [str(name) for name in names]
         self._class_colours = [tuple(int(channel) for channel in colour) for colour in colors]
+        self._hidden_labels = frozenset(int(code) for code in hidden)
         palette = {code: (*class_colour_fallback(code), 255) for code in range(1, 256)}
         palette.update({code: (*colour, 255) for code, colour in enumerate(self._class_colours) if code > 0})
+        palette.update({code: (0, 0, 0, 0) for code in self._hidden_labels if code > 0})
         self._target_item.set_lookup(argb_lookup(palette))
         self._refresh("target")
         self.classesChanged.emit()
@@ -175,6 +181,16 @@ class MaskCanvas(ZoomPanView):
 
     def class_colors(self) -> list[tuple[int, int, int]]:
         return list(self._class_colours)
+
+    def hidden_labels(self) -> frozenset[int]:
+        return self._hidden_labels
+
+    def set_preserve_labels(self, preserve: bool) -> None:
+        """napari's "preserve labels": tools paint over background only, and erase only the current label."""
+        self._preserve_labels = bool(preserve)
+
+    def preserve_labels(self) -> bool:
+        return self._preserve_labels
 
     def set_target(self, ids: np.ndarray) -> None:
         """Replace the target mask (uint8 class ids, image size); undoable."""
@@ -352,6 +368,9 @@ class MaskCanvas(ZoomPanView):
         if patch is None or not self._layers.in_operation:
             return
         top, left, pixels = patch
+        if self._preserve_labels and self._active_layer == "target":
+            under = self._layers.target[top : top + pixels.shape[0], left : left + pixels.shape[1]]
+            pixels = pixels & (under == (self._label if self._erase_edit else 0))
         box = self._layers.paint(top, left, pixels, self._paint_value(self._erase_edit))
         self._refresh(self._active_layer, box)
 
@@ -367,8 +386,18 @@ class MaskCanvas(ZoomPanView):
         layer = self._active_layer
         current = self._layers.array(layer)
         value = int(self._paint_value(erase))
+        if self._preserve_labels and layer == "target" and current[row, column] != (self._label if erase else 0):
+            return  # preserving labels: fill only background (erase only the current label)
         filled = masks.flood_fill(current.view(np.uint8), row, column, value)
         self._replace(layer, filled.astype(current.dtype))
+
+    def pick_label_at(self, row: int, column: int) -> None:
+        """The eyedropper: paint with the label under (row, column) next; labels beyond the list are ignored."""
+        label = int(self._layers.target[row, column])
+        if label < len(self._class_names):
+            self.set_current_label(label)
+            if self._active_layer != "target":
+                self.set_active_layer("target")
 
     def _cancel_tool(self) -> None:
         for tool in self._tools.values():

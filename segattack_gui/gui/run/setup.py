@@ -6,6 +6,8 @@ parameter or a missing input is one message in a dialog rather than a failed run
 
 from __future__ import annotations
 
+import numpy as np
+
 from ...core.attacks import create_attack
 from ...core.attacks.base import ParameterError
 from ...core.models import ModelOutputError
@@ -34,6 +36,13 @@ def prepare_run(document: AttackDocument, method: str, parameters: dict) -> tupl
     except (ModelOutputError, RuntimeError) as error:
         raise SegAttackError(model.path, first_line(error) or type(error).__name__) from None
     target, region = document.target.copy(), document.region  # region None: every pixel may change
+    beyond = sorted(int(label) for label in np.unique(target) if label >= model.adapter.num_classes)
+    if beyond:
+        names = ", ".join(f"{label} ({document.class_names[label]})" if label < len(document.class_names) else str(label)
+                          for label in beyond)
+        raise SegAttackError(None, f"the target holds label {names}, but the model has only "
+                                   f"{model.adapter.num_classes} classes (0..{model.adapter.num_classes - 1}): "
+                                   "erase it or paint a class of the model")
     if region is not None and region.all():
         region = None
     display = DisplayGrid.for_image(image.height, image.width)
