@@ -19,6 +19,8 @@ from ...errors import SegAttackError
 from ...io.export import export_run
 from ...io.source_outputs import source_outputs
 from ..background import JobFailed, TaskQueue
+from ...io.figures import GifFrame
+from ...io.heatmaps import HeatmapStyle
 from ..document import RunRecord
 
 GIF_FRAMES = 80
@@ -26,10 +28,12 @@ GIF_FRAMES = 80
 log = logging.getLogger(__name__)
 
 
-def default_run_folder(parent: Path, record: RunRecord, image_name: str | None) -> Path:
-    """``<parent>/<image>-<method>-<date>-<time>``, numbered if it exists already."""
-    stem = re.sub(r"[^\w.-]+", "_", Path(image_name).stem) if image_name else "run"
-    base = f"{stem}-{record.method}-{time.strftime('%Y%m%d-%H%M%S')}"
+def default_run_folder(parent: Path, record: RunRecord) -> Path:
+    """``<parent>/<the run's image>-<method>-<date>-<time of the run>``, numbered if it exists already.
+
+    Named after the run's own inputs, never the window's: the image may have changed since."""
+    stem = re.sub(r"[^\w.-]+", "_", Path(record.image_name).stem) or "run"
+    base = f"{stem}-{record.method}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(record.started_at))}"
     candidate = Path(parent) / base
     number = 2
     while candidate.exists():
@@ -52,21 +56,27 @@ class RunExporter(QObject):
     def busy(self) -> bool:
         return self.tasks.busy
 
-    def export(self, record: RunRecord, folder: Path, image=None, adapter=None) -> None:
-        """``image`` and ``adapter``: the run's image and model, for what its own format adds
-        (raw norms; for DICOM/NIfTI the adversarial file read back and scored, see source_outputs.py)."""
+    def export(self, record: RunRecord, folder: Path, heatmap: HeatmapStyle = HeatmapStyle(), image=None,
+               adapter=None) -> None:
+        """Write ``record``'s run (never the window's current inputs) to ``folder``; the heatmap drawn
+        as ``heatmap`` says (the view's mode and amplification). ``image`` and ``adapter``: the run's own
+        image and model (the caller checks they are), for what the image's format adds (raw norms; for
+        DICOM/NIfTI the adversarial file read back and scored, see source_outputs.py)."""
         if record.result is None:
             raise SegAttackError(None, "there is no finished run to export yet")
         result, provenance, colors, store = record.result, record.provenance, record.colors, record.store
+        display_target = record.display_target
         folder = Path(folder)
 
         def prepare():
             frames = store.frames
 
             def job():
-                gif = [frame.adversarial_float() for frame in _spread(frames, GIF_FRAMES)]
+                gif = [GifFrame(frame.iteration, frame.adversarial, frame.prediction, frame.metrics.get("iou"))
+                       for frame in _spread(frames, GIF_FRAMES)]
                 finished, files = (result, {}) if image is None else source_outputs(result, image, adapter)
-                return export_run(finished, folder, provenance, colors, frames=gif or None, extra_files=files)
+                return export_run(finished, folder, provenance, colors, frames=gif or None, heatmap=heatmap,
+                                  frames_target=display_target, extra_files=files)
 
             return job
 
