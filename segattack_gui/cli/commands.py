@@ -122,7 +122,8 @@ def attack_command(arguments: argparse.Namespace) -> int:
     attack.grid_levels = inputs.image.export_levels  # --quantize steps on the exported file's grid
     result, frames = run_one(inputs, attack, model_path, quiet=arguments.quiet, keep_frames=arguments.gif)
     result, files = source_outputs(result, inputs.image, inputs.model.adapter)
-    export_run(result, out, inputs.provenance(), inputs.colors, frames if arguments.gif else None, files)
+    export_run(result, out, inputs.provenance(), inputs.colors, frames if arguments.gif else None,
+               extra_files=files)
     print_outcome(result, out, inputs.image.value_scale.units if inputs.image.value_scale else "")
     return 0
 
