@@ -29,7 +29,7 @@ from ..io.export import export_run
 from ..io.files import make_folders, remove_empty_folders, write_file_bytes
 from ..io.hashing import sha256_array
 from ..io.images import PLAIN_IMAGE_SUFFIXES, read_image
-from ..io.inputs import AttackInputs, check_image_fits, model_colors, read_target
+from ..io.inputs import AttackInputs, check_image_fits, feed_shared_units, model_colors, read_target
 from ..io.model_files import LoadedModel
 from .distributed import Team
 
@@ -148,6 +148,7 @@ def run_experiment(
     every share is done.
     """
     loaded = {pair: _load_pair(model, pair, mask_threshold, mask_class) for pair in pairs}
+    feed_shared_units(model, [image for image, _ in loaded.values()])
     for attack in attacks:
         for pair in pairs:
             image, target = loaded[pair]

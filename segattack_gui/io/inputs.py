@@ -94,6 +94,18 @@ def feed_image_units(model: LoadedModel, image: LoadedImage) -> None:
     model.adapter.input_range = (0.0, 1.0) if scale is None else (scale.low, scale.high)
 
 
+def feed_shared_units(model: LoadedModel, images: list[LoadedImage]) -> None:
+    """:func:`feed_image_units` for a set attacked with one adapter (batch, universal): a model on
+    raw values needs them all on one value range, else the first that differs is named."""
+    first = images[0]
+    if model.adapter.spec.input_units == "raw":
+        for image in images[1:]:
+            if image.value_scale != first.value_scale:
+                raise SegAttackError(image.path, f"a model on raw values needs one value range for the whole set; "
+                                                 f"{first.path.name} has another ({first.value_scale.rule if first.value_scale else 'unknown'})")
+    feed_image_units(model, first)
+
+
 def load_attack_inputs(
     model_path: Path,
     image_path: Path,

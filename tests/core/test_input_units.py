@@ -54,3 +54,23 @@ def test_sidecar_input_units_are_checked(tmp_path):
         sidecar.write_text(json.dumps(bad))
         with pytest.raises(SegAttackError, match=problem):
             read_sidecar(sidecar)
+
+
+def test_a_set_fed_to_a_raw_model_shares_one_value_range(tmp_path):
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from segattack_gui.io.images import read_image
+    from segattack_gui.io.inputs import feed_shared_units
+
+    Image.fromarray(np.full((4, 4), 7, np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.full((4, 4), 7, np.uint8)).save(tmp_path / "b.png")
+    Image.fromarray(np.full((4, 4), 700, np.uint16)).save(tmp_path / "c.png")
+    adapter = ModelAdapter(Echo(), ModelSpec(classes=("a", "b"), output="sigmoid", in_channels=1, input_units="raw"))
+    model = SimpleNamespace(adapter=adapter)
+    feed_shared_units(model, [read_image(tmp_path / "a.png"), read_image(tmp_path / "b.png")])
+    assert adapter.input_range == (0.0, 255.0)
+    with pytest.raises(SegAttackError, match="one value range") as caught:
+        feed_shared_units(model, [read_image(tmp_path / "a.png"), read_image(tmp_path / "c.png")])
+    assert caught.value.source.endswith("c.png")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QPointF, Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSlider, QWidget
 
+from ...errors import SegAttackError
 from ...io.inputs import feed_image_units
 from ...workspace.display_window import (
     CT_PRESETS,
@@ -104,7 +105,10 @@ class WindowLevelBar(QWidget):
     def _feed_units(self) -> None:
         """A model on raw values reads the image's range (the window never changes what it is fed)."""
         if self.document.model is not None and self.document.image is not None:
-            feed_image_units(self.document.model, self.document.image)
+            try:
+                feed_image_units(self.document.model, self.document.image)
+            except SegAttackError:
+                pass  # a raw-value model on an image of unknown range: Run says so (run/setup.py)
 
     # ------------------------------------------------------------------ controls
     @Slot(int)
