@@ -1,6 +1,6 @@
 """The main window: canvas in the centre, attack panel and label palette docked, live results beside.
 
-It wires the parts to one :class:`AttackDocument` and offers the scripting API of SPEC 6,
+It wires the parts to one :class:`AttackDocument` and offers the scripting API of docs/design.md, Window,
 so tests and scripts drive it exactly as a user would:
 
 * ``open_image(path)``, ``open_model(path)``, ``open_target(path)`` load in the background,
@@ -191,7 +191,7 @@ class MainWindow(QMainWindow):
         self.exporter.tasks.busyChanged.connect(self._update_readiness)
         self.recent.chosen.connect(self.open_file_as)
 
-    # ------------------------------------------------------------------ scripting API (SPEC 6)
+    # ------------------------------------------------------------------ scripting API (docs/design.md, Window)
     @property
     def busy(self) -> bool:
         """True while files are loading (``loading_idle`` fires when they are done)."""
@@ -302,7 +302,7 @@ class MainWindow(QMainWindow):
         self.session.stop()
 
     def export_results(self, folder) -> None:
-        """Write the last run to ``folder`` (SPEC 7) in the background; ``export_finished`` when done."""
+        """Write the last run to ``folder`` (docs/design.md, Run folders) in the background; ``export_finished`` when done."""
         run = self.document.run
         try:
             if run is None or run.result is None:
