@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from segattack_gui.io.hashing import sha256_file
+from segattack_gui.io.heatmaps import HeatmapStyle, heatmap_values
 from tests.gui.conftest import CanvasMouse
 from tests.gui.window_fixtures import run_and_wait, wait_until_idle
 
@@ -92,6 +93,14 @@ def test_results_and_export_belong_to_the_run_they_show(qtbot, window, tmp_path)
 def test_the_exported_heatmap_is_drawn_as_the_view_shows_it(qtbot, window, tmp_path):
     heatmap = window.live_views.heatmap_view
     run_and_wait(qtbot, window, iterations=6)
+    assert heatmap.amplification is None  # "auto": the bulk of the moved pixels, not the single peak
+    folder = export_and_wait(qtbot, window, tmp_path)
+    assert json.loads((tmp_path / folder / "summary.json").read_text())["heatmap"]["scale"] == "percentile"
+    picture = np.asarray(Image.open(tmp_path / folder / "perturbation_heatmap.png"))[:, :256]
+    perturbation = np.load(tmp_path / folder / "perturbation.npy")
+    visible = np.sqrt((perturbation**2).sum(-1)) >= 1 / 255  # changed by an 8-bit step or more
+    by_peak, _ = heatmap_values(perturbation, HeatmapStyle(amplification=1.0))
+    assert picture[visible].mean() > 2 * by_peak[visible].mean()  # those pixels are seen, not lost in black
     heatmap.mode_combo.setCurrentIndex(1)  # signed, red
     heatmap.amplify_combo.setCurrentIndex(heatmap.amplify_combo.count() - 1)
     folder = export_and_wait(qtbot, window, tmp_path)
