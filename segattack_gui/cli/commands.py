@@ -110,15 +110,18 @@ def attack_command(arguments: argparse.Namespace) -> int:
         demo_defaults = {k: v for k, v in DEMOS[arguments.demo].attack_parameters.items() if k in accepted}
         parameters = {**demo_defaults, **parameters}
     attack = build_attack(arguments.method, parameters)
+    overrides = {key: value for key, value in (("input_policy", arguments.input_policy),
+                                               ("input_size", arguments.input_size)) if value is not None}
     try:
         inputs = load_attack_inputs(model_path, image_path, target_path, arguments.region,
                                     trust_model=arguments.trust_model, device=arguments.device,
                                     precision=arguments.precision, mask_threshold=arguments.mask_threshold,
-                                    mask_class=arguments.mask_class)
+                                    mask_class=arguments.mask_class, model_overrides=overrides)
     except ValueError as error:  # e.g. CUDA asked for but absent
         raise SegAttackError("--device", str(error)) from None
     result, frames = run_one(inputs, attack, model_path, quiet=arguments.quiet, keep_frames=arguments.gif)
-    export_run(result, out, inputs.provenance(), inputs.colors, frames if arguments.gif else None)
+    provenance = inputs.provenance(**({"model_overrides": overrides} if overrides else {}))
+    export_run(result, out, provenance, inputs.colors, frames if arguments.gif else None)
     print_outcome(result, out)
     return 0
 
@@ -146,7 +149,8 @@ def rerun_command(arguments: argparse.Namespace) -> int:
     try:
         inputs = load_attack_inputs(model_path, image_path, record.target_file, record.region_file,
                                     trust_model=arguments.trust_model, device=arguments.device or recorded_device,
-                                    precision=summary.get("precision", "fp32"))
+                                    precision=summary.get("precision", "fp32"),
+                                    model_overrides=summary.get("model_overrides"))
     except ValueError as error:  # a device this machine lacks
         if arguments.device:
             raise SegAttackError("--device", str(error)) from None
@@ -167,7 +171,9 @@ def rerun_command(arguments: argparse.Namespace) -> int:
     result, _ = run_one(inputs, attack, model_path, quiet=arguments.quiet, stop_at=stop_at)
     comparison = compare_with_record(record, result, arguments.tolerance)
     if arguments.out is not None:
-        export_run(result, arguments.out, inputs.provenance(rerun_of=recorded_path(record.folder)), inputs.colors)
+        overrides = {"model_overrides": summary["model_overrides"]} if summary.get("model_overrides") else {}
+        export_run(result, arguments.out, inputs.provenance(rerun_of=recorded_path(record.folder), **overrides),
+                   inputs.colors)
     print_outcome(result, arguments.out)
     for note in notes:
         warn(note)
