@@ -1,4 +1,4 @@
-"""``segattack``: the headless front end over the same runner the GUI uses (SPEC 8).
+"""``segattack``: the headless front end over the same runner the GUI uses (docs/design.md, Command line).
 
 Bad input exits 2 with one line ``segattack: error: <file>: <problem>`` on stderr and
 writes nothing; everything else that goes wrong is a bug and keeps its traceback.
@@ -111,19 +111,21 @@ def attack_command(arguments: argparse.Namespace) -> int:
         demo_defaults = {k: v for k, v in DEMOS[arguments.demo].attack_parameters.items() if k in accepted}
         parameters = {**demo_defaults, **parameters}
     attack = build_attack(arguments.method, parameters)
+    overrides = {key: value for key, value in (("input_policy", arguments.input_policy),
+                                               ("input_size", arguments.input_size)) if value is not None}
     try:
         inputs = load_attack_inputs(model_path, image_path, target_path, arguments.region,
                                     trust_model=arguments.trust_model, device=arguments.device,
                                     precision=arguments.precision, mask_threshold=arguments.mask_threshold,
                                     mask_class=arguments.mask_class, slice_index=arguments.slice,
-                                    axis=arguments.axis)
+                                    axis=arguments.axis, model_overrides=overrides)
     except ValueError as error:  # e.g. CUDA asked for but absent
         raise SegAttackError("--device", str(error)) from None
     attack.grid_levels = inputs.image.export_levels  # --quantize steps on the exported file's grid
     result, frames = run_one(inputs, attack, model_path, quiet=arguments.quiet, keep_frames=arguments.gif)
     result, files = source_outputs(result, inputs.image, inputs.model.adapter)
-    export_run(result, out, inputs.provenance(), inputs.colors, frames if arguments.gif else None,
-               extra_files=files)
+    provenance = inputs.provenance(**({"model_overrides": overrides} if overrides else {}))
+    export_run(result, out, provenance, inputs.colors, frames if arguments.gif else None, extra_files=files)
     print_outcome(result, out, inputs.image.value_scale.units if inputs.image.value_scale else "")
     return 0
 
@@ -154,7 +156,8 @@ def rerun_command(arguments: argparse.Namespace) -> int:
         inputs = load_attack_inputs(model_path, image_path, record.target_file, record.region_file,
                                     trust_model=arguments.trust_model, device=arguments.device or recorded_device,
                                     precision=summary.get("precision", "fp32"),
-                                    slice_index=recorded_slice.get("index"), axis=recorded_slice.get("axis"))
+                                    slice_index=recorded_slice.get("index"), axis=recorded_slice.get("axis"),
+                                    model_overrides=summary.get("model_overrides"))
     except ValueError as error:  # a device this machine lacks
         if arguments.device:
             raise SegAttackError("--device", str(error)) from None
@@ -177,8 +180,9 @@ def rerun_command(arguments: argparse.Namespace) -> int:
     result, files = source_outputs(result, inputs.image, inputs.model.adapter)
     comparison = compare_with_record(record, result, arguments.tolerance)
     if arguments.out is not None:
-        export_run(result, arguments.out, inputs.provenance(rerun_of=recorded_path(record.folder)), inputs.colors,
-                   extra_files=files)
+        overrides = {"model_overrides": summary["model_overrides"]} if summary.get("model_overrides") else {}
+        export_run(result, arguments.out, inputs.provenance(rerun_of=recorded_path(record.folder), **overrides),
+                   inputs.colors, extra_files=files)
     print_outcome(result, arguments.out, inputs.image.value_scale.units if inputs.image.value_scale else "")
     for note in notes:
         warn(note)

@@ -1,6 +1,6 @@
 """The main window: canvas in the centre, attack panel and label palette docked, live results beside.
 
-It wires the parts to one :class:`AttackDocument` and offers the scripting API of SPEC 6,
+It wires the parts to one :class:`AttackDocument` and offers the scripting API of docs/design.md, Window,
 so tests and scripts drive it exactly as a user would:
 
 * ``open_image(path)``, ``open_model(path)``, ``open_target(path)`` load in the background,
@@ -36,6 +36,7 @@ from .canvas.tool_readout import ToolReadout
 from .document import AttackDocument, RunRecord
 from .files.drops import DropHandler
 from .files.export_worker import RunExporter, default_run_folder
+from .files.input_size_choice import InputSizeChoice
 from .files.loading import DocumentLoader
 from .files.recent import RecentFiles
 from .masks.autosaver import MaskAutosaver
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self.mask_sources = MaskSources(self.document, self.loader, self.canvas, self)
         self.mask_files = MaskFiles(self.document, self.loader, self.canvas, self)
+        self.input_size_choice = InputSizeChoice(self.document, self.loader, self)
         self.menus = build_menus(self)
         self.drops = DropHandler(self)
         self._connect()
@@ -196,7 +198,7 @@ class MainWindow(QMainWindow):
         self.exporter.tasks.busyChanged.connect(self._update_readiness)
         self.recent.chosen.connect(self.open_file_as)
 
-    # ------------------------------------------------------------------ scripting API (SPEC 6)
+    # ------------------------------------------------------------------ scripting API (docs/design.md, Window)
     @property
     def busy(self) -> bool:
         """True while files are loading (``loading_idle`` fires when they are done)."""
@@ -253,6 +255,8 @@ class MainWindow(QMainWindow):
             self.open_region(record.region_file)
         else:
             self.document.replace_region(None)  # that run could change every pixel
+        if summary.get("model_overrides"):  # e.g. the tiles chosen for a large image
+            self.loader.apply_model_overrides(summary["model_overrides"])
         self.panel.apply_settings(summary["method"], **summary["config"])
         self.panel.set_precision(summary.get("precision", "fp32"))
         # Queued behind the loads: then the document holds what was opened (or what a failed load left).
@@ -317,7 +321,7 @@ class MainWindow(QMainWindow):
         self.session.stop()
 
     def export_results(self, folder) -> None:
-        """Write the last run to ``folder`` (SPEC 7) in the background; ``export_finished`` when done."""
+        """Write the last run to ``folder`` (docs/design.md, Run folders) in the background; ``export_finished`` when done."""
         run = self.document.run
         try:
             if run is None or run.result is None:

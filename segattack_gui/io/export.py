@@ -1,4 +1,4 @@
-"""What one attack run leaves on disk (SPEC 7): its files and ``summary.json``.
+"""What one attack run leaves on disk (docs/design.md, Run folders): its files and ``summary.json``.
 
 The folder is written through :func:`.files.write_folder_atomically` (a hidden staging
 folder renamed into place once every file is complete), so an interrupted export leaves no

@@ -119,9 +119,14 @@ def load_attack_inputs(
     mask_class: int | None = None,
     slice_index: int | None = None,
     axis: int | None = None,
+    model_overrides: dict | None = None,
 ) -> AttackInputs:
+    """Read and check everything an attack needs; ``model_overrides`` are sidecar fields given on
+    the command line or recorded by a run (``input_size``, ``input_policy``); ``slice_index`` and
+    ``axis`` pick a DICOM frame or NIfTI slice."""
     image = read_image(image_path, slice_index=slice_index, axis=axis)
-    model = load_model(model_path, trust_pickle=trust_model, device=device, precision=precision)
+    model = load_model(model_path, trust_pickle=trust_model, device=device, precision=precision,
+                       overrides=model_overrides)
     feed_image_units(model, image)
     check_image_fits(model, image)
     height, width = image.height, image.width

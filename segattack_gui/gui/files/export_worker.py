@@ -1,4 +1,4 @@
-"""Export the document's last run to a folder (SPEC 7) off the GUI thread.
+"""Export the document's last run to a folder (docs/design.md, Run folders) off the GUI thread.
 
 The files are exactly the CLI's (``io.export.export_run``, atomic: a temporary folder
 renamed at the end), plus ``iterations.gif`` from the frames the GUI kept. Writing PNGs,

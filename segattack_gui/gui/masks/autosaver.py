@@ -1,4 +1,4 @@
-"""Autosave the painted target and region, and offer them back after a crash (SPEC 5).
+"""Autosave the painted target and region, and offer them back after a crash (docs/design.md, Target masks and the canvas).
 
 Every edit (a stroke, a transform, a predicted target) schedules a save a few seconds
 later; the save itself (``io.autosave``: compressed, atomic) runs off the GUI thread.

@@ -1,6 +1,6 @@
 """The last run in numbers: how it ended and its final metrics, float and as the exported 8-bit PNG.
 
-8-bit rounding can undo a small perturbation (SPEC 3), so the summary shows both the
+8-bit rounding can undo a small perturbation (docs/design.md, Attacks), so the summary shows both the
 float adversarial's scores and those of its rounded PNG side by side, under a caption
 that says which is which; a researcher sees at once whether the exported image still
 fools the model. Values wrap rather than widen the narrow Controls dock.
