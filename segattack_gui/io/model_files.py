@@ -33,14 +33,24 @@ from ..core.models import (
     resolve_device,
 )
 from ..errors import SegAttackError, first_line
+from .exported import is_exported_program, load_exported_program
 from .files import recorded_path
-from .hashing import sha256_file
+from .hashing import model_sha256
+from .importable import is_import_name, resolve_import_name
+from .model_folders import (
+    bundle_consent_reason,
+    folder_kind,
+    is_nnunet_checkpoint,
+    load_bundle,
+    load_nnunet,
+    load_pretrained_folder,
+    nnunet_consent_reason,
+)
+from .weights import is_safetensors, load_weights, state_dict_of
 
 log = logging.getLogger(__name__)
 
-ModelKind = Literal["torchscript", "state_dict", "pickle"]
-
-_STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
+ModelKind = Literal["torchscript", "state_dict", "pickle", "export", "nnunet", "monai_bundle", "pretrained"]
 
 
 @dataclass(frozen=True)
@@ -161,11 +171,24 @@ def _spec_from_dict(values: dict, source) -> ModelSpec:
         fail('"size_multiple" must be a positive whole number (e.g. 16 for a U-Net with four poolings)')
     if spec_values.get("input_policy", "pad") not in ("pad", "resize", "tile"):
         fail('"input_policy" must be "pad", "resize" or "tile"')
-    if spec_values.get("output", "logits") not in ("logits", "sigmoid"):
-        fail('"output" must be "logits" or "sigmoid"')
+    if spec_values.get("output", "logits") not in ("logits", "sigmoid", "probabilities"):
+        fail('"output" must be "logits", "sigmoid" or "probabilities"')
+    if spec_values.get("output_key") is not None and not isinstance(spec_values["output_key"], str):
+        fail('"output_key" must be text: the key of the model\'s output dict that holds the logits')
+    if spec_values.get("output_index") is not None:
+        index = spec_values["output_index"]
+        index = [index] if isinstance(index, int) and not isinstance(index, bool) else index
+        if not isinstance(index, list) or not index or not all(
+                isinstance(i, int) and not isinstance(i, bool) for i in index):
+            fail('"output_index" must be a whole number or a list of them (indices into the output\'s tuples)')
+        spec_values["output_index"] = tuple(index)
+    if spec_values.get("output_alignment", "auto") not in ("auto", "crop", "upsample"):
+        fail('"output_alignment" must be "auto", "crop" or "upsample"')
     architecture = spec_values.get("architecture")
-    if architecture is not None and (not isinstance(architecture, str) or architecture not in ARCHITECTURES):
-        fail(f'unknown "architecture" {architecture!r} (built in: {", ".join(ARCHITECTURES)})')
+    if architecture is not None and (not isinstance(architecture, str) or not (
+            architecture in ARCHITECTURES or is_import_name(architecture))):
+        fail(f'unknown "architecture" {architecture!r} (built in: {", ".join(ARCHITECTURES)}; or an importable '
+             '"package.module:Callable")')
     if not isinstance(spec_values.get("architecture_args", {}), dict):
         fail('"architecture_args" must be a JSON object of keyword arguments')
     if not isinstance(spec_values.get("description", ""), str):
@@ -188,20 +211,23 @@ def _names_globals(path: Path) -> bool:
 
 
 def inspect_model_file(path: Path) -> ModelKind:
-    """Tell the kind of a model file without running code from it."""
+    """Tell the kind of a model file or folder without running code from it."""
     path = Path(path)
+    if path.is_dir():
+        return folder_kind(path)
     if not path.is_file():
         raise SegAttackError(path, "no such model file")
+    if is_safetensors(path):
+        return "state_dict"
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
         if any(name.endswith("constants.pkl") or "/code/" in name for name in names):
             return "torchscript"
+        if is_exported_program(path):
+            return "export"
     try:
-        with warnings.catch_warnings():  # the safe unpickler warns about newer pickle protocols
-            warnings.simplefilter("ignore", UserWarning)
-            torch.load(path, map_location="cpu", weights_only=True)
-        return "state_dict"
+        contents = load_weights(path)
     except pickle.UnpicklingError as error:
         # The safe unpickler refused it: a pickled model if the bytes form a pickle stream
         # that names globals (classes, functions), otherwise no PyTorch file at all.
@@ -210,9 +236,34 @@ def inspect_model_file(path: Path) -> ModelKind:
         if "unsupported global" in str(error).lower() or _names_globals(path):
             return "pickle"
         raise SegAttackError(path, "is not a PyTorch model file (it cannot be unpickled)") from None
+    except SegAttackError:
+        raise
     except Exception:  # torch raises several types for foreign files; one wording for them all
         log.info("%s could not be read as a PyTorch file", path, exc_info=True)
         raise SegAttackError(path, "is not a PyTorch model file (it cannot be unpickled)") from None
+    return "nnunet" if is_nnunet_checkpoint(contents) else "state_dict"
+
+
+def consent_reason(path: Path, kind: ModelKind | None = None, sidecar: Path | None = None) -> str | None:
+    """Why loading ``path`` would run code that is not PyTorch's own (None: it would not).
+
+    A pickle runs its code when unpickled; building an architecture by import name, a MONAI
+    bundle whose config holds expressions or foreign classes, or an nnU-Net plan naming a
+    network outside nnU-Net's own library import and run code the user should trust.
+    """
+    path = Path(path)
+    kind = kind or inspect_model_file(path)
+    if kind == "pickle":
+        return "is a pickled model, which runs code from the file when loaded"
+    if kind == "state_dict":
+        spec = read_sidecar(sidecar or find_sidecar(path))
+        if spec.architecture and spec.architecture not in ARCHITECTURES:
+            return f'names the architecture "{spec.architecture}", which imports and runs that module\'s code'
+    if kind == "monai_bundle":
+        return bundle_consent_reason(path)
+    if kind == "nnunet":
+        return nnunet_consent_reason(path)
+    return None
 
 
 def load_model(
@@ -223,34 +274,24 @@ def load_model(
     precision: Precision = "fp32",
     sidecar: Path | None = None,
     overrides: dict | None = None,
+    fold: int | None = None,
 ) -> LoadedModel:
-    """Load ``path`` with its sidecar into an adapter on ``device``."""
+    """Load ``path`` (a file or a library's model folder) with its sidecar into an adapter on ``device``.
+
+    ``trust_pickle``: consent to run code (a pickle, an architecture by import name, ...);
+    ``fold``: one fold of an nnU-Net trained-model folder (default: every fold present, ensembled).
+    """
     path = Path(path)
     kind = inspect_model_file(path)
     sidecar = sidecar or find_sidecar(path)
     spec, sidecar_sha256 = _read_sidecar(sidecar, overrides)
     target_device = resolve_device(device)
-    if kind == "torchscript":
-        try:
-            with warnings.catch_warnings():  # torch >= 2.10 flags TorchScript as deprecated
-                warnings.simplefilter("ignore", DeprecationWarning)
-                model = torch.jit.load(str(path), map_location="cpu")
-        except Exception as error:
-            raise SegAttackError(path, f"is not a loadable TorchScript archive ({error})") from None
-    elif kind == "pickle":
-        if not trust_pickle:
-            raise SegAttackError(
-                path, "is a pickled model, which runs code from the file when loaded; "
-                "pass --trust-model if you trust its source"
-            )
-        try:
-            model = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as error:  # e.g. the model's class cannot be imported here
-            raise SegAttackError(path, f"cannot be unpickled ({type(error).__name__}: {first_line(error)})") from None
-        if isinstance(model, dict):
-            model = _from_state_dict(path, model, spec)
-    else:
-        model = _from_state_dict(path, torch.load(path, map_location="cpu", weights_only=True), spec)
+    if fold is not None and kind != "nnunet":
+        raise SegAttackError("--fold", f"is for nnU-Net trained-model folders; {path.name} is a {kind} model")
+    reason = consent_reason(path, kind, sidecar)
+    if reason and not trust_pickle:
+        raise SegAttackError(path, f"{reason}; pass --trust-model if you trust its source")
+    model, spec = _build_model(path, kind, spec, fold)
     if not isinstance(model, nn.Module):
         raise SegAttackError(path, f"holds a {type(model).__name__}, not a model")
     multiple = getattr(model, "size_multiple", None)  # e.g. a U-Net's 2**poolings
@@ -260,7 +301,38 @@ def load_model(
                            channels_last=channels_last_pays(target_device))
     if not spec.classes_given:
         adapter = _with_counted_classes(adapter)
-    return LoadedModel(adapter, path, sha256_file(path), kind, sidecar, sidecar_sha256)
+    return LoadedModel(adapter, path, model_sha256(path), kind, sidecar, sidecar_sha256)
+
+
+def _build_model(path: Path, kind: ModelKind, spec: ModelSpec, fold: int | None) -> tuple[nn.Module, ModelSpec]:
+    """The network a file or folder of ``kind`` holds, and the spec with what the file itself says."""
+    if kind == "torchscript":
+        try:
+            with warnings.catch_warnings():  # torch >= 2.10 flags TorchScript as deprecated
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return torch.jit.load(str(path), map_location="cpu"), spec
+        except Exception as error:
+            raise SegAttackError(path, f"is not a loadable TorchScript archive ({error})") from None
+    if kind == "export":
+        model, size, channels = load_exported_program(path)
+        if spec.input_size is None and size is not None:
+            spec = replace(spec, input_size=size)
+        if spec.in_channels is None and channels:
+            spec = replace(spec, in_channels=channels)
+        return model, spec
+    if kind == "pickle":
+        try:
+            model = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as error:  # e.g. the model's class cannot be imported here
+            raise SegAttackError(path, f"cannot be unpickled ({type(error).__name__}: {first_line(error)})") from None
+        return (_from_state_dict(path, model, spec) if isinstance(model, dict) else model), spec
+    if kind == "nnunet":
+        return load_nnunet(path, spec, fold)
+    if kind == "monai_bundle":
+        return load_bundle(path, spec)
+    if kind == "pretrained":
+        return load_pretrained_folder(path, spec)
+    return _from_state_dict(path, load_weights(path), spec), spec
 
 
 def _with_counted_classes(adapter: ModelAdapter) -> ModelAdapter:
@@ -283,25 +355,27 @@ def _with_counted_classes(adapter: ModelAdapter) -> ModelAdapter:
                         precision=adapter.precision, channels_last=adapter.channels_last)
 
 
-def _from_state_dict(path: Path, state, spec: ModelSpec) -> nn.Module:
-    if isinstance(state, dict):
-        for key in _STATE_DICT_KEYS:
-            if isinstance(state.get(key), dict):
-                state = state[key]
-                break
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise SegAttackError(path, "is neither a model nor a state dict of tensors")
+def _from_state_dict(path: Path, contents, spec: ModelSpec) -> nn.Module:
+    state = state_dict_of(path, contents)
     if spec.architecture is None:
         raise SegAttackError(
-            path, 'is a state dict; name its "architecture" in the sidecar '
-            f"(built in: {', '.join(ARCHITECTURES)})"
+            path, "is a state dict (weights without the network); name its network in a sidecar beside it: "
+            f'"architecture": one built in ({", ".join(ARCHITECTURES)}) or an importable "package.module:Callable" '
+            '(e.g. "monai.networks.nets:UNet", with --trust-model) plus its "architecture_args"; or save the whole '
+            "model with torch.export (.pt2) or TorchScript, which load as they are"
         )
     arguments = dict(spec.architecture_args)
-    arguments.setdefault("num_classes", spec.num_classes)
     try:
-        model = build_architecture(spec.architecture, **arguments)
+        if spec.architecture in ARCHITECTURES:
+            arguments.setdefault("num_classes", spec.num_classes)
+            model = build_architecture(spec.architecture, **arguments)
+        else:
+            model = resolve_import_name(spec.architecture, path)(**arguments)
+        if not isinstance(model, nn.Module):
+            raise SegAttackError(path, f'the "architecture" {spec.architecture!r} returned a '
+                                       f"{type(model).__name__}, not a network")
         model.load_state_dict(state)
-    except (RuntimeError, TypeError, ValueError) as error:
+    except (RuntimeError, TypeError, ValueError, KeyError) as error:
         detail = first_line(error) or type(error).__name__
         raise SegAttackError(path, f"does not fit the {spec.architecture!r} architecture ({detail})") from None
     return model
@@ -315,4 +389,7 @@ def check_model_fits(loaded: LoadedModel, image_height: int, image_width: int) -
         raise SegAttackError(loaded.path, str(error)) from None
     except Exception as error:  # the model's own code failed on this size: a problem of the model file
         detail = first_line(error) or type(error).__name__
-        raise SegAttackError(loaded.path, f"fails on a {image_height}x{image_width} image ({detail})") from None
+        spec = loaded.adapter.spec
+        hint = ("" if spec.input_size else '; if it takes one input size only, give it as "input_size" [height, '
+                'width] in the sidecar, with "input_policy" "pad", "resize" or "tile" for other image sizes')
+        raise SegAttackError(loaded.path, f"fails on a {image_height}x{image_width} image ({detail}){hint}") from None

@@ -23,11 +23,11 @@ from PySide6.QtCore import QObject, QSettings, Signal
 
 from ...core.models import ModelAdapter, channels_last_pays
 from ...errors import SegAttackError
-from ...io.hashing import sha256_file
+from ...io.hashing import model_sha256
 from ...io.images import LoadedImage, read_image
 from ...io.inputs import check_image_fits
 from ...io.masks import read_mask
-from ...io.model_files import LoadedModel, inspect_model_file, load_model
+from ...io.model_files import LoadedModel, consent_reason, inspect_model_file, load_model
 from ..background import JobFailed, TaskQueue
 from ..document import AttackDocument
 
@@ -70,6 +70,7 @@ class DocumentLoader(QObject):
         self.device = "cpu"
         self.precision = "fp32"  # models load and move with the panel's device and precision
         self.ask_consent: Callable[[Path, str], bool] = lambda path, sha256: False
+        self.consent_reason = ""  # why the model asking for consent runs code (io.model_files.consent_reason)
         self.selected_label: Callable[[], int] = lambda: 1  # the class a binary target mask marks
 
     @property
@@ -122,16 +123,18 @@ class DocumentLoader(QObject):
         path = Path(path)
 
         def inspect():
-            return inspect_model_file(path), sha256_file(path)
+            kind = inspect_model_file(path)
+            return model_sha256(path), consent_reason(path, kind)
 
         def inspected(result) -> None:
-            kind, sha256 = result
+            sha256, reason = result
             trust = False
-            if kind == "pickle":
+            if reason:
+                self.consent_reason = reason  # what the consent question says
                 with self.tasks.held():
                     trust = self._trusted(sha256) or self.ask_consent(path, sha256)
                 if not trust:
-                    self.message.emit(f"Did not load {path.name}: a pickled model needs your consent")
+                    self.message.emit(f"Did not load {path.name}: it {reason}, which needs your consent")
                     return
                 self._remember_trust(sha256)
             self.tasks.submit(f"load model {path.name}", lambda: self._load_job(path, trust), self._model_done,
