@@ -114,9 +114,11 @@ def attack_command(arguments: argparse.Namespace) -> int:
         inputs = load_attack_inputs(model_path, image_path, target_path, arguments.region,
                                     trust_model=arguments.trust_model, device=arguments.device,
                                     precision=arguments.precision, mask_threshold=arguments.mask_threshold,
-                                    mask_class=arguments.mask_class)
+                                    mask_class=arguments.mask_class, fold=arguments.fold)
     except ValueError as error:  # e.g. CUDA asked for but absent
         raise SegAttackError("--device", str(error)) from None
+    for warning in inputs.warnings:
+        warn(warning)
     result, frames = run_one(inputs, attack, model_path, quiet=arguments.quiet, keep_frames=arguments.gif)
     export_run(result, out, inputs.provenance(), inputs.colors, frames if arguments.gif else None)
     print_outcome(result, out)
@@ -146,7 +148,7 @@ def rerun_command(arguments: argparse.Namespace) -> int:
     try:
         inputs = load_attack_inputs(model_path, image_path, record.target_file, record.region_file,
                                     trust_model=arguments.trust_model, device=arguments.device or recorded_device,
-                                    precision=summary.get("precision", "fp32"))
+                                    precision=summary.get("precision", "fp32"), fold=summary.get("model_fold"))
     except ValueError as error:  # a device this machine lacks
         if arguments.device:
             raise SegAttackError("--device", str(error)) from None
@@ -202,7 +204,8 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
     try:
         pairs = make_pairs(arguments.images, arguments.masks, arguments.targets, arguments.pairing, seed)
         model = load_model(arguments.model, trust_pickle=arguments.trust_model,
-                           device=team.device if team else arguments.device, precision=arguments.precision)
+                           device=team.device if team else arguments.device, precision=arguments.precision,
+                           fold=arguments.fold)
     except ValueError as error:
         raise SegAttackError("--device", str(error)) from None
     from tqdm import tqdm
@@ -259,7 +262,7 @@ def universal_command(arguments: argparse.Namespace) -> int:
     images = list_images(arguments.images)
     try:
         model = load_model(arguments.model, trust_pickle=arguments.trust_model, device=arguments.device,
-                           precision=arguments.precision)
+                           precision=arguments.precision, fold=arguments.fold)
     except ValueError as error:
         raise SegAttackError("--device", str(error)) from None
     summary = run_universal(model, images, arguments.target, config, arguments.holdout, out,

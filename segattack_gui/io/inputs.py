@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.misfeed import misfeed_warnings
 from ..errors import SegAttackError
 from .export import Provenance
 from .files import recorded_path
@@ -27,6 +28,8 @@ class AttackInputs:
     image: LoadedImage
     target: MaskFile
     region: MaskFile | None
+    warnings: tuple[str, ...] = ()
+    """Signs that the model is fed otherwise than it was trained (:mod:`..core.misfeed`)."""
 
     @property
     def colors(self) -> list[tuple[int, int, int]]:
@@ -35,8 +38,10 @@ class AttackInputs:
     def provenance(self, **extra) -> Provenance:
         """Where every input came from, with its SHA-256, for the run's ``summary.json``."""
         region = self.region
+        model = {**self.model.provenance(),
+                 "output_rule": self.model.adapter.output_rule(self.image.height, self.image.width)}
         return Provenance(
-            **self.model.provenance(),
+            **model, warnings=self.warnings,
             image_path=recorded_path(self.image.path), image_sha256=self.image.sha256,
             image_conversion=self.image.conversion,
             target_path=recorded_path(self.target.path), target_rule=self.target.rule, target_sha256=self.target.sha256,
@@ -83,9 +88,10 @@ def load_attack_inputs(
     precision: str = "fp32",
     mask_threshold: int = 20,
     mask_class: int | None = None,
+    fold: int | None = None,
 ) -> AttackInputs:
     image = read_image(image_path)
-    model = load_model(model_path, trust_pickle=trust_model, device=device, precision=precision)
+    model = load_model(model_path, trust_pickle=trust_model, device=device, precision=precision, fold=fold)
     check_image_fits(model, image)
     height, width = image.height, image.width
     target = read_target(model, target_path, (height, width), mask_threshold, mask_class)
@@ -94,4 +100,5 @@ def load_attack_inputs(
         region = read_mask(region_path, num_classes=2, expected_shape=(height, width), threshold=mask_threshold)
         if not np.any(region.class_ids):
             raise SegAttackError(region_path, "the perturbation region is empty: no pixel may change")
-    return AttackInputs(model, image, target, region)
+    return AttackInputs(model, image, target, region,
+                        tuple(misfeed_warnings(model.adapter, image.pixels, target.class_ids)))

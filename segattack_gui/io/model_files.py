@@ -62,11 +62,14 @@ class LoadedModel:
     sidecar_path: Path | None
     sidecar_sha256: str | None = None
     """Of the sidecar's bytes as read: its normalisation and output type decide the numbers too."""
+    fold: int | None = None
+    """The one nnU-Net fold loaded (None: every fold present, or not an nnU-Net model)."""
 
     def provenance(self) -> dict:
         """The model's part of a run's provenance (``summary.json``), so a run can be repeated."""
         return {"model_path": recorded_path(self.path), "model_sha256": self.sha256,
-                "sidecar_path": recorded_path(self.sidecar_path), "sidecar_sha256": self.sidecar_sha256}
+                "sidecar_path": recorded_path(self.sidecar_path), "sidecar_sha256": self.sidecar_sha256,
+                "model_kind": self.kind, "model_fold": self.fold, "output_rule": self.adapter.last_output_rule}
 
 
 def find_sidecar(model_path: Path) -> Path | None:
@@ -301,7 +304,7 @@ def load_model(
                            channels_last=channels_last_pays(target_device))
     if not spec.classes_given:
         adapter = _with_counted_classes(adapter)
-    return LoadedModel(adapter, path, model_sha256(path), kind, sidecar, sidecar_sha256)
+    return LoadedModel(adapter, path, model_sha256(path), kind, sidecar, sidecar_sha256, fold)
 
 
 def _build_model(path: Path, kind: ModelKind, spec: ModelSpec, fold: int | None) -> tuple[nn.Module, ModelSpec]:
