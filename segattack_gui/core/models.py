@@ -49,6 +49,8 @@ class ModelSpec:
     output_alignment: Literal["auto", "crop", "upsample"] = "auto"
     """How a smaller output lies on the input; ``auto``: see :func:`.outputs.alignment_rule`."""
     in_channels: int | None = None
+    value_range: tuple[float, float] | None = None
+    """The values [0, 1] stands for, for models that normalise raw values themselves (nnU-Net: 0-255)."""
     architecture: str | None = None
     architecture_args: dict = field(default_factory=dict)
     description: str = ""

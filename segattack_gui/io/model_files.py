@@ -154,6 +154,12 @@ def _spec_from_dict(values: dict, source) -> ModelSpec:
     channels = spec_values.get("in_channels")
     if channels is not None and any(length not in (1, channels) for length in lengths.values()):
         fail(f'"mean"/"std" give {max(lengths.values())} values but "in_channels" is {channels}')
+    if spec_values.get("value_range") is not None:
+        value_range = spec_values["value_range"]
+        if not (isinstance(value_range, list) and len(value_range) == 2 and all(_is_number(v) for v in value_range)
+                and value_range[0] < value_range[1]):
+            fail('"value_range" must be [low, high], the image values that 0 and 1 stand for')
+        spec_values["value_range"] = (float(value_range[0]), float(value_range[1]))
     if spec_values.get("colors") is not None:
         colors = spec_values["colors"]
         if not isinstance(colors, list) or len(colors) != len(classes) or not all(
