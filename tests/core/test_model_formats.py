@@ -184,3 +184,70 @@ def test_a_monai_unet_state_dict_by_import_name(tmp_path):
 def test_an_unknown_folder_says_which_folders_load(tmp_path):
     with pytest.raises(SegAttackError, match="nnU-Net trained-model folder"):
         load_model(tmp_path, device="cpu")
+
+
+# ---------------------------------------------------------------- save_pretrained folders
+def _library_or_skip(module: str, extra: str):
+    try:
+        return __import__(module)
+    except Exception as error:  # smp and transformers import torchvision, a CUDA build here that fails with CPU torch
+        pytest.skip(f"{module} cannot be imported here ({type(error).__name__}); "
+                    f'install "segattack[{extra}]" with a torchvision that matches torch')
+
+
+def _pretrained_folder(folder, config: dict):
+    from safetensors.torch import save_file
+
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(config))
+    save_file({"weight": torch.zeros(1)}, str(folder / "model.safetensors"))
+    return folder
+
+
+def test_a_save_pretrained_folder_without_its_library_is_one_line_naming_the_extra(tmp_path, monkeypatch):
+    import importlib
+
+    real = importlib.import_module
+
+    def missing(name, *args):
+        top = name.split(".")[0]
+        if top in ("transformers", "segmentation_models_pytorch"):
+            raise ImportError(f"No module named {top!r}", name=top)
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", missing)
+    hugging_face = _pretrained_folder(tmp_path / "hf", {"architectures": ["SegformerForSemanticSegmentation"]})
+    assert inspect_model_file(hugging_face) == "pretrained"
+    with pytest.raises(SegAttackError, match=r'pip install "segattack\[huggingface\]"'):
+        load_model(hugging_face, device="cpu")
+    smp_folder = _pretrained_folder(tmp_path / "smp", {"_model_class": "Unet", "encoder_name": "resnet18"})
+    with pytest.raises(SegAttackError, match=r'pip install "segattack\[smp\]"'):
+        load_model(smp_folder, device="cpu")
+
+
+def test_a_hugging_face_segformer_folder_loads_with_its_labels_and_quarter_logits(tmp_path):
+    transformers = _library_or_skip("transformers", "huggingface")
+    config = transformers.SegformerConfig(
+        num_channels=3, num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[8, 16],
+        patch_sizes=[7, 3], strides=[4, 2], num_attention_heads=[1, 1], mlp_ratios=[2, 2], decoder_hidden_size=16,
+        num_labels=3, id2label={0: "background", 1: "disc", 2: "cup"}, label2id={"background": 0, "disc": 1, "cup": 2})
+    torch.manual_seed(0)
+    model = transformers.SegformerForSemanticSegmentation(config).eval()
+    model.save_pretrained(tmp_path / "segformer")
+    loaded = load_model(tmp_path / "segformer", device="cpu")
+    assert loaded.adapter.class_names == ("background", "disc", "cup")
+    pixels = _image(9, (64, 64), 3)
+    with torch.no_grad():
+        logits = model(pixel_values=torch.tensor(pixels).permute(2, 0, 1)[None]).logits
+        expected = torch.nn.functional.interpolate(logits, size=(64, 64), mode="bilinear").argmax(1)[0].numpy()
+    np.testing.assert_array_equal(_predict(loaded, pixels), expected)
+
+
+def test_an_smp_folder_loads_through_from_pretrained(tmp_path):
+    smp = _library_or_skip("segmentation_models_pytorch", "smp")
+    torch.manual_seed(0)
+    model = smp.Unet("resnet18", encoder_weights=None, in_channels=3, classes=2).eval()
+    model.save_pretrained(str(tmp_path / "smp"))
+    loaded = load_model(tmp_path / "smp", device="cpu")
+    pixels = _image(10, (64, 64), 3)
+    np.testing.assert_array_equal(_predict(loaded, pixels), _reference(model, pixels))
