@@ -24,8 +24,9 @@ def one_class_warning(prediction: np.ndarray, target_on_grid: np.ndarray, class_
         return None
     name = class_names[dominant] if dominant < len(class_names) else f"class {dominant}"
     return (f"the clean prediction is {name!r} on {share:.1%} of the output grid while the target holds other "
-            "classes: is the model fed as it was trained? Check the sidecar's \"mean\"/\"std\" (e.g. ImageNet's "
-            "[0.485, 0.456, 0.406]/[0.229, 0.224, 0.225]) and \"in_channels\"")
+            "classes; unless the image really shows nothing else, the model may be fed otherwise than it was "
+            "trained: check the sidecar's \"mean\"/\"std\" (ImageNet's: [0.485, 0.456, 0.406]/[0.229, 0.224, "
+            "0.225]) and \"in_channels\"")
 
 
 def channel_warning(image_channels: int, model_channels: int) -> str | None:

@@ -10,12 +10,12 @@ from segattack_gui.io.model_files import inspect_model_file, load_model
 
 nnunetv2 = pytest.importorskip("nnunetv2", reason="nnU-Net tests need the nnunet extra (installed by .ci/run)")
 
-from .nnunet_fixture import disc_image, make_trained_model_folder  # noqa: E402
+from .nnunet_fixture import disc_image  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def trained_folder(tmp_path_factory):
-    return make_trained_model_folder(tmp_path_factory.mktemp("nnunet") / "Dataset999_Discs" / "nnUNetTrainer__2d")
+@pytest.fixture
+def trained_folder(nnunet_folder):
+    return nnunet_folder
 
 
 def _nnunet_prediction(folder, image: np.ndarray, folds) -> np.ndarray:
