@@ -7,7 +7,7 @@ predictor (pixels equal, and mean Dice over the classes either holds), and the I
 ASMA reaches towards a target with the disc moved, with the published steps (tau 1e-7,
 beta 1e-6) and with the demo's (tau 5e-5, beta 5e-4), 300 iterations, CPU.
 
-    PYTHONPATH=. python3 scripts/model_formats_table.py      # a few minutes on 2 cores
+    PYTHONPATH=. python3 scripts/model_formats_table.py [WORD ...]   # rows whose format holds a WORD
 """
 
 from __future__ import annotations
@@ -158,7 +158,10 @@ def main() -> None:
         print("| library | save format | what the user adds | clean agreement with the library's predictor "
               "| ASMA IoU (published steps) | ASMA IoU (demo steps) |")
         print("|---|---|---|---|---|---|")
+        wanted = sys.argv[1:]
         for library, save_format, _, adds, loaded, theirs, predictor in rows(folder):
+            if wanted and not any(word in save_format for word in wanted):
+                continue
             ours = loaded.adapter.predict(loaded.adapter.to_device(pixels[..., None]))[0].numpy()
             published = attack_iou(loaded, pixels, target, 1e-7, 1e-6)
             demo = attack_iou(loaded, pixels, target, 5e-5, 5e-4)

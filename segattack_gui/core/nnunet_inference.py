@@ -67,7 +67,7 @@ def window_starts(length: int, window: int, step_fraction: float) -> list[int]:
         return [0]
     count = math.ceil((length - window) / (window * step_fraction)) + 1
     spacing = (length - window) / (count - 1)
-    return [int(round(spacing * index)) for index in range(count)]
+    return [round(spacing * index) for index in range(count)]
 
 
 def gaussian_weights(size: tuple[int, int], device, sigma_scale: float = 1 / 8) -> torch.Tensor:

@@ -47,7 +47,7 @@ def _is_model_output(output) -> bool:
 
 def _member(output, key: str):
     if isinstance(output, dict) or _is_model_output(output):
-        if key in output.keys():
+        if key in output:
             return output[key]
         raise ModelOutputError(f'the model\'s output has no key "{key}" (the sidecar\'s "output_key"; keys: '
                                f"{', '.join(map(str, output.keys()))})")

@@ -50,5 +50,5 @@ def model_sha256(path: str | os.PathLike) -> str:
         return sha256_file(path)
     digest = hashlib.sha256()
     for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_file(file)}\n".encode("utf-8"))
+        digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_file(file)}\n".encode())
     return digest.hexdigest()

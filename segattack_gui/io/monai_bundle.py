@@ -64,7 +64,7 @@ def _strings(value):
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
-        for key, member in value.items():
+        for member in value.values():
             yield from _strings(member)
     elif isinstance(value, list):
         for member in value:

@@ -16,7 +16,11 @@ from pathlib import Path
 from torch import nn
 
 from ..core.models import ModelSpec
-from ..core.nnunet_inference import NORMALISATIONS, ChannelNormalisation, NnUNetPrediction
+from ..core.nnunet_inference import (
+    NORMALISATIONS,
+    ChannelNormalisation,
+    NnUNetPrediction,
+)
 from ..errors import SegAttackError, first_line
 from .importable import import_library
 from .weights import load_weights

@@ -10,7 +10,7 @@ from segattack_gui.io.model_files import inspect_model_file, load_model
 
 nnunetv2 = pytest.importorskip("nnunetv2", reason="nnU-Net tests need the nnunet extra (installed by .ci/run)")
 
-from .nnunet_fixture import disc_image  # noqa: E402
+from .nnunet_fixture import disc_image
 
 
 @pytest.fixture
@@ -82,7 +82,9 @@ def test_the_z_score_is_computed_on_the_image_being_attacked(trained_folder):
 
 
 def test_ct_normalisation_matches_nnunet():
-    from nnunetv2.preprocessing.normalization.default_normalization_schemes import CTNormalization
+    from nnunetv2.preprocessing.normalization.default_normalization_schemes import (
+        CTNormalization,
+    )
 
     properties = {"mean": 40.0, "std": 120.0, "percentile_00_5": -100.0, "percentile_99_5": 300.0}
     raw = torch.linspace(-500, 700, 64).view(8, 8)
@@ -92,7 +94,9 @@ def test_ct_normalisation_matches_nnunet():
 
 
 def test_patch_starts_follow_nnunet():
-    from nnunetv2.inference.sliding_window_prediction import compute_steps_for_sliding_window
+    from nnunetv2.inference.sliding_window_prediction import (
+        compute_steps_for_sliding_window,
+    )
 
     for length, window in ((61, 32), (75, 32), (32, 32), (200, 48), (513, 128)):
         assert window_starts(length, window, 0.5) == compute_steps_for_sliding_window((length,), (window,), 0.5)[0]

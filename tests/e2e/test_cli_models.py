@@ -104,5 +104,8 @@ def test_an_nnunet_folder_through_the_command_line(nnunet_folder, tmp_path, caps
     assert summary["model_kind"] == "nnunet" and summary["model_fold"] == 0
     assert summary["classes"] == ["background", "disc", "core"]
     assert summary["iterations_run"] == 5
+    capsys.readouterr()
+    assert main(["rerun", str(tmp_path / "run"), "--quiet"]) == 0  # the folder and its fold, as recorded
+    assert "model" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["attack", "--fold", "x"])
