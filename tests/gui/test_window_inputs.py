@@ -63,7 +63,9 @@ def drop(window, paths, modifiers=Qt.KeyboardModifier.NoModifier):
 
 
 def test_file_kinds_by_extension(tmp_path):
+    (tmp_path / "nnUNetTrainer__2d").mkdir()  # a model folder: the loader tells which library's
     for name, kind in (("m.pt", "model"), ("m.PTH", "model"), ("m.ts", "model"), ("m.jit", "model"),
+                       ("m.pt2", "model"), ("m.safetensors", "model"), ("nnUNetTrainer__2d", "model"),
                        ("i.png", "image"), ("i.TIF", "image"), ("i.jpeg", "image"), ("i.bmp", "image"),
                        ("notes.txt", None)):
         assert file_kind(tmp_path / name) == kind, name
