@@ -94,6 +94,7 @@ def class_names(dataset: dict, source: Path) -> tuple[str, ...]:
     labels = dataset.get("labels")
     if not isinstance(labels, dict) or not labels:
         raise SegAttackError(source, "dataset.json has no labels")
+    labels = {name: value for name, value in labels.items() if name != "ignore"}  # not predicted: no output channel
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in labels.values()):
         raise SegAttackError(source, "is a region-based nnU-Net model (labels with lists of values); SegAttack "
                                      "attacks models with one class per label")

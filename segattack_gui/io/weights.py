@@ -42,9 +42,22 @@ def load_weights(path: Path):
             return safetensors_torch.load_file(str(path), device="cpu")
         except Exception as error:
             raise SegAttackError(path, f"is not a readable safetensors file ({first_line(error)})") from None
-    with warnings.catch_warnings():  # the safe unpickler warns about newer pickle protocols
-        warnings.simplefilter("ignore", UserWarning)
+    with warnings.catch_warnings(), torch.serialization.safe_globals(numpy_scalar_globals()):
+        warnings.simplefilter("ignore", UserWarning)  # the safe unpickler warns about newer pickle protocols
         return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def numpy_scalar_globals() -> list:
+    """What a checkpoint needs to hold NumPy scalars (nnU-Net logs its Dice as ``np.float64``): the
+    scalar constructor and the dtypes. They rebuild numbers from bytes and run no other code."""
+    import numpy as np
+
+    try:
+        from numpy._core.multiarray import scalar
+    except ImportError:  # NumPy 1
+        from numpy.core.multiarray import scalar
+    kinds = (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8, np.bool_)
+    return [scalar, (scalar, "numpy.core.multiarray.scalar"), np.dtype, *{type(np.dtype(kind)) for kind in kinds}]
 
 
 def safetensors_metadata(path: Path) -> dict:

@@ -108,7 +108,10 @@ def make_trained_model_folder(folder: Path, folds=(0, 1), steps: int = 30,
         (folder / f"fold_{fold}").mkdir(exist_ok=True)
         torch.save({
             "network_weights": network.state_dict(), "optimizer_state": {}, "grad_scaler_state": None,
-            "logging": {"train_losses": [0.5], "ema_fg_dice": [0.5]}, "_best_ema": 0.5, "current_epoch": 1,
+            # nnU-Net logs NumPy scalars: a checkpoint must still load weights-only
+            "logging": {"train_losses": [0.5], "ema_fg_dice": [np.float64(0.5)],
+                        "dice_per_class_or_region": [[np.float64(0.4), np.float64(0.6)]]},
+            "_best_ema": np.float64(0.5), "current_epoch": 1,
             "init_args": {"plans": the_plans, "configuration": "2d", "fold": fold, "dataset_json": DATASET,
                           "device": torch.device("cpu")},
             "trainer_name": "nnUNetTrainer", "inference_allowed_mirroring_axes": (0, 1),
