@@ -3,8 +3,9 @@
 Attacks always work on images in [0, 1] of shape ``[B, C, H, W]`` on the *image grid*.
 The :class:`ModelAdapter` owns everything between that image and the logits the
 attack differentiates: channel mapping, normalisation, padding, resizing or tiling
-(:mod:`.tiling`) to the model's input size, output format (dict, one-channel sigmoid),
-and alignment of the output with the image. The result is logits ``[B, K, h, w]`` on
+(:mod:`.tiling`) to the model's input size, output format (the member of a dict, tuple or
+deep-supervision list, one-channel sigmoid, probabilities: :mod:`.outputs`), and alignment of
+the output with the image (same size, a whole-factor upsampling, a valid-convolution crop). The result is logits ``[B, K, h, w]`` on
 the *output grid*, a pixel-aligned box of the image (the whole image for same-size
 models and for tiled images, a centred crop for valid-convolution models such as the
 paper's U-Net).
