@@ -36,10 +36,22 @@ def test_a_model_predicting_one_class_against_the_target_is_a_notice_and_a_statu
     assert len([m for m in errors.messages if m.startswith("Warning:")]) == 1
 
 
-def test_an_nnunet_folder_opens_in_the_window(qtbot, window, nnunet_folder, errors):
+def test_an_nnunet_folder_opens_and_an_architecture_by_import_name_asks_first(qtbot, window, nnunet_folder, errors,
+                                                                              tmp_path, monkeypatch):
     with qtbot.waitSignal(window.loader.modelLoaded, timeout=60_000):
         window.open_model(nnunet_folder)
     wait_until_idle(qtbot, window)
     assert window.document.model.kind == "nnunet"
     assert window.document.class_names == ("background", "disc", "core")
+    asked = []
+    monkeypatch.setattr(window, "ask_pickle_consent", lambda path, sha256: asked.append(path) or True)
+    torch.save(torch.nn.Conv2d(3, 3, 1).state_dict(), tmp_path / "conv.pt")
+    (tmp_path / "conv.json").write_text(json.dumps({
+        "architecture": "torch.nn:Conv2d", "architecture_args": {"in_channels": 3, "out_channels": 3, "kernel_size": 1},
+        "classes": ["background", "disc", "cup"]}))
+    with qtbot.waitSignal(window.loader.modelLoaded, timeout=60_000):
+        window.open_model(tmp_path / "conv.pt")
+    wait_until_idle(qtbot, window)
+    assert asked == [tmp_path / "conv.pt"] and "imports and runs" in window.loader.consent_reason
+    assert window.document.model.kind == "state_dict"
     assert not [m for m in errors.messages if not m.startswith("Warning:")]
