@@ -3,11 +3,12 @@
 The network is built from the config's ``network_def`` by MONAI's own ``ConfigParser`` and gets
 the weights of ``models/model.pt`` read with ``weights_only=True``; a bundle with only
 ``models/model.ts`` loads that TorchScript archive. Class names come from
-``configs/metadata.json`` (``network_data_format.outputs.pred.channel_def``); a 2-D sliding-window
-inferer's ``roi_size`` becomes the model's ``input_size`` with the ``tile`` policy.
+``configs/metadata.json`` (``network_data_format.outputs.pred.channel_def``); a sliding-window
+inferer runs as the bundle configures it, through MONAI's own code.
 
 A config's ``$`` entries are Python expressions that MONAI evaluates, and a ``_target_`` outside
-MONAI imports foreign code: a ``network_def`` that needs either loads only with consent.
+MONAI imports foreign code: a ``network_def`` (or sliding-window ``inferer``) that needs either
+loads only with consent.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def consent_reason(folder: Path) -> str | None:
     config = _raw_config(Path(folder))
     if "network_def" not in config:
         return None  # a TorchScript-only bundle
-    parts = _network_parts(config)
+    parts = _network_parts(config) + (_network_parts(config, "inferer") if _sliding_window(config) else [])
     expressions = [text for part in parts for text in _strings(part) if text.startswith("$")]
     if expressions:
         return f"has a network_def that evaluates Python expressions ({expressions[0][:60]!r})"
@@ -143,13 +144,34 @@ def _network(folder: Path, config: dict) -> nn.Module:
     return network
 
 
-def _roi_size(config: dict) -> tuple[int, int] | None:
+def _sliding_window(config: dict) -> bool:
     inferer = config.get("inferer")
-    if isinstance(inferer, dict) and "SlidingWindow" in str(inferer.get("_target_", "")):
-        roi = inferer.get("roi_size")
-        if isinstance(roi, list) and len(roi) == 2 and all(isinstance(v, int) and v > 0 for v in roi):
-            return tuple(roi)
-    return None
+    return isinstance(inferer, dict) and "SlidingWindow" in str(inferer.get("_target_", ""))
+
+
+class BundleInference(nn.Module):
+    """The network run through the bundle's own inferer (MONAI's sliding window: overlapping
+    windows, padded where the image is smaller, averaged as MONAI averages them), which is torch
+    throughout, so the attack's gradient passes through it."""
+
+    def __init__(self, network: nn.Module, inferer):
+        super().__init__()
+        self.network = network
+        self.inferer = inferer
+
+    def forward(self, images):
+        return self.inferer(images, self.network)
+
+
+def _inferer(folder: Path):
+    bundle = import_library("monai.bundle", folder, PURPOSE)
+    parser = bundle.ConfigParser()
+    try:
+        parser.read_config(str(config_path(folder)))
+        return parser.get_parsed_content("inferer", instantiate=True)
+    except Exception as error:
+        raise SegAttackError(config_path(folder), f"its inferer cannot be built by MONAI "
+                                                  f"({type(error).__name__}: {first_line(error)})") from None
 
 
 def load_bundle(folder: Path, spec: ModelSpec) -> tuple[nn.Module, ModelSpec]:
@@ -177,7 +199,6 @@ def load_bundle(folder: Path, spec: ModelSpec) -> tuple[nn.Module, ModelSpec]:
     classes = bundle_classes(metadata)
     if classes and not spec.classes_given:
         spec = replace(spec, classes=classes, classes_given=True)
-    roi = _roi_size(config)
-    if roi and spec.input_size is None:
-        spec = replace(spec, input_size=roi, input_policy="tile")
+    if _sliding_window(config) and spec.input_size is None:
+        network = BundleInference(network, _inferer(folder))
     return network, spec

@@ -164,9 +164,18 @@ def test_a_torchscript_only_bundle_and_its_sliding_window_size(tmp_path):
     inferer = {"_target_": "SlidingWindowInferer", "roi_size": [32, 32], "sw_batch_size": 4, "overlap": 0.25}
     folder = _bundle(tmp_path / "bundle", UNET_DEF, None, scripted, inferer)
     loaded = load_model(folder, device="cpu")
-    assert loaded.adapter.spec.input_size == (32, 32) and loaded.adapter.spec.input_policy == "tile"
     pixels = _image(7, (32, 32))
     np.testing.assert_array_equal(_predict(loaded, pixels), _reference(network, pixels))
+    from monai.inferers import SlidingWindowInferer
+
+    larger = _image(8, (48, 56))  # windows overlap and average as MONAI's own inferer does
+    with torch.no_grad():
+        theirs = SlidingWindowInferer(roi_size=[32, 32], sw_batch_size=4, overlap=0.25)(
+            torch.tensor(larger).permute(2, 0, 1)[None], network).argmax(1)[0].numpy()
+    np.testing.assert_array_equal(_predict(loaded, larger), theirs)
+    image = loaded.adapter.to_device(larger).requires_grad_(True)
+    loaded.adapter.logits(image)[:, 1].sum().backward()
+    assert image.grad.abs().sum() > 0
 
 
 def test_a_monai_unet_state_dict_by_import_name(tmp_path):
