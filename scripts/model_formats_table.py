@@ -23,11 +23,11 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from segattack_gui.core.architectures import PaddedUNet  # noqa: E402
-from segattack_gui.core.attacks import create_attack  # noqa: E402
-from segattack_gui.core.runner import run_attack  # noqa: E402
-from segattack_gui.io.model_files import load_model  # noqa: E402
-from tests.core.nnunet_fixture import disc_image, make_trained_model_folder  # noqa: E402
+from segattack_gui.core.architectures import PaddedUNet
+from segattack_gui.core.attacks import create_attack
+from segattack_gui.core.runner import run_attack
+from segattack_gui.io.model_files import load_model
+from tests.core.nnunet_fixture import disc_image, make_trained_model_folder
 
 CLASSES = ["background", "disc", "core"]
 UNET_ARGS = {"spatial_dims": 2, "in_channels": 1, "out_channels": 3, "channels": [8, 16, 32], "strides": [2, 2],
@@ -68,8 +68,14 @@ def attack_iou(loaded, pixels: np.ndarray, target: np.ndarray, tau: float, beta:
     return f"{result.final['iou']:.3f}"
 
 
-def rows(folder: Path):
+def rows(folder: Path, wanted: list[str]):
     pixels, _ = disc_image(4242, 48, 56)
+    if not wanted or any(word in "trained-model folder fold_0/checkpoint_final.pth" for word in wanted):
+        yield from nnunet_rows(folder, pixels)
+    yield from other_rows(folder, pixels)
+
+
+def nnunet_rows(folder: Path, pixels: np.ndarray):
     nnunet = make_trained_model_folder(folder / "nnunet", steps=60)
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
@@ -85,6 +91,9 @@ def rows(folder: Path):
     yield ("nnU-Net v2", "fold_0/checkpoint_final.pth", {}, "nothing",
            load_model(nnunet / "fold_0" / "checkpoint_final.pth", device="cpu"), nnunet_reference((0,)),
            "nnUNetPredictor fold 0")
+
+
+def other_rows(folder: Path, pixels: np.ndarray):
 
     from monai.bundle import ConfigParser
     from monai.networks.nets import UNet
@@ -159,7 +168,7 @@ def main() -> None:
               "| ASMA IoU (published steps) | ASMA IoU (demo steps) |")
         print("|---|---|---|---|---|---|")
         wanted = sys.argv[1:]
-        for library, save_format, _, adds, loaded, theirs, predictor in rows(folder):
+        for library, save_format, _, adds, loaded, theirs, predictor in rows(folder, wanted):
             if wanted and not any(word in save_format for word in wanted):
                 continue
             ours = loaded.adapter.predict(loaded.adapter.to_device(pixels[..., None]))[0].numpy()
