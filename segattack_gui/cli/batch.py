@@ -28,6 +28,7 @@ from ..errors import SegAttackError
 from ..io.export import export_run
 from ..io.files import make_folders, remove_empty_folders, write_file_bytes
 from ..io.hashing import sha256_array
+from ..core.misfeed import misfeed_warnings
 from ..io.images import PLAIN_IMAGE_SUFFIXES, read_image
 from ..io.inputs import AttackInputs, check_image_fits, feed_shared_units, model_colors, read_target
 from ..io.model_files import LoadedModel
@@ -212,6 +213,16 @@ def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_mess
                             attack)
         return [(result, len(members)) for result in results]  # with the batch size that produced it
 
+    warnings: dict[Pair, tuple[str, ...]] = {}
+
+    def warnings_for(pair: Pair) -> tuple[str, ...]:  # once per pair, said once, recorded in every run of it
+        if pair not in warnings:
+            image, target = loaded[pair]
+            warnings[pair] = tuple(misfeed_warnings(model.adapter, image.pixels, target.class_ids))
+            for warning in warnings[pair] if on_message else ():
+                on_message(f"{pair.image.name}: {warning}")
+        return warnings[pair]
+
     for attack in attacks:
         pending = [pair for pair in pairs if not (run_folder(out, attack.name, pair) / "summary.json").is_file()]
         for group in _same_shape_groups(pending, loaded, batch_size):
@@ -219,7 +230,8 @@ def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_mess
             targets = [loaded[pair][1] for pair in group]
             outcomes = fallback.run(partial(attack_together, attack=attack), group)
             for pair, image, target, (result, together) in zip(group, images, targets, outcomes):
-                provenance = AttackInputs(model, image, target, None).provenance(batch_size=together)
+                provenance = AttackInputs(model, image, target, None, warnings_for(pair)).provenance(
+                    batch_size=together)
                 folder = run_folder(out, attack.name, pair)
                 if folder.exists() and not any(folder.iterdir()):
                     folder.rmdir()

@@ -118,10 +118,12 @@ def attack_command(arguments: argparse.Namespace) -> int:
                                     trust_model=arguments.trust_model, device=arguments.device,
                                     precision=arguments.precision, mask_threshold=arguments.mask_threshold,
                                     mask_class=arguments.mask_class, slice_index=arguments.slice,
-                                    axis=arguments.axis, model_overrides=overrides)
+                                    axis=arguments.axis, model_overrides=overrides, fold=arguments.fold)
     except ValueError as error:  # e.g. CUDA asked for but absent
         raise SegAttackError("--device", str(error)) from None
     attack.grid_levels = inputs.image.export_levels  # --quantize steps on the exported file's grid
+    for warning in inputs.warnings:
+        warn(warning)
     result, frames = run_one(inputs, attack, model_path, quiet=arguments.quiet, keep_frames=arguments.gif)
     result, files = source_outputs(result, inputs.image, inputs.model.adapter)
     provenance = inputs.provenance(**({"model_overrides": overrides} if overrides else {}))
@@ -157,7 +159,7 @@ def rerun_command(arguments: argparse.Namespace) -> int:
                                     trust_model=arguments.trust_model, device=arguments.device or recorded_device,
                                     precision=summary.get("precision", "fp32"),
                                     slice_index=recorded_slice.get("index"), axis=recorded_slice.get("axis"),
-                                    model_overrides=summary.get("model_overrides"))
+                                    model_overrides=summary.get("model_overrides"), fold=summary.get("model_fold"))
     except ValueError as error:  # a device this machine lacks
         if arguments.device:
             raise SegAttackError("--device", str(error)) from None
@@ -217,7 +219,8 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
     try:
         pairs = make_pairs(arguments.images, arguments.masks, arguments.targets, arguments.pairing, seed)
         model = load_model(arguments.model, trust_pickle=arguments.trust_model,
-                           device=team.device if team else arguments.device, precision=arguments.precision)
+                           device=team.device if team else arguments.device, precision=arguments.precision,
+                           fold=arguments.fold)
     except ValueError as error:
         raise SegAttackError("--device", str(error)) from None
     from tqdm import tqdm
@@ -274,7 +277,7 @@ def universal_command(arguments: argparse.Namespace) -> int:
     images = list_images(arguments.images)
     try:
         model = load_model(arguments.model, trust_pickle=arguments.trust_model, device=arguments.device,
-                           precision=arguments.precision)
+                           precision=arguments.precision, fold=arguments.fold)
     except ValueError as error:
         raise SegAttackError("--device", str(error)) from None
     summary = run_universal(model, images, arguments.target, config, arguments.holdout, out,

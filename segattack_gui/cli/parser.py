@@ -132,6 +132,10 @@ def _demo_settings() -> str:
     return "ASMA, " + ", ".join(f"{name.replace('_', ' ')} {format_value(value)}" for name, value in DEMO_ATTACK["fundus"])
 
 
+MODEL_HELP = ("model file or folder: torch.export .pt2, TorchScript, state dict or .safetensors (+ sidecar), "
+              "pickled model, nnU-Net trained-model folder or checkpoint, MONAI bundle, save_pretrained folder")
+
+
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     """Where and how the model runs, and how the command talks: the same for every attacking command."""
     parser.add_argument("--device", default="auto", help="auto (a CUDA GPU when there is one), cpu, cuda or "
@@ -139,7 +143,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"],
                         help="fp32: the reference numbers; tf32 (CUDA) and bf16: faster (default fp32)")
     _add_mask_threshold(parser)
-    parser.add_argument("--trust-model", action="store_true", help="allow loading pickled models (runs their code)")
+    parser.add_argument("--trust-model", action="store_true", help="allow loading models that run code: pickled "
+                        "models, state dicts whose sidecar names an importable architecture, MONAI bundles with "
+                        "expressions")
+    parser.add_argument("--fold", type=int, default=None, metavar="N", help="one fold of an nnU-Net trained-model "
+                        "folder (default: every fold present, ensembled as nnU-Net does)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -155,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     attack.add_argument("--demo", choices=["fundus", "skin"],
                         help="use a shipped demo model, image and target, and the demo's tuned settings "
                         f"({_demo_settings()}) unless given (not with --model, --image, --target)")
-    attack.add_argument("--model", type=Path, help="TorchScript, state dict (+ sidecar) or pickled model")
+    attack.add_argument("--model", type=Path, help=MODEL_HELP)
     attack.add_argument("--image", type=Path, help="image to attack (PNG, JPEG, TIFF incl. 16-bit, BMP; DICOM file or "
                         "one-series folder; NIfTI .nii/.nii.gz)")
     attack.add_argument("--slice", type=int, help="DICOM frame or series slice, NIfTI slice (default: the middle one)")
@@ -176,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_method_parameters(attack)
 
     batch = commands.add_parser("batch", help="the paper's protocol over a dataset: run folders plus table.csv/md")
-    batch.add_argument("--model", type=Path, required=True, help="TorchScript, state dict (+ sidecar) or pickled model")
+    batch.add_argument("--model", type=Path, required=True, help=MODEL_HELP)
     batch.add_argument("--images", type=Path, required=True, help="folder of images")
     batch.add_argument("--masks", type=Path, help="folder of masks named like the images")
     batch.add_argument("--pairing", choices=["shuffle", "same-name"], default="shuffle",
@@ -192,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     universal = commands.add_parser("universal", help="one perturbation for a set of images (static target)")
     universal.add_argument("--model", type=Path, required=True,
-                           help="TorchScript, state dict (+ sidecar) or pickled model")
+                           help=MODEL_HELP)
     universal.add_argument("--images", type=Path, required=True, help="folder of equally sized images")
     universal.add_argument("--target", type=Path, required=True, help="the one target mask for every image")
     universal.add_argument("--holdout", type=int, default=1,
@@ -209,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     rerun.add_argument("--tolerance", type=float, default=1e-6, metavar="F",
                        help="largest difference still counted as reproduced: absolute for values up to 1, "
                        "relative beyond (default 1e-06; 0 asks for identical numbers)")
-    rerun.add_argument("--trust-model", action="store_true", help="allow loading pickled models (runs their code)")
+    rerun.add_argument("--trust-model", action="store_true", help="allow loading models that run code (pickled, "
+                       "architectures by import name, MONAI bundles with expressions)")
     rerun.add_argument("--out", type=Path, help="also export the rerun as a new run folder (default: write nothing)")
     rerun.add_argument("--quiet", action="store_true", help="no progress bar")
 

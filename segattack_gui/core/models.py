@@ -3,8 +3,9 @@
 Attacks always work on images in [0, 1] of shape ``[B, C, H, W]`` on the *image grid*.
 The :class:`ModelAdapter` owns everything between that image and the logits the
 attack differentiates: channel mapping, normalisation, padding, resizing or tiling
-(:mod:`.tiling`) to the model's input size, output format (dict, one-channel sigmoid),
-and alignment of the output with the image. The result is logits ``[B, K, h, w]`` on
+(:mod:`.tiling`) to the model's input size, output format (the member of a dict, tuple or
+deep-supervision list, one-channel sigmoid, probabilities: :mod:`.outputs`), and alignment of
+the output with the image (same size, a whole-factor upsampling, a valid-convolution crop). The result is logits ``[B, K, h, w]`` on
 the *output grid*, a pixel-aligned box of the image (the whole image for same-size
 models and for tiled images, a centred crop for valid-convolution models such as the
 paper's U-Net).
@@ -13,6 +14,7 @@ paper's U-Net).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 import torch
@@ -20,13 +22,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .input_units import model_input_values
+from .outputs import Alignment, ModelOutputError, alignment_rule, probabilities_to_logits, select_output
 from .tiling import TileLayout, tile_layout, tiled_logits
 
 Precision = Literal["fp32", "tf32", "bf16"]
-
-
-class ModelOutputError(ValueError):
-    """The model's output cannot be aligned with the image (wrong rank, too large, ...)."""
 
 
 @dataclass(frozen=True)
@@ -43,12 +42,21 @@ class ModelSpec:
     input_policy: Literal["pad", "resize", "tile"] = "pad"
     size_multiple: int | None = None
     """Input sides must be multiples of this (a U-Net with k poolings: 2**k); images are padded up to it."""
-    output: Literal["logits", "sigmoid"] = "logits"
+    output: Literal["logits", "sigmoid", "probabilities"] = "logits"
+    """What the model's channels hold; probabilities are attacked through their logarithm."""
+    output_key: str | None = None
+    """The dict key (or attribute) holding the logits; without it ``out``, or the only tensor entry."""
+    output_index: tuple[int, ...] | None = None
+    """Indices into nested tuples/lists; without it the only tensor, or a deep-supervision list's largest map."""
+    output_alignment: Literal["auto", "crop", "upsample"] = "auto"
+    """How a smaller output lies on the input; ``auto``: see :func:`.outputs.alignment_rule`."""
     input_units: Literal["unit", "raw"] = "unit"
     """"unit": [0, 1] images (then mean/std); "raw": the image's own values, e.g. HU (see input_units.py)."""
     window: tuple[float, float] | None = None
     """With "raw": clip the raw values to [low, high] before mean/std."""
     in_channels: int | None = None
+    value_range: tuple[float, float] | None = None
+    """The values [0, 1] stands for, for models that normalise raw values themselves (nnU-Net: 0-255)."""
     architecture: str | None = None
     architecture_args: dict = field(default_factory=dict)
     description: str = ""
@@ -93,6 +101,12 @@ class _Placement:
     logits_crop: tuple[int, int, int, int]  # top, left, height, width in the raw output
     logits_resize: tuple[int, int] | None
     tiles: TileLayout | None = None  # the "tile" policy on an image larger than the model input
+    alignment: Alignment = Alignment("same size")  # how the raw output lies on the model input
+    policy: str = "as given"  # how the image reached the model input
+
+    def rule(self) -> str:
+        """One line for ``summary.json``: how the image reached the model and the output came back."""
+        return f"input {self.policy}; output {self.alignment.describe()}"
 
 
 class ModelAdapter:
@@ -128,6 +142,8 @@ class ModelAdapter:
         self._std = self._channel_tensor(spec.std)
         self.input_range: tuple[float, float] = (0.0, 1.0)
         """What [0, 1] stands for in the image's own values (set per image; used by "raw" models)."""
+        self.last_output_rule: str | None = None
+        """The rule of the image size placed last (the attacked image's), for ``summary.json``."""
 
     # ------------------------------------------------------------------ public API
     @property
@@ -152,13 +168,18 @@ class ModelAdapter:
     def output_grid(self, image_height: int, image_width: int) -> OutputGrid:
         return self._placement(image_height, image_width).grid
 
+    def output_rule(self, image_height: int, image_width: int) -> str:
+        """How an image of this size reaches the model and its output returns to the image grid."""
+        return self._placement(image_height, image_width).rule()
+
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """Differentiable logits ``[B, K, h, w]`` (float32) on the output grid of ``images``."""
         placement = self._placement(images.shape[-2], images.shape[-1])
         model_input = self._prepare(images, placement)
+        run = partial(self._run, alignment=placement.alignment)
         if placement.tiles is not None:
-            return tiled_logits(self._run, model_input, placement.tiles)
-        raw = self._run(model_input)
+            return tiled_logits(run, model_input, placement.tiles)
+        raw = run(model_input)
         top, left, height, width = placement.logits_crop
         logits = raw[..., top : top + height, left : left + width]
         if placement.logits_resize is not None:
@@ -231,19 +252,26 @@ class ModelAdapter:
             x = F.interpolate(x, size=placement.resize_to, mode="bilinear", align_corners=False)
         return x
 
-    def _run(self, model_input: torch.Tensor) -> torch.Tensor:
-        """The model on a prepared input: float32 logits ``[N, K, h', w']`` in the model's own geometry."""
-        return self._standardise(self._raw_output(model_input)).float()
+    def _run(self, model_input: torch.Tensor, alignment: Alignment | None = None) -> torch.Tensor:
+        """The model on a prepared input: float32 logits ``[N, K, h', w']`` in the model's own geometry,
+        or upsampled onto the input where ``alignment`` says so."""
+        logits = self._standardise(self._raw_output(model_input)).float()
+        if alignment is not None and alignment.rule == "upsample" and logits.shape[-2:] != model_input.shape[-2:]:
+            logits = F.interpolate(logits, size=model_input.shape[-2:], mode="bilinear", align_corners=False)
+        return logits
 
     def _raw_output(self, model_input: torch.Tensor) -> torch.Tensor:
         """The model's own output as ``[N, C, h', w']``, before its channels are read as classes."""
         model_input = model_input.contiguous(memory_format=self.memory_format)  # free when already so
         with self._autocast():
-            return unwrap_output(self.model(model_input), len(model_input))
+            output = self.model(model_input)
+        return unwrap_output(output, len(model_input), self.spec.output_key, self.spec.output_index)
 
     def _standardise(self, output: torch.Tensor) -> torch.Tensor:
         """``[B, C, h', w']`` model outputs become ``[B, K, h', w']`` logits (one-channel sigmoid: two)."""
-        if self.spec.output == "sigmoid" or output.shape[1] == 1:
+        if self.spec.output == "probabilities":
+            output = probabilities_to_logits(output.float())
+        elif self.spec.output == "sigmoid" or output.shape[1] == 1:
             # One logit z becomes two-class logits [-z/2, z/2]: softmax equals sigmoid(z)
             # and both classes carry gradient.
             if output.shape[1] != 1:
@@ -266,13 +294,20 @@ class ModelAdapter:
 
     def _place(self, height: int, width: int) -> _Placement:
         """Probe the model once per image size to find where its output lies in the image."""
+        placement = self._locate(height, width)
+        self.last_output_rule = placement.rule()
+        return placement
+
+    def _locate(self, height: int, width: int) -> _Placement:
         pad = resize_to = None
+        policy = "as given"
         input_height, input_width = height, width
         if self.spec.input_size is not None:
             input_height, input_width = self.spec.input_size
             larger = input_height < height or input_width < width
             if self.spec.input_policy == "resize":
                 resize_to = (input_height, input_width)
+                policy = f"resized to {input_height}x{input_width}"
             elif larger and self.spec.input_policy == "tile":
                 return self._place_tiles(height, width)
             elif larger:
@@ -286,11 +321,17 @@ class ModelAdapter:
                 )
             else:  # "pad", and "tile" with an image that fits one window
                 pad = _centred_pad(height, width, input_height, input_width)
+                if any(pad):
+                    policy = f"padded to {input_height}x{input_width}"
         elif self.spec.size_multiple and (height % self.spec.size_multiple or width % self.spec.size_multiple):
             multiple = self.spec.size_multiple
             input_height, input_width = -(-height // multiple) * multiple, -(-width // multiple) * multiple
             pad = _centred_pad(height, width, input_height, input_width)
+            policy = f"padded to {input_height}x{input_width} (a multiple of {multiple})"
         out_height, out_width = self._probe(height, width, pad, resize_to, (input_height, input_width))
+        alignment = alignment_rule((input_height, input_width), (out_height, out_width), self.spec.output_alignment)
+        if alignment.rule == "upsample":  # ``_run`` brings the logits up to the model input
+            out_height, out_width = input_height, input_width
         # The output grid is centred in the model input (valid convolutions trim equally).
         offset_y, offset_x = (input_height - out_height) // 2, (input_width - out_width) // 2
         if resize_to is not None:
@@ -300,9 +341,8 @@ class ModelAdapter:
             grid_width = max(1, round((offset_x + out_width) * scale_x) - left)
             grid = OutputGrid(top, left, grid_height, grid_width)
             needs_resize = (grid_height, grid_width) != (out_height, out_width)
-            return _Placement(
-                grid, None, resize_to, (0, 0, out_height, out_width), (grid_height, grid_width) if needs_resize else None
-            )
+            return _Placement(grid, None, resize_to, (0, 0, out_height, out_width),
+                              (grid_height, grid_width) if needs_resize else None, None, alignment, policy)
         pad_top = pad[2] if pad else 0
         pad_left = pad[0] if pad else 0
         # Output rows map to image rows offset_y - pad_top + i; keep those inside the image.
@@ -314,7 +354,7 @@ class ModelAdapter:
             raise ModelOutputError("the model output does not overlap the image")
         grid = OutputGrid(image_top, image_left, image_bottom - image_top, image_right - image_left)
         crop = (image_top - (offset_y - pad_top), image_left - (offset_x - pad_left), grid.height, grid.width)
-        return _Placement(grid, pad, None, crop, None)
+        return _Placement(grid, pad, None, crop, None, None, alignment, policy)
 
     def _place_tiles(self, height: int, width: int) -> _Placement:
         """The "tile" policy on an image larger than the model input: the whole image is the output grid."""
@@ -322,8 +362,13 @@ class ModelAdapter:
         output = self._probe(*window, None, None, window)
         if min(output) < 1:
             raise ModelOutputError(f"the model output for a {window[0]}x{window[1]} input is empty")
+        alignment = alignment_rule(window, output, self.spec.output_alignment)
+        if alignment.rule == "upsample":
+            output = window
         layout = tile_layout(height, width, window, output)
-        return _Placement(OutputGrid(0, 0, height, width), layout.padding, None, (0, 0, height, width), None, layout)
+        policy = f"tiled in {layout.count} windows of {window[0]}x{window[1]}"
+        return _Placement(OutputGrid(0, 0, height, width), layout.padding, None, (0, 0, height, width), None, layout,
+                          alignment, policy)
 
     def _probe(self, height: int, width: int, pad, resize_to, input_size: tuple[int, int]) -> tuple[int, int]:
         """The model's output size for a ``height x width`` image padded or resized to ``input_size``."""
@@ -365,15 +410,12 @@ def _centred_pad(height: int, width: int, input_height: int, input_width: int) -
     return left, input_width - width - left, top, input_height - height - top
 
 
-def unwrap_output(output, batch_size: int) -> torch.Tensor:
-    """The model's output as a ``[B, C, h', w']`` tensor: the ``out`` of a dict (torchvision), the
-    first of a tuple, and ``[B, h', w']`` (one logit per pixel) with its channel axis restored."""
-    if isinstance(output, dict):
-        if "out" not in output:
-            raise ModelOutputError(f"the model returned a dict without an 'out' key (keys: {sorted(output)})")
-        output = output["out"]
-    if isinstance(output, (tuple, list)):
-        output = output[0]
+def unwrap_output(output, batch_size: int, output_key: str | None = None,
+                  output_index: tuple[int, ...] | None = None) -> torch.Tensor:
+    """The model's output as a ``[B, C, h', w']`` tensor: the member :func:`.outputs.select_output`
+    picks (``out`` of a dict, the largest map of a list, or the sidecar's ``output_key`` /
+    ``output_index``), and ``[B, h', w']`` (one logit per pixel) with its channel axis restored."""
+    output = select_output(output, output_key, output_index)
     if not isinstance(output, torch.Tensor):
         raise ModelOutputError(f"the model returned {type(output).__name__}, not a tensor")
     if not output.is_floating_point():

@@ -382,9 +382,9 @@ class MainWindow(QMainWindow):
     def ask_pickle_consent(self, path: Path, sha256: str) -> bool:
         """A pickled model runs code from the file: ask before loading it (tests replace this)."""
         answer = QMessageBox.question(
-            self, "Load a pickled model?",
-            f"{Path(path).name} is a pickled PyTorch model. Loading it runs code stored in the file, "
-            f"which could do anything a program can do.\n\nSHA-256: {sha256}\n\n"
+            self, "Load a model that runs code?",
+            f"{Path(path).name} {self.loader.consent_reason or 'is a pickled PyTorch model'}. Loading it runs "
+            f"code, which could do anything a program can do.\n\nSHA-256: {sha256}\n\n"
             "Load it only if you trust where it came from. Load it?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes

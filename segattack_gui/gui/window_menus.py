@@ -17,7 +17,7 @@ from .actions import PAUSE_SHORTCUT, RUN_SHORTCUT, make_action
 from .files.dialogs import ask_folder, ask_open_file
 from .masks.sources import IMAGE_FILTER
 
-MODEL_FILTER = "PyTorch models (*.pt *.pth *.ts *.jit *.pkl);;All files (*)"
+MODEL_FILTER = "PyTorch models (*.pt *.pth *.pt2 *.ts *.jit *.pkl *.safetensors);;All files (*)"
 
 
 class WindowMenus(QObject):
@@ -31,7 +31,10 @@ class WindowMenus(QObject):
         self._add(file_menu, "Open DICOM &series folder…", self._open_series, None,
                   "Open a folder holding one DICOM series (slices sorted by position)")
         self.open_model_action = self._add(file_menu, "Open &model…", self._open_model, "Ctrl+M",
-                                           "Open a model file (TorchScript, state dict + sidecar, or pickled)")
+                                           "Open a model file (torch.export .pt2, TorchScript, state dict + sidecar, "
+                                           "nnU-Net checkpoint, or pickled)")
+        self._add(file_menu, "Open model &folder…", self._open_model_folder, None,
+                  "Open a model folder: nnU-Net trained model, MONAI bundle, or a save_pretrained folder")
         self.open_target_action = self._add(file_menu, "Open &target mask…", self._open_target, "Ctrl+T",
                                             "Open a target mask (class-id, 0/255 binary or palette PNG)")
         self._add(file_menu, "Open a &run folder…", self._open_run_folder, None,
@@ -96,6 +99,14 @@ class WindowMenus(QObject):
     @Slot()
     def _open_model(self) -> None:
         path = self._ask_file("Open model", MODEL_FILTER)
+        if path:
+            self.window.open_model(path)
+
+    @Slot()
+    def _open_model_folder(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path = QFileDialog.getExistingDirectory(self.window, "Open model folder")
         if path:
             self.window.open_model(path)
 

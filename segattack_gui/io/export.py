@@ -46,6 +46,10 @@ class Provenance:
     target_sha256: str | None = None  # of the target file; None for a painted target
     region_path: str | None = None
     region_sha256: str | None = None  # of the region file
+    model_kind: str | None = None  # torchscript, export, state_dict, nnunet, monai_bundle, ...
+    model_fold: int | None = None  # the one nnU-Net fold loaded (--fold); None: all folds, or not nnU-Net
+    output_rule: str | None = None  # how the image reached the model and its output came back
+    warnings: tuple[str, ...] = ()  # signs the model may be fed otherwise than trained (core.misfeed)
     extra: dict = field(default_factory=dict)
 
 
@@ -83,6 +87,10 @@ def summary_record(result: AttackResult, provenance: Provenance, heatmap: Heatma
         "model_sha256": provenance.model_sha256,
         "sidecar_path": provenance.sidecar_path,
         "sidecar_sha256": provenance.sidecar_sha256,
+        "model_kind": provenance.model_kind,
+        "model_fold": provenance.model_fold,
+        "output_rule": provenance.output_rule,
+        "warnings": list(provenance.warnings),
         "image_path": provenance.image_path,
         "image_sha256": provenance.image_sha256,
         "image_conversion": provenance.image_conversion,

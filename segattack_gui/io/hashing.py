@@ -40,3 +40,15 @@ def sha256_array(array: np.ndarray) -> str:
     digest.update(f"dtype={array.dtype.str};shape={tuple(array.shape)};".encode("ascii"))
     digest.update(array.tobytes(order="C"))
     return digest.hexdigest()
+
+
+def model_sha256(path: str | os.PathLike) -> str:
+    """A model file's SHA-256; for a model folder (nnU-Net, MONAI bundle, save_pretrained), the SHA-256
+    of every file's relative path and SHA-256, in path order, so any changed file changes it."""
+    path = Path(path)
+    if not path.is_dir():
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_file(file)}\n".encode())
+    return digest.hexdigest()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.misfeed import misfeed_warnings
 from ..errors import SegAttackError
 from .export import Provenance
 from .files import recorded_path
@@ -27,6 +28,8 @@ class AttackInputs:
     image: LoadedImage
     target: MaskFile
     region: MaskFile | None
+    warnings: tuple[str, ...] = ()
+    """Signs that the model is fed otherwise than it was trained (:mod:`..core.misfeed`)."""
 
     @property
     def colors(self) -> list[tuple[int, int, int]]:
@@ -35,8 +38,10 @@ class AttackInputs:
     def provenance(self, **extra) -> Provenance:
         """Where every input came from, with its SHA-256, for the run's ``summary.json``."""
         region = self.region
+        model = {**self.model.provenance(),
+                 "output_rule": self.model.adapter.output_rule(self.image.height, self.image.width)}
         return Provenance(
-            **self.model.provenance(),
+            **model, warnings=self.warnings,
             image_path=recorded_path(self.image.path), image_sha256=self.image.sha256,
             image_conversion=self.image.conversion,
             **image_record(self.image),
@@ -120,13 +125,14 @@ def load_attack_inputs(
     slice_index: int | None = None,
     axis: int | None = None,
     model_overrides: dict | None = None,
+    fold: int | None = None,
 ) -> AttackInputs:
     """Read and check everything an attack needs; ``model_overrides`` are sidecar fields given on
     the command line or recorded by a run (``input_size``, ``input_policy``); ``slice_index`` and
-    ``axis`` pick a DICOM frame or NIfTI slice."""
+    ``axis`` pick a DICOM frame or NIfTI slice; ``fold`` one fold of an nnU-Net folder."""
     image = read_image(image_path, slice_index=slice_index, axis=axis)
     model = load_model(model_path, trust_pickle=trust_model, device=device, precision=precision,
-                       overrides=model_overrides)
+                       overrides=model_overrides, fold=fold)
     feed_image_units(model, image)
     check_image_fits(model, image)
     height, width = image.height, image.width
@@ -137,4 +143,5 @@ def load_attack_inputs(
                            image_source=image.source)
         if not np.any(region.class_ids):
             raise SegAttackError(region_path, "the perturbation region is empty: no pixel may change")
-    return AttackInputs(model, image, target, region)
+    return AttackInputs(model, image, target, region,
+                        tuple(misfeed_warnings(model.adapter, image.pixels, target.class_ids)))

@@ -118,7 +118,7 @@ def recorded_file(record: RecordedRun, key: str, remedy: str) -> Path:
     if not recorded:
         raise SegAttackError(record.folder / "summary.json", f"records no {key}; {remedy}")
     path = Path(recorded)
-    if not path.is_file():
+    if not (path.is_file() or (key == "model_path" and path.is_dir())):  # a model may be a folder
         relative = "" if path.is_absolute() else ", relative to the folder that run started in"
         raise SegAttackError(path, f"is gone (the run folder names it as its {key.split('_')[0]}{relative}); {remedy}")
     return path

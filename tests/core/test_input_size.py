@@ -6,7 +6,7 @@ import pytest
 
 from segattack_gui.core.models import ModelSpec
 from segattack_gui.errors import SegAttackError
-from segattack_gui.io.model_files import spec_with_overrides
+from segattack_gui.io.sidecars import spec_with_overrides
 from segattack_gui.workspace.input_size import LARGE_SIDE, size_choices
 
 

@@ -51,7 +51,8 @@ def test_a_pickled_model_asks_once_per_file_showing_its_hash(qtbot, window, tmp_
     window.open_model(path)  # consent is remembered for this file content
     wait_until_idle(qtbot, window)
     assert len(asked) == 2
-    assert not errors.messages
+    # This toy model predicts "lesion" everywhere: the misfeed notice says so (test_model_warnings.py); no error.
+    assert not [message for message in errors.messages if not message.startswith("Warning:")]
 
 
 def drop(window, paths, modifiers=Qt.KeyboardModifier.NoModifier):
@@ -63,7 +64,9 @@ def drop(window, paths, modifiers=Qt.KeyboardModifier.NoModifier):
 
 
 def test_file_kinds_by_extension(tmp_path):
+    (tmp_path / "nnUNetTrainer__2d").mkdir()  # a model folder: the loader tells which library's
     for name, kind in (("m.pt", "model"), ("m.PTH", "model"), ("m.ts", "model"), ("m.jit", "model"),
+                       ("m.pt2", "model"), ("m.safetensors", "model"), ("nnUNetTrainer__2d", "model"),
                        ("i.png", "image"), ("i.TIF", "image"), ("i.jpeg", "image"), ("i.bmp", "image"),
                        ("notes.txt", None)):
         assert file_kind(tmp_path / name) == kind, name

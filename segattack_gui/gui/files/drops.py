@@ -1,4 +1,4 @@
-"""Files dropped on the window: models by extension, images as the image or as the target.
+"""Files dropped on the window: models by extension (or a folder), images as the image or as the target.
 
 A dropped image is the image, unless Shift is held or its name says it is a mask
 (``*mask*``, ``*target*``, ``*label*``, ``*truth*``, ``*_gt*``), in which case a small
@@ -17,13 +17,16 @@ from PySide6.QtWidgets import QApplication, QMenu
 from ...io.images import IMAGE_SUFFIXES
 from ...io.medical.reading import is_medical_path
 
-MODEL_SUFFIXES = {".pt", ".pth", ".ts", ".jit", ".pkl"}
+MODEL_SUFFIXES = {".pt", ".pth", ".pt2", ".ts", ".jit", ".pkl", ".safetensors"}
 MASK_NAME = re.compile(r"(mask|target|label|truth|_gt\b|seg)", re.IGNORECASE)
 
 
 def file_kind(path: Path) -> str | None:
     """"model", "image" (DICOM files and one-series folders by their DICM marker, NIfTI by
-    ``.nii``/``.nii.gz``) or None."""
+    ``.nii``/``.nii.gz``) or None. Any other folder is a model folder (nnU-Net, MONAI bundle,
+    save_pretrained): the loader tells which."""
+    if path.is_dir() and not is_medical_path(path):
+        return "model"
     suffix = path.suffix.lower()
     if suffix in MODEL_SUFFIXES:
         return "model"

@@ -21,15 +21,16 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QObject, QSettings, Signal
 
+from ...core.misfeed import channel_warning, one_class_warning
 from ...core.models import ModelAdapter, channels_last_pays
 from ...errors import SegAttackError
-from ...io.hashing import sha256_file
+from ...io.hashing import model_sha256
 from ...io.images import LoadedImage, read_image
 from ...io.inputs import check_image_fits
 from ...io.masks import read_mask
-from ...io.model_files import LoadedModel, inspect_model_file, load_model
+from ...io.model_files import LoadedModel, consent_reason, inspect_model_file, load_model
 from ..background import JobFailed, TaskQueue
-from ...io.model_files import spec_with_overrides
+from ...io.sidecars import spec_with_overrides
 from ..document import AttackDocument
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,8 @@ class DocumentLoader(QObject):
         self.device = "cpu"
         self.precision = "fp32"  # models load and move with the panel's device and precision
         self.ask_consent: Callable[[Path, str], bool] = lambda path, sha256: False
+        self.consent_reason = ""  # why the model asking for consent runs code (io.model_files.consent_reason)
+        self._warned: set = set()  # misfeed warnings already given, per model and image
         self.selected_label: Callable[[], int] = lambda: 1  # the class a binary target mask marks
 
     @property
@@ -123,16 +126,18 @@ class DocumentLoader(QObject):
         path = Path(path)
 
         def inspect():
-            return inspect_model_file(path), sha256_file(path)
+            kind = inspect_model_file(path)
+            return model_sha256(path), consent_reason(path, kind)
 
         def inspected(result) -> None:
-            kind, sha256 = result
+            sha256, reason = result
             trust = False
-            if kind == "pickle":
+            if reason:
+                self.consent_reason = reason  # what the consent question says
                 with self.tasks.held():
                     trust = self._trusted(sha256) or self.ask_consent(path, sha256)
                 if not trust:
-                    self.message.emit(f"Did not load {path.name}: a pickled model needs your consent")
+                    self.message.emit(f"Did not load {path.name}: it {reason}, which needs your consent")
                     return
                 self._remember_trust(sha256)
             self.tasks.submit(f"load model {path.name}", lambda: self._load_job(path, trust), self._model_done,
@@ -248,6 +253,7 @@ class DocumentLoader(QObject):
             self.document.replace_target(mask.class_ids, mask.rule, str(path), mask.sha256)
             self.targetLoaded.emit(str(path))
             self.message.emit(f"Opened target {path.name} ({mask.rule})")
+            self.warn_if_misfed()
 
         self.submit(f"open target {path.name}", prepare, done)
 
@@ -270,8 +276,26 @@ class DocumentLoader(QObject):
             image, model, prediction = result
             if image is document.image and model is document.model:
                 document.set_baseline_prediction(prediction)
+                self.warn_if_misfed()
 
         self.tasks.submit("predict on the clean image", prepare, done, self._ignore_baseline_failure)
+
+    def warn_if_misfed(self) -> None:
+        """Say, in the status bar and a notice, when the clean prediction suggests the model is fed
+        otherwise than trained (:mod:`...core.misfeed`); each warning once per model and image."""
+        document = self.document
+        model, image, prediction = document.model, document.image, document.baseline_prediction
+        if model is None or image is None or prediction is None or document.target.shape != (image.height, image.width):
+            return
+        grid = model.adapter.output_grid(image.height, image.width)
+        found = [channel_warning(image.channels, model.adapter.expected_channels(image.channels)),
+                 one_class_warning(prediction, grid.crop(document.target), model.adapter.class_names)]
+        for warning in filter(None, found):
+            key = (id(model), id(image), warning)
+            if key not in self._warned:
+                self._warned.add(key)
+                self.message.emit(f"Warning: {warning}")
+                self.failed.emit(f"Warning: {warning}")
 
     def _ignore_baseline_failure(self, failure: JobFailed) -> None:
         # A model that does not fit the image was already reported when it was opened.
