@@ -182,6 +182,8 @@ class Attack:
 
     name: ClassVar[str] = ""
     config_type: ClassVar[type[AttackConfig]] = AttackConfig
+    returns_best: ClassVar[bool] = False
+    """True for minimal-norm methods: the result is the best iterate (:meth:`ranking`), not the last."""
 
     def __init__(self, config: AttackConfig | None = None):
         self.config = config if config is not None else self.config_type()
@@ -207,6 +209,11 @@ class Attack:
         """``x`` on the 8-bit grid of an exported PNG (``quantize``); methods with an L-inf budget
         keep it there."""
         return quantize_8bit(x)
+
+    def ranking(self, scores: dict, l2: torch.Tensor, linf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-item ``(score, size)`` of an iterate: the best has the highest score, ties going to
+        the smallest size. Default: the IoU with the target, then the L2 norm."""
+        return scores["iou"], l2
 
     def finished(self, inputs: StepInputs) -> torch.Tensor | None:
         """Per-item flag: this item needs no more steps (DAG's 1% rule). Default ``None``: never."""
