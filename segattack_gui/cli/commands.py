@@ -21,6 +21,7 @@ from .parser import (
     attach_negative_values,
     build_parser,
 )
+from .evaluations import check_targets_fit, extra_evaluations, load_evaluation_models, survival_tokens
 from .single_run import model_failure, print_outcome, run_one, warn
 
 
@@ -110,6 +111,7 @@ def attack_command(arguments: argparse.Namespace) -> int:
         demo_defaults = {k: v for k, v in DEMOS[arguments.demo].attack_parameters.items() if k in accepted}
         parameters = {**demo_defaults, **parameters}
     attack = build_attack(arguments.method, parameters)
+    survival = survival_tokens(arguments.survival)
     try:
         inputs = load_attack_inputs(model_path, image_path, target_path, arguments.region,
                                     trust_model=arguments.trust_model, device=arguments.device,
@@ -117,10 +119,24 @@ def attack_command(arguments: argparse.Namespace) -> int:
                                     mask_class=arguments.mask_class)
     except ValueError as error:  # e.g. CUDA asked for but absent
         raise SegAttackError("--device", str(error)) from None
+    others = load_evaluation_models(arguments.evaluate_on, trust_model=arguments.trust_model,
+                                    device=arguments.device, precision=arguments.precision)
+    check_targets_fit(others, target_path, inputs.target.class_ids)
     result, frames = run_one(inputs, attack, model_path, quiet=arguments.quiet, keep_frames=arguments.gif)
-    export_run(result, out, inputs.provenance(), inputs.colors, frames if arguments.gif else None)
+    extra = extra_evaluations(result, others, survival, inputs.model.adapter)
+    export_run(result, out, inputs.provenance(**extra), inputs.colors, frames if arguments.gif else None)
     print_outcome(result, out)
+    print_evaluations(extra)
     return 0
+
+
+def print_evaluations(extra: dict) -> None:
+    """One line per other model and per survival transform: IoU and PA against the target."""
+    for name, scores in extra.get("evaluated_on", {}).items():
+        print(f"  on {name}: IoU {scores['iou']:.4f}  PA {scores['pixel_accuracy']:.4f}  "
+              f"(vs its clean prediction: PA {scores['pixel_accuracy_vs_clean']:.4f})")
+    for row in extra.get("survival", []):
+        print(f"  after {row['transform']}: IoU {row['iou']:.4f}  PA {row['pixel_accuracy']:.4f}")
 
 
 def rerun_command(arguments: argparse.Namespace) -> int:

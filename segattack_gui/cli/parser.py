@@ -143,6 +143,19 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
+    """Judging the adversarial again: on other models (transfer) and after transforms (survival)."""
+    from ..io.survival import DEFAULT_SURVIVAL
+
+    parser.add_argument("--evaluate-on", nargs="+", type=Path, metavar="MODEL",
+                        help="also score the adversarial on these models (transfer): IoU and pixel accuracy against "
+                        "the target and against each model's clean prediction, in summary.json (evaluated_on) "
+                        "and table.csv")
+    parser.add_argument("--survival", default=DEFAULT_SURVIVAL, metavar="LIST",
+                        help="score the adversarial again after these transforms: png8, png16, jpegQ, blurS, "
+                        f"rescaleF, or none (default {DEFAULT_SURVIVAL})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..core.attacks import METHODS
 
@@ -162,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="mask of the pixels allowed to change (non-zero = allowed); also with --demo")
     attack.add_argument("--method", default="asma", type=str.lower, help=f"one of {', '.join(METHODS)} (default asma)")
     _add_run_options(attack)
+    _add_evaluation_options(attack)
     attack.add_argument("--gif", action="store_true", help="also write iterations.gif")
     attack.add_argument("--out", type=Path, required=True, help="run folder to create")
     _add_method_parameters(attack)
@@ -178,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--batch-size", type=int, default=1,
                        help="images attacked together (same size only; recorded per run) (default 1)")
     _add_run_options(batch)
+    _add_evaluation_options(batch)
     batch.add_argument("--out", type=Path, required=True, help="folder for run folders and tables (resumable)")
     _add_method_parameters(batch)
 
