@@ -47,6 +47,12 @@ class Outcome:
     seconds: float
     iterations: int
 
+    def add(self, other: "Outcome") -> None:
+        """Another chunk of images, run by the same implementation."""
+        self.reached += other.reached
+        self.linf += other.linf
+        self.seconds += other.seconds
+
     @property
     def images(self) -> int:
         return len(self.reached)

@@ -196,6 +196,7 @@ def batch_command(arguments: argparse.Namespace) -> int:
     from .distributed import join, leave
 
     attacks = batch_attacks(arguments)
+    survival_tokens(arguments.survival)  # a bad list fails before any work
     if arguments.batch_size < 1:
         raise SegAttackError("--batch-size", "must be at least 1")
     require_writable_folder(arguments.out)  # before any work; an existing folder is resumed, so it may hold runs
@@ -221,6 +222,8 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
                            device=team.device if team else arguments.device, precision=arguments.precision)
     except ValueError as error:
         raise SegAttackError("--device", str(error)) from None
+    others = load_evaluation_models(arguments.evaluate_on, trust_model=arguments.trust_model,
+                                    device=team.device if team else arguments.device, precision=arguments.precision)
     from tqdm import tqdm
 
     runs = len(team.share(pairs) if team else pairs) * len(attacks)
@@ -238,7 +241,8 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
         rows = run_experiment(model, pairs, attacks, arguments.out, batch_size=arguments.batch_size,
                               mask_threshold=arguments.mask_threshold, mask_class=arguments.mask_class,
                               progress=progress, on_message=warn, team=team,
-                              on_checked=start_bar)
+                              on_checked=start_bar, evaluate_on=others,
+                              survival=survival_tokens(arguments.survival))
     except AttackInterrupted as interrupted:  # finished run folders stay: the batch resumes from them
         kept = arguments.out.is_dir() and any(arguments.out.iterdir())  # runs finished before the failure
         outcome = f"the finished runs in {arguments.out} are kept; run again to resume" if kept else None
@@ -250,6 +254,7 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
         return 0  # rank 0 prints the table of the whole run
     print((arguments.out / "table.md").read_text(encoding="utf-8"), end="")
     methods, pair_count = len(rows), len(pairs)
+    methods = sum(row["evaluation"] == "attacked" for row in rows)
     print(f"{methods} method{'s' * (methods != 1)} x {pair_count} pair{'s' * (pair_count != 1)}; "
           f"run folders and table.csv in {arguments.out}")
     return 0

@@ -194,3 +194,33 @@ def test_entry_point_runs_as_a_program(files, tmp_path):
     assert completed.stderr.strip().splitlines() == [
         f"segattack: error: {tmp_path / 'missing.png'}: " + completed.stderr.split(": ", 3)[-1].strip()
     ]
+
+
+def test_evaluate_on_and_survival_rows(files, tmp_path, capsys):
+    """The attacked model itself, as an --evaluate-on model, scores exactly the run's final numbers;
+    the png8 survival row is the 8-bit export's (ASMA rounds to the nearest level, as a PNG does)."""
+    out = tmp_path / "judged"
+    copy = files["folder"] / "copy.ts"
+    copy.write_bytes(files["torchscript"].read_bytes())
+    (files["folder"] / "copy.json").write_text((files["folder"] / "threshold.json").read_text())
+    assert attack(files, out, "--iterations", "20", "--tau", "2e-4", "--evaluate-on", str(copy),
+                  "--survival", "png8,jpeg50") == 0
+    summary = json.loads((out / "summary.json").read_text())
+    on_copy = summary["evaluated_on"]["copy.ts"]
+    assert on_copy["iou"] == pytest.approx(summary["final"]["iou"], abs=1e-6)
+    assert on_copy["pixel_accuracy"] == pytest.approx(summary["final"]["pixel_accuracy"], abs=1e-6)
+    rows = {row["transform"]: row for row in summary["survival"]}
+    assert list(rows) == ["png8", "jpeg50"]
+    assert rows["png8"]["iou"] == pytest.approx(summary["final_quantized"]["iou"], abs=1e-6)
+    assert "on copy.ts: IoU" in capsys.readouterr().out
+
+
+def test_two_evaluate_on_models_of_one_name_exit_2(files, tmp_path, capsys):
+    three = files["folder"] / "three.ts"
+    three.write_bytes(files["torchscript"].read_bytes())
+    code = main(["attack", "--model", str(files["torchscript"]), "--image", str(files["image"]),
+                 "--target", str(files["target"]), "--out", str(tmp_path / "x"), "--quiet",
+                 "--evaluate-on", str(three), str(three)])
+    assert code == 2
+    assert "same file name as another --evaluate-on model" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
