@@ -260,6 +260,43 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
     return 0
 
 
+def budget_command(arguments: argparse.Namespace) -> int:
+    from ..core.runner import AttackInterrupted
+    from ..io.files import require_writable_folder
+    from ..io.model_files import load_model
+    from .batch import make_pairs
+    from .budget import parse_budgets, run_budget
+
+    attacks = batch_attacks(arguments)
+    linf_budgets = parse_budgets(arguments.linf_budgets, "--linf-budgets")
+    l2_budgets = parse_budgets(arguments.l2_budgets, "--l2-budgets")
+    if not 0 <= arguments.threshold <= 1:
+        raise SegAttackError("--threshold", f"must be between 0 and 1, not {arguments.threshold}")
+    if arguments.batch_size < 1:
+        raise SegAttackError("--batch-size", "must be at least 1")
+    require_writable_folder(arguments.out)
+    seed = arguments.seed if arguments.seed is not None else 0
+    try:
+        pairs = make_pairs(arguments.images, arguments.masks, arguments.targets, arguments.pairing, seed)
+        model = load_model(arguments.model, trust_pickle=arguments.trust_model, device=arguments.device,
+                           precision=arguments.precision)
+    except ValueError as error:
+        raise SegAttackError("--device", str(error)) from None
+    try:
+        rows = run_budget(model, pairs, attacks, arguments.out, linf_budgets=linf_budgets, l2_budgets=l2_budgets,
+                          criterion=arguments.success, threshold=arguments.threshold,
+                          batch_size=arguments.batch_size, mask_threshold=arguments.mask_threshold,
+                          mask_class=arguments.mask_class, on_message=warn)
+    except AttackInterrupted as interrupted:
+        raise model_failure(arguments.model, interrupted, f"finished runs in {arguments.out} are kept") from None
+    for row in rows:
+        if row["norm"] == "linf" and row["budget"] in linf_budgets:
+            print(f"{row['method']:10s} L-inf {row['budget'] * 255:6.2f}/255: {100 * row['reached_share']:5.1f} % "
+                  f"of {row['images']} reached")
+    print(f"curves.csv, curves.svg and curves.png in {arguments.out}")
+    return 0
+
+
 def universal_command(arguments: argparse.Namespace) -> int:
     from ..core.attacks.base import ParameterError
     from ..core.attacks.universal import UniversalConfig
@@ -381,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
             return batch_command(arguments)
         if arguments.command == "universal":
             return universal_command(arguments)
+        if arguments.command == "budget":
+            return budget_command(arguments)
         if arguments.command == "rerun":
             return rerun_command(arguments)
         if arguments.command == "demo":

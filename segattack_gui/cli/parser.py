@@ -196,6 +196,29 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--out", type=Path, required=True, help="folder for run folders and tables (resumable)")
     _add_method_parameters(batch)
 
+    budget = commands.add_parser("budget", help="share of images reaching the target against the L-inf and L2 "
+                                 "budget, per method: curves.csv and curves.svg/png")
+    budget.add_argument("--model", type=Path, required=True, help="TorchScript, state dict (+ sidecar) or pickled model")
+    budget.add_argument("--images", type=Path, required=True, help="folder of images")
+    budget.add_argument("--masks", type=Path, help="folder of masks named like the images")
+    budget.add_argument("--pairing", choices=["shuffle", "same-name"], default="shuffle",
+                        help="as for batch (default shuffle)")
+    budget.add_argument("--targets", type=Path, help="folder of targets named like the images (overrides pairing)")
+    budget.add_argument("--methods", default="alma_prox,pgd",
+                        help="comma-separated; methods with a budget (pgd, segpgd, cospgd) run once per budget, the "
+                        "others once per image (default alma_prox,pgd)")
+    budget.add_argument("--linf-budgets", default="1/255,2/255,4/255,8/255,16/255", metavar="LIST",
+                        help="L-inf budgets, comma-separated (default 1/255,2/255,4/255,8/255,16/255)")
+    budget.add_argument("--l2-budgets", default="", metavar="LIST",
+                        help="L2 budgets, comma-separated (default none: the L2 curve of the one-run methods only)")
+    budget.add_argument("--success", choices=["pa", "iou"], default="pa",
+                        help="reached means pixel accuracy (pa) or IoU with the target at least --threshold (default pa)")
+    budget.add_argument("--threshold", type=_number, default=0.99, metavar="F", help="(default 0.99)")
+    budget.add_argument("--batch-size", type=int, default=1, help="images attacked together (default 1)")
+    _add_run_options(budget)
+    budget.add_argument("--out", type=Path, required=True, help="folder for run folders, curves.csv and the figure")
+    _add_method_parameters(budget)
+
     universal = commands.add_parser("universal", help="one perturbation for a set of images (static target)")
     universal.add_argument("--model", type=Path, required=True,
                            help="TorchScript, state dict (+ sidecar) or pickled model")
