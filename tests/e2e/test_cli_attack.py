@@ -224,3 +224,23 @@ def test_two_evaluate_on_models_of_one_name_exit_2(files, tmp_path, capsys):
     assert code == 2
     assert "same file name as another --evaluate-on model" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_alma_prox_keeps_to_the_region_and_its_png_is_its_answer(files, tmp_path):
+    """The answer is the best iterate; with --quantize it is one an 8-bit PNG holds, so
+    adversarial.png scores what summary.json says; nothing outside the region moves."""
+    region = np.zeros((32, 40), np.uint8)
+    region[4:28, 6:34] = 255
+    Image.fromarray(region).save(files["folder"] / "region.png")
+    out = tmp_path / "alma"
+    assert attack(files, out, "--method", "alma_prox", "--iterations", "60", "--learning-rate", "0.01",
+                  "--quantize", "--region", str(files["folder"] / "region.png"), "--survival", "none") == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "alma_prox" and "survival" not in summary
+    for key in ("iou", "pixel_accuracy", "linf", "l2"):
+        assert summary["final"][key] == pytest.approx(summary["final_quantized"][key], abs=1e-6), key
+    perturbation = np.load(out / "perturbation.npy")
+    assert np.abs(perturbation[region == 0]).max() == 0
+    adversarial = np.load(out / "adversarial.npy")
+    assert np.array_equal(np.round(adversarial * 255), adversarial * 255)  # on the 8-bit grid already
+    assert summary["final"]["linf"] == pytest.approx(np.abs(perturbation).max(), abs=1e-6)

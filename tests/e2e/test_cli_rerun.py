@@ -233,3 +233,13 @@ def test_the_rerun_is_never_written_into_the_folder_it_repeats(run_folder, capsy
     assert rerun(run_folder, "--out", run_folder / "again") == 2
     assert "--out: is inside the run folder it repeats" in capsys.readouterr().err
     assert not (run_folder / "again").exists()
+
+
+@pytest.mark.parametrize("method, extra", [("alma_prox", ["--learning-rate", "0.01"]),
+                                           ("pdpgd", ["--norm", "l2", "--quantize"])])
+def test_minimal_norm_runs_repeat_identically(files, tmp_path, capsys, method, extra):
+    out = tmp_path / method
+    assert attack(files, out, "--method", method, "--iterations", "15", *extra) == 0
+    capsys.readouterr()
+    assert rerun(out) == 0
+    assert "reproduced: identical (15 iterations" in capsys.readouterr().out
