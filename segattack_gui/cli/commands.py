@@ -21,7 +21,13 @@ from .parser import (
     attach_negative_values,
     build_parser,
 )
-from .evaluations import check_targets_fit, extra_evaluations, load_evaluation_models, survival_tokens
+from .evaluations import (
+    check_targets_fit,
+    extra_evaluations,
+    load_evaluation_models,
+    survival_tokens,
+    with_ensemble,
+)
 from .single_run import model_failure, print_outcome, run_one, warn
 
 
@@ -122,8 +128,13 @@ def attack_command(arguments: argparse.Namespace) -> int:
     others = load_evaluation_models(arguments.evaluate_on, trust_model=arguments.trust_model,
                                     device=arguments.device, precision=arguments.precision)
     check_targets_fit(others, target_path, inputs.target.class_ids)
+    members = load_evaluation_models(arguments.ensemble, trust_model=arguments.trust_model,
+                                     device=arguments.device, precision=arguments.precision, flag="--ensemble")
+    inputs, ensemble = with_ensemble(inputs, members)
     result, frames = run_one(inputs, attack, model_path, quiet=arguments.quiet, keep_frames=arguments.gif)
     extra = extra_evaluations(result, others, survival, inputs.model.adapter)
+    if ensemble:
+        extra["ensemble"] = ensemble
     export_run(result, out, inputs.provenance(**extra), inputs.colors, frames if arguments.gif else None)
     print_outcome(result, out)
     print_evaluations(extra)
@@ -150,6 +161,9 @@ def rerun_command(arguments: argparse.Namespace) -> int:
         raise SegAttackError("--tolerance", f"must be a number >= 0, not {arguments.tolerance}")
     record = read_run_folder(arguments.run)
     summary = record.summary
+    if summary.get("ensemble"):
+        raise SegAttackError(record.folder / "summary.json", f"was crafted on an ensemble of "
+                             f"{len(summary['ensemble']) + 1} models, which rerun does not repeat yet")
     if arguments.out is not None:
         if arguments.out.absolute().is_relative_to(record.folder.absolute()):
             raise SegAttackError("--out", "is inside the run folder it repeats; choose a folder beside it")

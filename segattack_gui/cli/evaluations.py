@@ -18,13 +18,14 @@ def survival_tokens(text: str) -> list[str]:
         raise SegAttackError("--survival", str(error)) from None
 
 
-def load_evaluation_models(paths: list[Path] | None, *, trust_model: bool, device, precision: str
-                           ) -> dict[str, LoadedModel]:
-    """The ``--evaluate-on`` models by file name (two files of one name would share a key: an error)."""
+def load_evaluation_models(paths: list[Path] | None, *, trust_model: bool, device, precision: str,
+                           flag: str = "--evaluate-on") -> dict[str, LoadedModel]:
+    """The ``--evaluate-on`` (or ``--ensemble``) models by file name (two files of one name would
+    share a key: an error)."""
     models: dict[str, LoadedModel] = {}
     for path in paths or []:
         if path.name in models:
-            raise SegAttackError(path, "has the same file name as another --evaluate-on model; rename one")
+            raise SegAttackError(path, f"has the same file name as another {flag} model; rename one")
         try:
             models[path.name] = load_model(path, trust_pickle=trust_model, device=device, precision=precision)
         except ValueError as error:  # e.g. CUDA asked for but absent
@@ -55,3 +56,21 @@ def extra_evaluations(result, models: dict[str, LoadedModel], survival: list[str
             for token in survival
         ]
     return extra
+
+
+def with_ensemble(inputs, members: dict[str, LoadedModel]):
+    """``inputs`` whose model is the ensemble of its own and ``members`` (``--ensemble``), and the
+    members' provenance for ``summary.json``; unchanged inputs and ``None`` without members."""
+    import dataclasses
+
+    from ..core.ensemble import EnsembleAdapter
+
+    if not members:
+        return inputs, None
+    try:
+        adapter = EnsembleAdapter([inputs.model.adapter, *(model.adapter for model in members.values())])
+        adapter.output_grid(inputs.image.height, inputs.image.width)
+    except ValueError as error:
+        raise SegAttackError("--ensemble", str(error)) from None
+    model = dataclasses.replace(inputs.model, adapter=adapter)
+    return dataclasses.replace(inputs, model=model), [model.provenance() for model in members.values()]

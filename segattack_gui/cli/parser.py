@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     attack.add_argument("--method", default="asma", type=str.lower, help=f"one of {', '.join(METHODS)} (default asma)")
     _add_run_options(attack)
     _add_evaluation_options(attack)
+    attack.add_argument("--ensemble", nargs="+", type=Path, metavar="MODEL",
+                        help="craft on the mean of the logits of --model and these models, for attacks that "
+                        "transfer (same classes and output grid)")
     attack.add_argument("--gif", action="store_true", help="also write iterations.gif")
     attack.add_argument("--out", type=Path, required=True, help="run folder to create")
     _add_method_parameters(attack)

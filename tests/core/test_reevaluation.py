@@ -70,3 +70,24 @@ def test_evaluation_against_target_and_clean_prediction():
     assert scores["iou_vs_clean"] == pytest.approx(0.0)
     with pytest.raises(ValueError, match="holds class 2"):
         evaluate_adversarial(adapter, adversarial, original, target + 1)
+
+
+def test_an_ensemble_predicts_from_the_mean_of_its_members_logits():
+    """Member A: z1 - z0 = 2x - 1; member B, scaled by 3 and shifted: z = 3 (A's) + (0, 1.2).
+    The mean is 2 (A's) + (0, 0.6): class 1 once 4x - 2 + 0.6 > 0, i.e. x > 0.35."""
+    import torch
+
+    from segattack_gui.core.ensemble import EnsembleAdapter
+
+    class Shifted(ThresholdModel):
+        def forward(self, x):
+            return 3 * super().forward(x) + torch.tensor([0.0, 1.2]).view(1, 2, 1, 1)
+
+    first = ModelAdapter(ThresholdModel(), ModelSpec(), device="cpu")
+    ensemble = EnsembleAdapter([first, ModelAdapter(Shifted(), ModelSpec(), device="cpu")])
+    x = torch.tensor([0.30, 0.34, 0.36, 0.6]).view(1, 1, 1, 4)
+    expected = (first.logits(x) * 4 + torch.tensor([0.0, 1.2]).view(1, 2, 1, 1)) / 2
+    assert torch.allclose(ensemble.logits(x), expected)
+    assert ensemble.predict(x).flatten().tolist() == [0, 0, 1, 1]
+    with pytest.raises(ValueError, match="at least two"):
+        EnsembleAdapter([first])

@@ -244,3 +244,19 @@ def test_alma_prox_keeps_to_the_region_and_its_png_is_its_answer(files, tmp_path
     adversarial = np.load(out / "adversarial.npy")
     assert np.array_equal(np.round(adversarial * 255), adversarial * 255)  # on the 8-bit grid already
     assert summary["final"]["linf"] == pytest.approx(np.abs(perturbation).max(), abs=1e-6)
+
+
+def test_an_ensemble_of_a_model_and_its_copy_attacks_like_the_model(files, tmp_path, capsys):
+    copy = files["folder"] / "twin.ts"
+    copy.write_bytes(files["torchscript"].read_bytes())
+    single, paired = tmp_path / "single", tmp_path / "paired"
+    assert attack(files, single, "--iterations", "10", "--tau", "2e-4", "--survival", "none") == 0
+    assert attack(files, paired, "--iterations", "10", "--tau", "2e-4", "--survival", "none",
+                  "--ensemble", str(copy)) == 0
+    one, two = (json.loads((folder / "summary.json").read_text()) for folder in (single, paired))
+    assert two["final"]["iou"] == pytest.approx(one["final"]["iou"], abs=1e-6)
+    assert two["final"]["l2"] == pytest.approx(one["final"]["l2"], rel=1e-5)
+    assert two["ensemble"][0]["model_sha256"] == hashlib.sha256(copy.read_bytes()).hexdigest()
+    capsys.readouterr()
+    assert main(["rerun", str(paired), "--quiet"]) == 2
+    assert "was crafted on an ensemble of 2 models" in capsys.readouterr().err
