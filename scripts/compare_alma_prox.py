@@ -32,6 +32,7 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--size", type=int, default=256, help="side of the generated images (the demo's: 256)")
     parser.add_argument("--only", choices=["ours", "adv-lib"], help="run one side only")
     arguments = parser.parse_args()
     if arguments.threads:
@@ -41,16 +42,21 @@ def main() -> int:
     spec = loaded.adapter.spec
     four_class = type(spec)(**{**spec.__dict__, "classes": spec.classes + ("mean logit",)})
     adapter = ModelAdapter(WithMeanLogit(loaded.adapter.model), four_class, device="cpu")
-    samples = [generate_fundus(1000 + index) for index in range(arguments.images + 1)]
+    samples = [generate_fundus(1000 + index, size=arguments.size) for index in range(arguments.images + 1)]
     images = [image.astype(np.float32) / 255 for image, _ in samples[:-1]]
     targets = [labels.astype(np.int64) for _, labels in samples[1:]]
     config = ALMAProxConfig(iterations=arguments.iterations)
+    runners = [run for name, run in (("ours", run_ours), ("adv-lib", run_adv_lib)) if arguments.only in (None, name)]
     outcomes = []
-    if arguments.only != "adv-lib":
-        outcomes.append(run_ours(adapter, images, targets, config, arguments.batch_size))
-    if arguments.only != "ours":
-        outcomes.append(run_adv_lib(adapter, images, targets, config, arguments.batch_size))
-    print(f"{arguments.images} fundus images, {arguments.iterations} iterations, batch {arguments.batch_size}, "
+    for start in range(0, len(images), arguments.batch_size):  # interleaved, so a busy machine slows both alike
+        chunk = slice(start, start + arguments.batch_size)
+        for index, run in enumerate(runners):
+            outcome = run(adapter, images[chunk], targets[chunk], config, arguments.batch_size)
+            if len(outcomes) <= index:
+                outcomes.append(outcome)
+            else:
+                outcomes[index].add(outcome)
+    print(f"{arguments.images} fundus images of {arguments.size}x{arguments.size}, {arguments.iterations} iterations, batch {arguments.batch_size}, "
           f"{torch.get_num_threads()} threads, torch {torch.__version__}")
     print("| implementation | reached 99 % | median L-inf (reached) | image-iterations/s |")
     print("|---|---|---|---|")
