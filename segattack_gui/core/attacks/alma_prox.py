@@ -90,8 +90,9 @@ class ALMAProxConfig(AttackConfig):
                                   minimum=0.0, maximum=0.5)
     logit_margin: float = parameter(1e-4, "kappa: logit margin by which the target class must win a pixel (1e-4).",
                                     minimum=0.0)
-    constraint_masking: bool = parameter(
-        True, "Leave the (1 - share) hardest pixels out of the penalty, more of them as the run goes on.")
+    penalise_all_pixels: bool = parameter(
+        False, "Keep every pixel in the penalty; off (default), the (1 - share) hardest are left out, more as the "
+        "run goes on (constraint masking).")
 
 
 def penalty(y: torch.Tensor, rho: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
@@ -168,7 +169,7 @@ class ALMAProx(Attack):
         constraints = state.scale.view(-1, 1, 1) * dlr_constraints(inputs.logits, inputs.target, config.logit_margin)
         pixels = won[0].numel()
         kept = torch.ones_like(won)
-        if config.constraint_masking:
+        if not config.penalise_all_pixels:
             dropped = math.floor((1 - config.success_share) * pixels * n / max(config.iterations - 1, 1))
             kept = without_largest(constraints.detach(), min(dropped, pixels - 1))
 
