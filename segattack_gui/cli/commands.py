@@ -1,4 +1,4 @@
-"""``segattack``: the headless front end over the same runner the GUI uses (SPEC 8).
+"""``segattack``: the headless front end over the same runner the GUI uses (docs/design.md, Command line).
 
 Bad input exits 2 with one line ``segattack: error: <file>: <problem>`` on stderr and
 writes nothing; everything else that goes wrong is a bug and keeps its traceback.

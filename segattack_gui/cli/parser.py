@@ -17,7 +17,7 @@ EXIT_BAD_INPUT = 2
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse whose errors are the one line of SPEC 8 (a pointer to --help instead of the usage block).
+    """argparse whose errors are the one line docs/design.md (Command line) asks for (a pointer to --help instead of the usage block).
 
     Subparsers inherit the class, so ``segattack attack --iterations abc`` ends the same way.
     """

@@ -1,4 +1,4 @@
-"""Load a model file and its sidecar into a :class:`ModelAdapter` (SPEC 2).
+"""Load a model file and its sidecar into a :class:`ModelAdapter` (docs/design.md, Models).
 
 Three kinds of file are accepted. TorchScript archives and plain state dicts load
 without running code from the file. A whole pickled ``nn.Module`` runs code while it

@@ -73,9 +73,6 @@ class KeptFrame:
     def peak_magnitude(self) -> float:
         return float(self.magnitude_uint8.max(initial=0)) * self.magnitude_scale
 
-    def adversarial_float(self) -> np.ndarray:
-        return self.adversarial.astype(np.float32) / np.float32(255.0)
-
     def perturbation(self) -> np.ndarray:
         return self.perturbation_int8.astype(np.float32) * np.float32(self.perturbation_scale)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from segattack_gui.core.results import Snapshot
-from segattack_gui.gui.views.plot_style import nice_ceiling
+from segattack_gui.io.heatmaps import nice_ceiling
 from segattack_gui.workspace.shown_frame import (
     AGREE,
     EXTRA,

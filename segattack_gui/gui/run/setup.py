@@ -6,6 +6,8 @@ parameter or a missing input is one message in a dialog rather than a failed run
 
 from __future__ import annotations
 
+import numpy as np
+
 from ...core.attacks import create_attack
 from ...core.attacks.base import ParameterError
 from ...core.models import ModelOutputError
@@ -16,8 +18,9 @@ from .attack_worker import AttackJob
 
 
 def prepare_run(document: AttackDocument, method: str, parameters: dict) -> tuple[AttackJob, RunRecord]:
-    """The document's target and region (as painted: the canvas binding keeps them in step) and the
-    panel's method and parameters, as a job for the worker and a record of the run."""
+    """The document's target and region (the canvas paints those very arrays) and the panel's method
+    and parameters, as a job for the worker and a record of the run: its own copies of the inputs
+    and of where they came from, which the results pane and Export read from then on."""
     missing = document.missing_inputs()
     if missing:
         raise SegAttackError(None, missing)
@@ -32,12 +35,19 @@ def prepare_run(document: AttackDocument, method: str, parameters: dict) -> tupl
         grid = model.adapter.output_grid(image.height, image.width)
     except (ModelOutputError, RuntimeError) as error:
         raise SegAttackError(model.path, first_line(error) or type(error).__name__) from None
-    target, region = document.target.copy(), document.region  # None: every pixel may change
+    target, region = document.target.copy(), document.region  # region None: every pixel may change
+    beyond = sorted(int(label) for label in np.unique(target) if label >= model.adapter.num_classes)
+    if beyond:
+        names = ", ".join(f"{label} ({document.class_names[label]})" if label < len(document.class_names) else str(label)
+                          for label in beyond)
+        raise SegAttackError(None, f"the target holds label {names}, but the model has only "
+                                   f"{model.adapter.num_classes} classes (0..{model.adapter.num_classes - 1}): "
+                                   "erase it or paint a class of the model")
     if region is not None and region.all():
         region = None
-    if region is not None and not region.any():
-        raise SegAttackError(None, "the perturbation region is empty: paint where pixels may change")
     display = DisplayGrid.for_image(image.height, image.width)
     record = RunRecord(method, attack.config.as_dict(), str(model.adapter.device), image.pixels, target.copy(),
-                       grid, document.colors, document.provenance(), display, precision=model.adapter.precision)
+                       grid, document.colors, document.provenance(region_used=region is not None), display,
+                       precision=model.adapter.precision, region=None if region is None else region.copy(),
+                       inputs=document.current_inputs())
     return AttackJob(model.adapter, image.pixels, target, attack, display, grid, region), record

@@ -35,7 +35,7 @@ from ...workspace.shown_frame import (
 from ...workspace.snapshot_store import to_uint8_fast
 from . import plot_style
 from .live_text import LiveText
-from .plot_style import nice_ceiling
+from ...io.heatmaps import HeatmapStyle, nice_ceiling
 from .refresh import CoalescingRefresh
 
 AMPLIFICATIONS = (1, 2, 5, 10, 20, 50, 100)
@@ -226,6 +226,11 @@ class HeatmapView(ImagePanel):
     def amplification(self) -> float:
         return float(self.amplify_combo.currentData())
 
+    def style(self) -> HeatmapStyle:
+        """The view's mode and amplification, for the exported heatmap and figure."""
+        channel = self.mode_combo.currentData()
+        return HeatmapStyle(None if channel is None or channel < 0 else int(channel), self.amplification)
+
     def show_frame(self, frame: ShownFrame) -> None:
         self._set_channels(frame.channels)
         channel = self.mode_combo.currentData()
@@ -269,8 +274,8 @@ class LiveViews(QWidget):
         for view in (self.adversarial_view, self.prediction_view, self.heatmap_view):
             layout.addWidget(view, 1)
         self.refresh = CoalescingRefresh(self.redraw, interval_ms=125, parent=self)
-        for signal in (document.imageChanged, document.modelChanged, document.targetReplaced,
-                       document.targetEdited, document.baselineChanged, document.baselineScored, document.runStarted,
+        for signal in (document.imageChanged, document.modelChanged, document.targetChanged,
+                       document.baselineChanged, document.baselineScored, document.runStarted,
                        document.snapshotAdded, document.runFinished, document.shownFrameChanged):
             signal.connect(self.refresh.mark_dirty)
         self.heatmap_view.mode_combo.currentIndexChanged.connect(self.refresh.mark_dirty)
