@@ -34,6 +34,10 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--size", type=int, default=256, help="side of the generated images (the demo's: 256)")
     parser.add_argument("--only", choices=["ours", "adv-lib"], help="run one side only")
+    parser.add_argument("--timing-rounds", type=int, default=0, metavar="R",
+                        help="also time both R times, alternately, for --timing-iterations on the first batch "
+                        "(medians: a machine shared with other jobs slows both alike)")
+    parser.add_argument("--timing-iterations", type=int, default=20, metavar="N")
     arguments = parser.parse_args()
     if arguments.threads:
         torch.set_num_threads(arguments.threads)
@@ -56,12 +60,25 @@ def main() -> int:
                 outcomes.append(outcome)
             else:
                 outcomes[index].add(outcome)
+    timings = {}
+    if arguments.timing_rounds:
+        short = ALMAProxConfig(iterations=arguments.timing_iterations)
+        first = slice(0, arguments.batch_size)
+        for run in runners:  # warm-up: adv-lib compiles its prox on the first call
+            run(adapter, images[first], targets[first], ALMAProxConfig(iterations=2), arguments.batch_size)
+        for _ in range(arguments.timing_rounds):
+            for run in runners:
+                outcome = run(adapter, images[first], targets[first], short, arguments.batch_size)
+                timings.setdefault(outcome.label, []).append(outcome.image_iterations_per_second)
     print(f"{arguments.images} fundus images of {arguments.size}x{arguments.size}, {arguments.iterations} iterations, batch {arguments.batch_size}, "
           f"{torch.get_num_threads()} threads, torch {torch.__version__}")
     print("| implementation | reached 99 % | median L-inf (reached) | image-iterations/s |")
     print("|---|---|---|---|")
     for outcome in outcomes:
         print(outcome.row())
+    for label, rates in timings.items():
+        print(f"{label}: median {np.median(rates):.2f} image-iterations/s over {len(rates)} alternating rounds of "
+              f"{arguments.timing_iterations} iterations (each: {', '.join(f'{r:.2f}' for r in rates)})")
     for outcome in outcomes:
         print(outcome.label, "L-inf x255:", [round(v * 255, 2) for v in outcome.linf], "reached:",
               [int(r) for r in outcome.reached], file=sys.stderr)

@@ -63,6 +63,35 @@ def test_linf_prox_is_the_minimum_of_its_objective(seed):
         assert bool(((x0[item] + z[item]) >= -1e-7).all() and ((x0[item] + z[item]) <= 1 + 1e-7).all())
 
 
+def sorted_radius(delta, lam, weights, lower, upper):
+    """The radius by sorting: the k largest clipped coordinates are the active set, k the number of
+    breakpoints a_k with f'(a_k) = lam + a_k W_{k-1} - S_{k-1} > 0, and the root of f' on that
+    segment or, where f' jumps over zero, the segment's end."""
+    flat = delta.reshape(delta.shape[0], -1)
+    a = torch.maximum(torch.minimum(flat, upper.reshape(flat.shape)), lower.reshape(flat.shape)).abs()
+    a, order = a.sort(1, descending=True)
+    h = weights.reshape(flat.shape).gather(1, order)
+    hd = h * flat.abs().gather(1, order)
+    s, w = hd.cumsum(1), h.cumsum(1)
+    rising = lam.view(-1, 1) + a * (w - h) - (s - hd) > 0
+    k = rising.sum(1, keepdim=True)
+    root = (s.gather(1, k - 1) - lam.view(-1, 1)) / w.gather(1, k - 1)
+    # Inside the k-th segment [a_{k+1}, a_k]; at its end where f' jumps over 0 (a clipped coordinate).
+    below = torch.cat([a, torch.zeros_like(a[:, :1])], 1).gather(1, k)
+    return torch.minimum(torch.maximum(root, below), a.gather(1, k - 1)).clamp_min(0).squeeze(1)
+
+
+@pytest.mark.parametrize("scale", [0.01, 0.3, 3.0])
+def test_linf_radius_matches_the_sorted_solution_on_large_inputs(scale):
+    generator = torch.Generator().manual_seed(7)
+    delta = torch.randn(6, 3, 32, 32, generator=generator, dtype=torch.float64) * scale
+    x0 = torch.rand(6, 3, 32, 32, generator=generator, dtype=torch.float64)
+    weights = torch.rand(6, 3, 32, 32, generator=generator, dtype=torch.float64) + 0.01
+    lam = torch.tensor([1e-4, 1e-2, 0.1, 1.0, 10.0, 1e3], dtype=torch.float64)
+    ours = linf_radius(delta, lam, weights, -x0, 1 - x0)
+    assert torch.allclose(ours, sorted_radius(delta, lam, weights, -x0, 1 - x0), rtol=1e-9, atol=1e-12)
+
+
 def test_linf_prox_by_hand():
     """d = (3, 1, -2), lam = 2, H = 1: clipping at t costs (3 - t) + (2 - t) = 2 at t = 1.5."""
     delta = torch.tensor([[3.0, 1.0, -2.0]])
