@@ -180,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="craft on the mean of the logits of --model and these models, for attacks that "
                         "transfer (same classes and output grid)")
     attack.add_argument("--gif", action="store_true", help="also write iterations.gif")
+    attack.add_argument("--input-policy", choices=["pad", "resize", "tile"],
+                        help="how the model meets an image larger than its input: overrides the sidecar's "
+                             "input_policy (recorded; rerun repeats it)")
+    attack.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
+                        help="the model's input (or tile) size: overrides the sidecar's input_size")
     attack.add_argument("--out", type=Path, required=True, help="run folder to create")
     _add_method_parameters(attack)
 

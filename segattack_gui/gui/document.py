@@ -49,6 +49,7 @@ class AttackDocument(QObject):
         super().__init__(parent)
         self.image: LoadedImage | None = None
         self.model: LoadedModel | None = None
+        self.model_overrides: dict = {}  # sidecar fields changed in the window (e.g. tiles for a large image)
         self.masks = PaintedMasks()
         self.labels = LabelTable.of(("background", "foreground"), default_colors(2))
         self.masks.layers.subscribe(self._on_masks_changed)
@@ -113,9 +114,11 @@ class AttackDocument(QObject):
         self.masks.start_over((image.height, image.width))
         self.imageChanged.emit()
 
-    def set_model(self, model: LoadedModel) -> list[int]:
-        """A new model; returns the target's class ids it does not know (set to background)."""
+    def set_model(self, model: LoadedModel, overrides: dict | None = None) -> list[int]:
+        """A new model (``overrides``: sidecar fields the window changed for it, recorded in runs);
+        returns the target's class ids it does not know (set to background)."""
         self.model = model
+        self.model_overrides = dict(overrides or {})
         self.baseline_prediction = None
         self.labels = LabelTable.of(model.adapter.class_names, model_colors(model))
         self.labelsChanged.emit()
@@ -199,7 +202,8 @@ class AttackDocument(QObject):
             target_sha256=target.sha256 if target.path else None,
             region_path=recorded_path(region.path) if region_used else None,
             region_sha256=region.sha256 if region_used and region.path else None,
-            extra={"front_end": "segattack-gui"},
+            extra={"front_end": "segattack-gui",
+                   **({"model_overrides": dict(self.model_overrides)} if self.model_overrides else {})},
         )
 
     def current_inputs(self) -> RunInputs:

@@ -36,6 +36,7 @@ from .canvas.tool_readout import ToolReadout
 from .document import AttackDocument, RunRecord
 from .files.drops import DropHandler
 from .files.export_worker import RunExporter, default_run_folder
+from .files.input_size_choice import InputSizeChoice
 from .files.loading import DocumentLoader
 from .files.recent import RecentFiles
 from .masks.autosaver import MaskAutosaver
@@ -91,6 +92,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self.mask_sources = MaskSources(self.document, self.loader, self.canvas, self)
         self.mask_files = MaskFiles(self.document, self.loader, self.canvas, self)
+        self.input_size_choice = InputSizeChoice(self.document, self.loader, self)
         self.menus = build_menus(self)
         self.drops = DropHandler(self)
         self._connect()
@@ -238,6 +240,8 @@ class MainWindow(QMainWindow):
             self.open_region(record.region_file)
         else:
             self.document.replace_region(None)  # that run could change every pixel
+        if summary.get("model_overrides"):  # e.g. the tiles chosen for a large image
+            self.loader.apply_model_overrides(summary["model_overrides"])
         self.panel.apply_settings(summary["method"], **summary["config"])
         self.panel.set_precision(summary.get("precision", "fp32"))
         # Queued behind the loads: then the document holds what was opened (or what a failed load left).

@@ -97,6 +97,15 @@ def _read_sidecar(path: Path | None, overrides: dict | None = None) -> tuple[Mod
     return _spec_from_dict(values, path), digest
 
 
+def spec_with_overrides(spec: ModelSpec, overrides: dict) -> ModelSpec:
+    """``spec`` with sidecar fields replaced (``input_size`` as [height, width], ``input_policy``),
+    checked as the sidecar's own values are."""
+    values = {"input_size": list(spec.input_size) if spec.input_size else None, "input_policy": spec.input_policy}
+    values.update(overrides)
+    checked = _spec_from_dict(values, None)
+    return replace(spec, input_size=checked.input_size, input_policy=checked.input_policy)
+
+
 MAX_CLASSES = 256  # class ids travel as uint8 (predictions, class-id PNGs)
 MAX_INPUT_PIXELS = 64_000_000  # as images.DEFAULT_MAX_PIXELS: the model input is probed once at this size
 

@@ -30,6 +30,7 @@ class ShownFrame:
     peak_abs: float  # largest |perturbation| of one channel in the newest frame (fixes heatmap levels)
     peak_magnitude: float  # largest per-pixel L2 over channels in the newest frame
     image_shape: tuple[int, int]  # the image's own height and width: the views stretch the frame over it
+    bulk_magnitude: float = 0.0  # 99th percentile of the moved pixels' magnitude in the newest frame ("auto" scale)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -55,7 +56,7 @@ def shown_frame(document) -> ShownFrame | None:
         total = run.latest.total_iterations if run.latest is not None else run.config.get("iterations")
         return ShownFrame(frame.iteration, total, frame, frame.prediction, run.display_target,
                           not replaying and not run.finished, newest.peak_abs, newest.peak_magnitude,
-                          run.original.shape[:2])
+                          run.original.shape[:2], newest.bulk_magnitude)
     image = document.image
     if image is None:
         return None

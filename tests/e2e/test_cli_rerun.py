@@ -243,3 +243,15 @@ def test_minimal_norm_runs_repeat_identically(files, tmp_path, capsys, method, e
     capsys.readouterr()
     assert rerun(out) == 0
     assert "reproduced: identical (15 iterations" in capsys.readouterr().out
+
+
+def test_a_tiled_run_records_its_override_and_reruns_identical(tmp_path, capsys):
+    """--input-size/--input-policy override the sidecar for this run; summary.json keeps them and rerun applies them."""
+    out = tmp_path / "tiled"
+    assert main(["attack", "--demo", "fundus", "--iterations", "2", "--input-size", "128", "128",
+                 "--input-policy", "tile", "--out", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model_overrides"] == {"input_policy": "tile", "input_size": [128, 128]}
+    capsys.readouterr()
+    assert main(["rerun", str(out), "--quiet"]) == 0
+    assert "reproduced: identical" in capsys.readouterr().out

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from segattack_gui.io.hashing import sha256_file
+from segattack_gui.io.heatmaps import HeatmapStyle, heatmap_values
 from tests.gui.conftest import CanvasMouse
 from tests.gui.window_fixtures import run_and_wait, wait_until_idle
 
@@ -92,6 +93,14 @@ def test_results_and_export_belong_to_the_run_they_show(qtbot, window, tmp_path)
 def test_the_exported_heatmap_is_drawn_as_the_view_shows_it(qtbot, window, tmp_path):
     heatmap = window.live_views.heatmap_view
     run_and_wait(qtbot, window, iterations=6)
+    assert heatmap.amplification is None  # "auto": the bulk of the moved pixels, not the single peak
+    folder = export_and_wait(qtbot, window, tmp_path)
+    assert json.loads((tmp_path / folder / "summary.json").read_text())["heatmap"]["scale"] == "percentile"
+    picture = np.asarray(Image.open(tmp_path / folder / "perturbation_heatmap.png"))[:, :256]
+    perturbation = np.load(tmp_path / folder / "perturbation.npy")
+    visible = np.sqrt((perturbation**2).sum(-1)) >= 1 / 255  # changed by an 8-bit step or more
+    by_peak, _ = heatmap_values(perturbation, HeatmapStyle(amplification=1.0))
+    assert picture[visible].mean() > 2 * by_peak[visible].mean()  # those pixels are seen, not lost in black
     heatmap.mode_combo.setCurrentIndex(1)  # signed, red
     heatmap.amplify_combo.setCurrentIndex(heatmap.amplify_combo.count() - 1)
     folder = export_and_wait(qtbot, window, tmp_path)
@@ -160,3 +169,29 @@ def test_recent_files_offer_models_and_run_folders(qtbot, window, tmp_path):
     texts = [action.text() for action in window.menus.recent_menu.actions()]
     assert any(text.startswith("Run folder: fundus_demo-asma-") for text in texts)
     assert sha256_file(window.document.image.path) == window.document.image_sha256
+
+
+def test_a_large_image_is_offered_tiles_and_the_choice_is_recorded(qtbot, window, tmp_path, monkeypatch):
+    import cv2
+
+    from segattack_gui.cli import main
+
+    asked = []
+    choice = window.input_size_choice
+    monkeypatch.setattr(choice, "ask", lambda choices, question: (asked.append(question), choice.choose(choices[0])))
+    pixels = (window.document.image.pixels * 255).round().astype(np.uint8)
+    Image.fromarray(cv2.resize(pixels, (1040, 1040), interpolation=cv2.INTER_LINEAR)).save(tmp_path / "large.png")
+    window.open_image(tmp_path / "large.png")
+    wait_until_idle(qtbot, window)
+    assert len(asked) == 1 and "large.png is 1040x1040" in asked[0]
+    spec = window.document.model.adapter.spec
+    assert (spec.input_size, spec.input_policy) == ((512, 512), "tile")
+    paint_stroke(window)
+    run_and_wait(qtbot, window, iterations=1)
+    folder = export_and_wait(qtbot, window, tmp_path)
+    summary = json.loads((tmp_path / folder / "summary.json").read_text())
+    assert summary["model_overrides"] == {"input_size": [512, 512], "input_policy": "tile"}
+    assert main(["rerun", str(folder), "--quiet"]) == 0
+    window.open_image(tmp_path / "large.png")  # the same image and model again: asked once only
+    wait_until_idle(qtbot, window)
+    assert len(asked) == 1
