@@ -83,7 +83,8 @@ def run_budget(model, pairs: Sequence[Pair], attacks: Sequence[Attack], out: Pat
                 grid = step_budgets(answers, norm, budgets)
                 shares = share_within(answers, norm, grid)
                 rows += [_row(attack.name, norm, b, s, len(answers), "one run per image") for b, s in zip(grid, shares)]
-                panels[norm].append(Series(attack.name, tuple(grid), tuple(shares), steps=True))
+                if grid:  # no budget given and no answer reached: nothing to draw
+                    panels[norm].append(Series(attack.name, tuple(grid), tuple(shares), steps=True))
             continue
         for norm, budgets in (("linf", linf_budgets), ("l2", l2_budgets)):
             shares = []
