@@ -12,6 +12,7 @@ from ...core.attacks import create_attack
 from ...core.attacks.base import ParameterError
 from ...core.models import ModelOutputError
 from ...errors import SegAttackError, first_line
+from ...io.inputs import feed_image_units
 from ...workspace.display_grid import DisplayGrid
 from ..document import AttackDocument, RunRecord
 from .attack_worker import AttackJob
@@ -31,6 +32,8 @@ def prepare_run(document: AttackDocument, method: str, parameters: dict) -> tupl
     except ValueError as error:
         raise SegAttackError(None, str(error)) from None
     image, model = document.image, document.model
+    feed_image_units(model, image)  # a model on raw values reads this image's range
+    attack.grid_levels = image.export_levels  # --quantize steps on the grid the image's own format holds
     try:
         grid = model.adapter.output_grid(image.height, image.width)
     except (ModelOutputError, RuntimeError) as error:
