@@ -34,8 +34,11 @@ from ..io.inputs import AttackInputs, check_image_fits, feed_shared_units, model
 from ..io.model_files import LoadedModel
 from .distributed import Team
 
-TABLE_COLUMNS = ("method", "n", "l2_mean", "l2_std", "linf_mean", "linf_std", "iou_mean", "iou_std",
-                 "pa_mean", "pa_std", "seconds_mean")
+TABLE_COLUMNS = ("method", "evaluation", "n", "l2_mean", "l2_std", "linf_mean", "linf_std", "iou_mean", "iou_std",
+                 "pa_mean", "pa_std", "seconds_mean", "iou_vs_clean_mean", "pa_vs_clean_mean")
+ATTACKED = "attacked"
+"""``evaluation`` of a method's own row: the float adversarial on the model it was made on. Its other
+rows are ``after <transform>`` (``--survival``) and ``on <model file>`` (``--evaluate-on``)."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,8 @@ def run_experiment(
     on_message: Callable[[str], None] | None = None,
     team: Team | None = None,
     on_checked: Callable[[], None] | None = None,
+    evaluate_on: dict[str, LoadedModel] | None = None,
+    survival: Sequence[str] = (),
 ) -> list[dict]:
     """Attack every pair with every method, skipping finished runs; return the table rows.
 
@@ -147,8 +152,15 @@ def run_experiment(
     its share of the pairs. Every process still checks every input first, so a bad file
     stops all of them alike before anything is written; rank 0 writes the tables once
     every share is done.
+
+    ``evaluate_on`` (models by file name) and ``survival`` (transform tokens) add the rows of
+    :mod:`.evaluations` to every run's summary and the table.
     """
+    from .evaluations import check_targets_fit
+
     loaded = {pair: _load_pair(model, pair, mask_threshold, mask_class) for pair in pairs}
+    for pair in pairs:
+        check_targets_fit(evaluate_on or {}, pair.target, loaded[pair][1].class_ids)
     feed_shared_units(model, [image for image, _ in loaded.values()])
     for attack in attacks:
         for pair in pairs:
@@ -160,7 +172,8 @@ def run_experiment(
         on_checked()
     try:
         try:
-            _run_pairs(model, mine, loaded, attacks, out, batch_size, progress, on_message)
+            _run_pairs(model, mine, loaded, attacks, out, batch_size, progress, on_message,
+                       partial(_extra_evaluations, models=evaluate_on or {}, survival=list(survival), model=model))
         except Exception:
             if team is not None:
                 team.all_succeeded(False)  # release the other processes before failing
@@ -203,7 +216,13 @@ def check_resumable(folder: Path, attack: Attack, model: LoadedModel, image_sha2
                                            "or delete the folder to run it again with these settings")
 
 
-def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_message) -> None:
+def _extra_evaluations(result, models, survival, model) -> dict:
+    from .evaluations import extra_evaluations
+
+    return extra_evaluations(result, models, survival, model.adapter)
+
+
+def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_message, evaluations) -> None:
     """Run and export every (pair, method) whose run folder is not finished yet."""
     colors = model_colors(model)
     fallback = OutOfMemoryFallback(model.adapter, batch_size=batch_size, on_message=on_message)
@@ -231,7 +250,7 @@ def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_mess
             outcomes = fallback.run(partial(attack_together, attack=attack), group)
             for pair, image, target, (result, together) in zip(group, images, targets, outcomes):
                 provenance = AttackInputs(model, image, target, None, warnings_for(pair)).provenance(
-                    batch_size=together)
+                    batch_size=together, **evaluations(result))
                 folder = run_folder(out, attack.name, pair)
                 if folder.exists() and not any(folder.iterdir()):
                     folder.rmdir()
@@ -258,19 +277,34 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def summarise(out: Path, methods: Sequence[str], pairs: Sequence[Pair]) -> list[dict]:
-    """One row per method from the run folders' ``summary.json`` (float adversarials, as the paper)."""
+    """Per method, from the run folders' ``summary.json``: its own row (float adversarials, as the
+    paper), then one row per survival transform and per other model the runs were evaluated on."""
     rows = []
     for method in methods:
         finals, seconds = [], []
+        others: dict[str, list[dict]] = {}  # evaluation -> its scores, one per run that has it
         for pair in pairs:
             summary = json.loads((run_folder(out, method, pair) / "summary.json").read_text(encoding="utf-8"))
             finals.append(summary["final"])
             seconds.append(summary["seconds"] / summary.get("batch_size", 1))
-        row = {"method": method, "n": len(finals)}
+            for entry in summary.get("survival", []):
+                others.setdefault(f"after {entry['transform']}", []).append(entry)
+            for name, scores in summary.get("evaluated_on", {}).items():
+                others.setdefault(f"on {name}", []).append(scores)
+        row = {"method": method, "evaluation": ATTACKED, "n": len(finals)}
         for column, key in (("l2", "l2"), ("linf", "linf"), ("iou", "iou"), ("pa", "pixel_accuracy")):
             row[f"{column}_mean"], row[f"{column}_std"] = _mean_std([f[key] for f in finals])
         row["seconds_mean"] = float(np.mean(seconds)) if seconds else math.nan
+        row["iou_vs_clean_mean"] = row["pa_vs_clean_mean"] = math.nan
         rows.append(row)
+        for evaluation, entries in others.items():
+            other = {"method": method, "evaluation": evaluation, "n": len(entries),
+                     **{f"{norm}_{stat}": math.nan for norm in ("l2", "linf") for stat in ("mean", "std")},
+                     "seconds_mean": math.nan}
+            for column, key in (("iou", "iou"), ("pa", "pixel_accuracy")):
+                other[f"{column}_mean"], other[f"{column}_std"] = _mean_std([e[key] for e in entries])
+                other[f"{column}_vs_clean_mean"] = float(np.mean([e[f"{key}_vs_clean"] for e in entries]))
+            rows.append(other)
     return rows
 
 
@@ -287,12 +321,16 @@ def write_tables(out: Path, rows: list[dict]) -> None:
 
 
 def markdown_table(rows: list[dict]) -> str:
-    """The paper's Table 1 layout: one row per method, mean ± std of L2, L-inf, IoU and PA."""
+    """The paper's Table 1 layout: one row per method, mean ± std of L2, L-inf, IoU and PA; then,
+    if the runs were judged again, the IoU and PA of each transform and other model."""
     lines = [
         "| Method | n | L2 | L∞ | IoU (%) | PA (%) | s / image |",
         "|---|---|---|---|---|---|---|",
     ]
+    others = [row for row in rows if row["evaluation"] != ATTACKED]
     for row in rows:
+        if row["evaluation"] != ATTACKED:
+            continue
         lines.append(
             f"| {row['method'].upper()} | {row['n']} "
             f"| {row['l2_mean']:.2f} ± {row['l2_std']:.2f} "
@@ -301,4 +339,11 @@ def markdown_table(rows: list[dict]) -> str:
             f"| {100 * row['pa_mean']:.1f} ± {100 * row['pa_std']:.1f} "
             f"| {row['seconds_mean']:.1f} |"
         )
+    if others:
+        lines += ["", "| Method | judged | n | IoU (%) | PA (%) | PA vs clean prediction (%) |", "|---|---|---|---|---|---|"]
+        for row in others:
+            lines.append(f"| {row['method'].upper()} | {row['evaluation']} | {row['n']} "
+                         f"| {100 * row['iou_mean']:.1f} ± {100 * row['iou_std']:.1f} "
+                         f"| {100 * row['pa_mean']:.1f} ± {100 * row['pa_std']:.1f} "
+                         f"| {100 * row['pa_vs_clean_mean']:.1f} |")
     return "\n".join(lines) + "\n"

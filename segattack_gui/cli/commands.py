@@ -21,6 +21,13 @@ from .parser import (
     attach_negative_values,
     build_parser,
 )
+from .evaluations import (
+    check_targets_fit,
+    extra_evaluations,
+    load_evaluation_models,
+    survival_tokens,
+    with_ensemble,
+)
 from .single_run import model_failure, print_outcome, run_one, warn
 
 
@@ -111,6 +118,7 @@ def attack_command(arguments: argparse.Namespace) -> int:
         demo_defaults = {k: v for k, v in DEMOS[arguments.demo].attack_parameters.items() if k in accepted}
         parameters = {**demo_defaults, **parameters}
     attack = build_attack(arguments.method, parameters)
+    survival = survival_tokens(arguments.survival)
     overrides = {key: value for key, value in (("input_policy", arguments.input_policy),
                                                ("input_size", arguments.input_size)) if value is not None}
     try:
@@ -121,15 +129,36 @@ def attack_command(arguments: argparse.Namespace) -> int:
                                     axis=arguments.axis, model_overrides=overrides, fold=arguments.fold)
     except ValueError as error:  # e.g. CUDA asked for but absent
         raise SegAttackError("--device", str(error)) from None
+    others = load_evaluation_models(arguments.evaluate_on, trust_model=arguments.trust_model,
+                                    device=arguments.device, precision=arguments.precision)
+    check_targets_fit(others, target_path, inputs.target.class_ids)
+    members = load_evaluation_models(arguments.ensemble, trust_model=arguments.trust_model,
+                                     device=arguments.device, precision=arguments.precision, flag="--ensemble")
+    inputs, ensemble = with_ensemble(inputs, members)
     attack.grid_levels = inputs.image.export_levels  # --quantize steps on the exported file's grid
     for warning in inputs.warnings:
         warn(warning)
     result, frames = run_one(inputs, attack, model_path, quiet=arguments.quiet, keep_frames=arguments.gif)
     result, files = source_outputs(result, inputs.image, inputs.model.adapter)
-    provenance = inputs.provenance(**({"model_overrides": overrides} if overrides else {}))
-    export_run(result, out, provenance, inputs.colors, frames if arguments.gif else None, extra_files=files)
+    extra = extra_evaluations(result, others, survival, inputs.model.adapter)
+    if ensemble:
+        extra["ensemble"] = ensemble
+    if overrides:
+        extra["model_overrides"] = overrides
+    export_run(result, out, inputs.provenance(**extra), inputs.colors, frames if arguments.gif else None,
+               extra_files=files)
     print_outcome(result, out, inputs.image.value_scale.units if inputs.image.value_scale else "")
+    print_evaluations(extra)
     return 0
+
+
+def print_evaluations(extra: dict) -> None:
+    """One line per other model and per survival transform: IoU and PA against the target."""
+    for name, scores in extra.get("evaluated_on", {}).items():
+        print(f"  on {name}: IoU {scores['iou']:.4f}  PA {scores['pixel_accuracy']:.4f}  "
+              f"(vs its clean prediction: PA {scores['pixel_accuracy_vs_clean']:.4f})")
+    for row in extra.get("survival", []):
+        print(f"  after {row['transform']}: IoU {row['iou']:.4f}  PA {row['pixel_accuracy']:.4f}")
 
 
 def rerun_command(arguments: argparse.Namespace) -> int:
@@ -144,6 +173,9 @@ def rerun_command(arguments: argparse.Namespace) -> int:
         raise SegAttackError("--tolerance", f"must be a number >= 0, not {arguments.tolerance}")
     record = read_run_folder(arguments.run)
     summary = record.summary
+    if summary.get("ensemble"):
+        raise SegAttackError(record.folder / "summary.json", f"was crafted on an ensemble of "
+                             f"{len(summary['ensemble']) + 1} models, which rerun does not repeat yet")
     if arguments.out is not None:
         if arguments.out.absolute().is_relative_to(record.folder.absolute()):
             raise SegAttackError("--out", "is inside the run folder it repeats; choose a folder beside it")
@@ -197,6 +229,7 @@ def batch_command(arguments: argparse.Namespace) -> int:
     from .distributed import join, leave
 
     attacks = batch_attacks(arguments)
+    survival_tokens(arguments.survival)  # a bad list fails before any work
     if arguments.batch_size < 1:
         raise SegAttackError("--batch-size", "must be at least 1")
     require_writable_folder(arguments.out)  # before any work; an existing folder is resumed, so it may hold runs
@@ -223,6 +256,8 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
                            fold=arguments.fold)
     except ValueError as error:
         raise SegAttackError("--device", str(error)) from None
+    others = load_evaluation_models(arguments.evaluate_on, trust_model=arguments.trust_model,
+                                    device=team.device if team else arguments.device, precision=arguments.precision)
     from tqdm import tqdm
 
     runs = len(team.share(pairs) if team else pairs) * len(attacks)
@@ -240,7 +275,8 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
         rows = run_experiment(model, pairs, attacks, arguments.out, batch_size=arguments.batch_size,
                               mask_threshold=arguments.mask_threshold, mask_class=arguments.mask_class,
                               progress=progress, on_message=warn, team=team,
-                              on_checked=start_bar)
+                              on_checked=start_bar, evaluate_on=others,
+                              survival=survival_tokens(arguments.survival))
     except AttackInterrupted as interrupted:  # finished run folders stay: the batch resumes from them
         kept = arguments.out.is_dir() and any(arguments.out.iterdir())  # runs finished before the failure
         outcome = f"the finished runs in {arguments.out} are kept; run again to resume" if kept else None
@@ -252,8 +288,46 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
         return 0  # rank 0 prints the table of the whole run
     print((arguments.out / "table.md").read_text(encoding="utf-8"), end="")
     methods, pair_count = len(rows), len(pairs)
+    methods = sum(row["evaluation"] == "attacked" for row in rows)
     print(f"{methods} method{'s' * (methods != 1)} x {pair_count} pair{'s' * (pair_count != 1)}; "
           f"run folders and table.csv in {arguments.out}")
+    return 0
+
+
+def budget_command(arguments: argparse.Namespace) -> int:
+    from ..core.runner import AttackInterrupted
+    from ..io.files import require_writable_folder
+    from ..io.model_files import load_model
+    from .batch import make_pairs
+    from .budget import parse_budgets, run_budget
+
+    attacks = batch_attacks(arguments)
+    linf_budgets = parse_budgets(arguments.linf_budgets, "--linf-budgets")
+    l2_budgets = parse_budgets(arguments.l2_budgets, "--l2-budgets")
+    if not 0 <= arguments.threshold <= 1:
+        raise SegAttackError("--threshold", f"must be between 0 and 1, not {arguments.threshold}")
+    if arguments.batch_size < 1:
+        raise SegAttackError("--batch-size", "must be at least 1")
+    require_writable_folder(arguments.out)
+    seed = arguments.seed if arguments.seed is not None else 0
+    try:
+        pairs = make_pairs(arguments.images, arguments.masks, arguments.targets, arguments.pairing, seed)
+        model = load_model(arguments.model, trust_pickle=arguments.trust_model, device=arguments.device,
+                           precision=arguments.precision)
+    except ValueError as error:
+        raise SegAttackError("--device", str(error)) from None
+    try:
+        rows = run_budget(model, pairs, attacks, arguments.out, linf_budgets=linf_budgets, l2_budgets=l2_budgets,
+                          criterion=arguments.success, threshold=arguments.threshold,
+                          batch_size=arguments.batch_size, mask_threshold=arguments.mask_threshold,
+                          mask_class=arguments.mask_class, on_message=warn)
+    except AttackInterrupted as interrupted:
+        raise model_failure(arguments.model, interrupted, f"finished runs in {arguments.out} are kept") from None
+    for row in rows:
+        if row["norm"] == "linf" and row["budget"] in linf_budgets:
+            print(f"{row['method']:10s} L-inf {row['budget'] * 255:6.2f}/255: {100 * row['reached_share']:5.1f} % "
+                  f"of {row['images']} reached")
+    print(f"curves.csv, curves.svg and curves.png in {arguments.out}")
     return 0
 
 
@@ -378,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
             return batch_command(arguments)
         if arguments.command == "universal":
             return universal_command(arguments)
+        if arguments.command == "budget":
+            return budget_command(arguments)
         if arguments.command == "rerun":
             return rerun_command(arguments)
         if arguments.command == "demo":

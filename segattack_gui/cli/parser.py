@@ -151,6 +151,19 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
+    """Judging the adversarial again: on other models (transfer) and after transforms (survival)."""
+    from ..io.survival import DEFAULT_SURVIVAL
+
+    parser.add_argument("--evaluate-on", nargs="+", type=Path, metavar="MODEL",
+                        help="also score the adversarial on these models (transfer): IoU and pixel accuracy against "
+                        "the target and against each model's clean prediction, in summary.json (evaluated_on) "
+                        "and table.csv")
+    parser.add_argument("--survival", default=DEFAULT_SURVIVAL, metavar="LIST",
+                        help="score the adversarial again after these transforms: png8, png16, jpegQ, blurS, "
+                        f"rescaleF, or none (default {DEFAULT_SURVIVAL})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..core.attacks import METHODS
 
@@ -174,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="mask of the pixels allowed to change (non-zero = allowed); also with --demo")
     attack.add_argument("--method", default="asma", type=str.lower, help=f"one of {', '.join(METHODS)} (default asma)")
     _add_run_options(attack)
+    _add_evaluation_options(attack)
+    attack.add_argument("--ensemble", nargs="+", type=Path, metavar="MODEL",
+                        help="craft on the mean of the logits of --model and these models, for attacks that "
+                        "transfer (same classes and output grid)")
     attack.add_argument("--gif", action="store_true", help="also write iterations.gif")
     attack.add_argument("--input-policy", choices=["pad", "resize", "tile"],
                         help="how the model meets an image larger than its input: overrides the sidecar's "
@@ -195,8 +212,32 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--batch-size", type=int, default=1,
                        help="images attacked together (same size only; recorded per run) (default 1)")
     _add_run_options(batch)
+    _add_evaluation_options(batch)
     batch.add_argument("--out", type=Path, required=True, help="folder for run folders and tables (resumable)")
     _add_method_parameters(batch)
+
+    budget = commands.add_parser("budget", help="share of images reaching the target against the L-inf and L2 "
+                                 "budget, per method: curves.csv and curves.svg/png")
+    budget.add_argument("--model", type=Path, required=True, help="TorchScript, state dict (+ sidecar) or pickled model")
+    budget.add_argument("--images", type=Path, required=True, help="folder of images")
+    budget.add_argument("--masks", type=Path, help="folder of masks named like the images")
+    budget.add_argument("--pairing", choices=["shuffle", "same-name"], default="shuffle",
+                        help="as for batch (default shuffle)")
+    budget.add_argument("--targets", type=Path, help="folder of targets named like the images (overrides pairing)")
+    budget.add_argument("--methods", default="alma_prox,pgd",
+                        help="comma-separated; methods with a budget (pgd, segpgd, cospgd) run once per budget, the "
+                        "others once per image (default alma_prox,pgd)")
+    budget.add_argument("--linf-budgets", default="1/255,2/255,4/255,8/255,16/255", metavar="LIST",
+                        help="L-inf budgets, comma-separated (default 1/255,2/255,4/255,8/255,16/255)")
+    budget.add_argument("--l2-budgets", default="", metavar="LIST",
+                        help="L2 budgets, comma-separated (default none: the L2 curve of the one-run methods only)")
+    budget.add_argument("--success", choices=["pa", "iou"], default="pa",
+                        help="reached means pixel accuracy (pa) or IoU with the target at least --threshold (default pa)")
+    budget.add_argument("--threshold", type=_number, default=0.99, metavar="F", help="(default 0.99)")
+    budget.add_argument("--batch-size", type=int, default=1, help="images attacked together (default 1)")
+    _add_run_options(budget)
+    budget.add_argument("--out", type=Path, required=True, help="folder for run folders, curves.csv and the figure")
+    _add_method_parameters(budget)
 
     universal = commands.add_parser("universal", help="one perturbation for a set of images (static target)")
     universal.add_argument("--model", type=Path, required=True,

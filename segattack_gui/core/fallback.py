@@ -52,6 +52,8 @@ def adapter_on_cpu(adapter: ModelAdapter) -> ModelAdapter:
     TF32 does not exist on a CPU; bf16 stays bf16 where the CPU computes it natively and
     is emulated, several times slower than fp32, elsewhere.
     """
+    if hasattr(adapter, "on_cpu"):  # an ensemble: each member moves
+        return adapter.on_cpu(adapter_on_cpu)
     precision = adapter.precision if adapter.precision in fast_precisions("cpu") else "fp32"
     return ModelAdapter(adapter.model, adapter.spec, device="cpu", precision=precision)
 

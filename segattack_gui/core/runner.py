@@ -128,8 +128,8 @@ class _BatchState:
     stopped_at: torch.Tensor
     reason: torch.Tensor
     best_x: torch.Tensor
-    best_iou: torch.Tensor
-    best_l2: torch.Tensor
+    best_score: torch.Tensor  # the attack's ranking of the best iterate: highest score, then smallest size
+    best_size: torch.Tensor
     best_iteration: torch.Tensor
 
     @classmethod
@@ -140,8 +140,8 @@ class _BatchState:
             stopped_at=torch.full((batch,), iterations, dtype=torch.long, device=device),
             reason=torch.zeros(batch, dtype=torch.long, device=device),
             best_x=x0.clone(),
-            best_iou=torch.full((batch,), -1.0, device=device),
-            best_l2=torch.full((batch,), math.inf, device=device),
+            best_score=torch.full((batch,), -1.0, device=device),
+            best_size=torch.full((batch,), math.inf, device=device),
             best_iteration=torch.zeros(batch, dtype=torch.long, device=device),
         )
 
@@ -152,13 +152,14 @@ class _BatchState:
         self.reason = torch.where(newly, _REASONS.index(reason) if isinstance(reason, str) else reason, self.reason)
         self.active = self.active ^ newly  # active and not retired now
 
-    def remember_best(self, x: torch.Tensor, iou: torch.Tensor, l2: torch.Tensor, iteration: int,
+    def remember_best(self, x: torch.Tensor, score: torch.Tensor, size: torch.Tensor, iteration: int,
                       scored: torch.Tensor) -> None:
-        """``scored``: the items whose output was finite; another's IoU is that of argmax(NaN)."""
-        better = self.active & scored & ((iou > self.best_iou) | ((iou == self.best_iou) & (l2 < self.best_l2)))
+        """``score``, ``size``: :meth:`Attack.ranking` of ``x``; ``scored``: the items whose output
+        was finite (another's score is that of argmax(NaN))."""
+        better = self.active & scored & ((score > self.best_score) | ((score == self.best_score) & (size < self.best_size)))
         self.best_x = torch.where(better.view(-1, 1, 1, 1), x, self.best_x)
-        self.best_iou = torch.where(better, iou, self.best_iou)
-        self.best_l2 = torch.where(better, l2, self.best_l2)
+        self.best_score = torch.where(better, score, self.best_score)
+        self.best_size = torch.where(better, size, self.best_size)
         self.best_iteration = torch.where(better, iteration, self.best_iteration)
 
 
@@ -366,8 +367,9 @@ class _AttackLoop:
                      evaluation.loss.detach().float(), evaluation.multiplier.detach().float()], out=self.history[row])
         self.seconds[row] = time.perf_counter() - self.started
         if row == self.quantized_from:  # from here on, the best iterate is one an 8-bit PNG can hold
-            state.best_iou.fill_(-1.0)
-        state.remember_best(evaluation.x_eval.detach(), scores["iou"], l2, row, scored)
+            state.best_score.fill_(-1.0)
+        score, size = self.attack.ranking(scores, l2, linf)
+        state.remember_best(evaluation.x_eval.detach(), score, size, row, scored)
         # An output that is NaN or infinite scores nothing: the item ends on its previous iterate
         # (retired with the gradient check, or on the last row by ``run``).
         self.x = torch.where(scored.view(-1, 1, 1, 1), self.x, self.previous_x)
@@ -421,7 +423,10 @@ class _AttackLoop:
         if self.x0.device.type == "cuda":
             torch.cuda.synchronize(self.x0.device)
         elapsed = time.perf_counter() - self.started
-        final_x = self.attack.quantize(self.x, self.x0) if row >= self.quantized_from else self.x
+        if self.attack.returns_best:  # a minimal-norm method's answer: its best iterate, as the model saw it
+            final_x = state.best_x
+        else:
+            final_x = self.attack.quantize(self.x, self.x0) if row >= self.quantized_from else self.x
         if self.on_snapshot is not None and failure is None:  # after a failure the results carry the end
             # The first item's own end: it may have stopped (stop IoU) a few rows before the loop did,
             # and a row whose output was NaN is not part of it.

@@ -194,3 +194,69 @@ def test_entry_point_runs_as_a_program(files, tmp_path):
     assert completed.stderr.strip().splitlines() == [
         f"segattack: error: {tmp_path / 'missing.png'}: " + completed.stderr.split(": ", 3)[-1].strip()
     ]
+
+
+def test_evaluate_on_and_survival_rows(files, tmp_path, capsys):
+    """The attacked model itself, as an --evaluate-on model, scores exactly the run's final numbers;
+    the png8 survival row is the 8-bit export's (ASMA rounds to the nearest level, as a PNG does)."""
+    out = tmp_path / "judged"
+    copy = files["folder"] / "copy.ts"
+    copy.write_bytes(files["torchscript"].read_bytes())
+    (files["folder"] / "copy.json").write_text((files["folder"] / "threshold.json").read_text())
+    assert attack(files, out, "--iterations", "20", "--tau", "2e-4", "--evaluate-on", str(copy),
+                  "--survival", "png8,jpeg50") == 0
+    summary = json.loads((out / "summary.json").read_text())
+    on_copy = summary["evaluated_on"]["copy.ts"]
+    assert on_copy["iou"] == pytest.approx(summary["final"]["iou"], abs=1e-6)
+    assert on_copy["pixel_accuracy"] == pytest.approx(summary["final"]["pixel_accuracy"], abs=1e-6)
+    rows = {row["transform"]: row for row in summary["survival"]}
+    assert list(rows) == ["png8", "jpeg50"]
+    assert rows["png8"]["iou"] == pytest.approx(summary["final_quantized"]["iou"], abs=1e-6)
+    assert "on copy.ts: IoU" in capsys.readouterr().out
+
+
+def test_two_evaluate_on_models_of_one_name_exit_2(files, tmp_path, capsys):
+    three = files["folder"] / "three.ts"
+    three.write_bytes(files["torchscript"].read_bytes())
+    code = main(["attack", "--model", str(files["torchscript"]), "--image", str(files["image"]),
+                 "--target", str(files["target"]), "--out", str(tmp_path / "x"), "--quiet",
+                 "--evaluate-on", str(three), str(three)])
+    assert code == 2
+    assert "same file name as another --evaluate-on model" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_alma_prox_keeps_to_the_region_and_its_png_is_its_answer(files, tmp_path):
+    """The answer is the best iterate; with --quantize it is one an 8-bit PNG holds, so
+    adversarial.png scores what summary.json says; nothing outside the region moves."""
+    region = np.zeros((32, 40), np.uint8)
+    region[4:28, 6:34] = 255
+    Image.fromarray(region).save(files["folder"] / "region.png")
+    out = tmp_path / "alma"
+    assert attack(files, out, "--method", "alma_prox", "--iterations", "60", "--learning-rate", "0.01",
+                  "--quantize", "--region", str(files["folder"] / "region.png"), "--survival", "none") == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "alma_prox" and "survival" not in summary
+    for key in ("iou", "pixel_accuracy", "linf", "l2"):
+        assert summary["final"][key] == pytest.approx(summary["final_quantized"][key], abs=1e-6), key
+    perturbation = np.load(out / "perturbation.npy")
+    assert np.abs(perturbation[region == 0]).max() == 0
+    adversarial = np.load(out / "adversarial.npy")
+    assert np.array_equal(np.round(adversarial * 255), adversarial * 255)  # on the 8-bit grid already
+    assert summary["final"]["linf"] == pytest.approx(np.abs(perturbation).max(), abs=1e-6)
+
+
+def test_an_ensemble_of_a_model_and_its_copy_attacks_like_the_model(files, tmp_path, capsys):
+    copy = files["folder"] / "twin.ts"
+    copy.write_bytes(files["torchscript"].read_bytes())
+    single, paired = tmp_path / "single", tmp_path / "paired"
+    assert attack(files, single, "--iterations", "10", "--tau", "2e-4", "--survival", "none") == 0
+    assert attack(files, paired, "--iterations", "10", "--tau", "2e-4", "--survival", "none",
+                  "--ensemble", str(copy)) == 0
+    one, two = (json.loads((folder / "summary.json").read_text()) for folder in (single, paired))
+    assert two["final"]["iou"] == pytest.approx(one["final"]["iou"], abs=1e-6)
+    assert two["final"]["l2"] == pytest.approx(one["final"]["l2"], rel=1e-5)
+    assert two["ensemble"][0]["model_sha256"] == hashlib.sha256(copy.read_bytes()).hexdigest()
+    capsys.readouterr()
+    assert main(["rerun", str(paired), "--quiet"]) == 2
+    assert "was crafted on an ensemble of 2 models" in capsys.readouterr().err

@@ -44,8 +44,9 @@ def test_batch_writes_run_folders_and_the_table(files, dataset, tmp_path, capsys
             # shuffle pairing: never attacked towards its own mask
             assert not summary["target_path"].endswith(f"case{index}.png")
     with (out / "table.csv").open() as handle:
-        rows = list(csv.DictReader(handle))
-    assert tuple(rows[0]) == TABLE_COLUMNS
+        every_row = list(csv.DictReader(handle))
+    assert tuple(every_row[0]) == TABLE_COLUMNS
+    rows = [row for row in every_row if row["evaluation"] == "attacked"]
     assert [row["method"] for row in rows] == ["ssm", "asma"]
     assert all(row["n"] == "3" for row in rows)
     # the table agrees with an independent mean over the run folders
@@ -131,3 +132,26 @@ def test_missing_mask_is_a_clear_error(files, dataset, tmp_path, capsys):
     assert run_batch(files, dataset, tmp_path / "experiment") == 2
     assert capsys.readouterr().err.startswith(f"segattack: error: {masks}: has no mask named case1")
     assert not (tmp_path / "experiment").exists()
+
+
+def test_batch_judges_every_run_on_other_models_and_after_transforms(files, dataset, tmp_path, capsys):
+    """Transfer and survival rows: in each summary.json and, averaged, in table.csv and table.md."""
+    out = tmp_path / "judged"
+    assert run_batch(files, dataset, out, "--evaluate-on", str(files["pickle"]), "--trust-model",
+                     "--survival", "png8,blur2") == 0
+    with (out / "table.csv").open() as handle:
+        rows = {(row["method"], row["evaluation"]): row for row in csv.DictReader(handle)}
+    assert set(rows) == {(m, e) for m in ("ssm", "asma") for e in ("attacked", "after png8", "after blur2",
+                                                                     "on pickled.pt")}
+    summaries = [json.loads((out / "asma" / f"case{i}" / "summary.json").read_text()) for i in range(3)]
+    on_other = [s["evaluated_on"]["pickled.pt"]["pixel_accuracy"] for s in summaries]
+    assert float(rows["asma", "on pickled.pt"]["pa_mean"]) == pytest.approx(np.mean(on_other), rel=1e-5)
+    blurred = [next(r for r in s["survival"] if r["transform"] == "blur2")["iou"] for s in summaries]
+    assert float(rows["asma", "after blur2"]["iou_mean"]) == pytest.approx(np.mean(blurred), rel=1e-5)
+    assert "| ASMA | on pickled.pt | 3 |" in (out / "table.md").read_text()
+
+
+def test_a_bad_survival_list_exits_2(files, dataset, tmp_path, capsys):
+    assert run_batch(files, dataset, tmp_path / "bad", "--survival", "jpeg101") == 2
+    assert "--survival: 'jpeg101' is no transform" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

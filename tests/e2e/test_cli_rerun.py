@@ -235,6 +235,16 @@ def test_the_rerun_is_never_written_into_the_folder_it_repeats(run_folder, capsy
     assert not (run_folder / "again").exists()
 
 
+@pytest.mark.parametrize("method, extra", [("alma_prox", ["--learning-rate", "0.01"]),
+                                           ("pdpgd", ["--norm", "l2", "--quantize"])])
+def test_minimal_norm_runs_repeat_identically(files, tmp_path, capsys, method, extra):
+    out = tmp_path / method
+    assert attack(files, out, "--method", method, "--iterations", "15", *extra) == 0
+    capsys.readouterr()
+    assert rerun(out) == 0
+    assert "reproduced: identical (15 iterations" in capsys.readouterr().out
+
+
 def test_a_tiled_run_records_its_override_and_reruns_identical(tmp_path, capsys):
     """--input-size/--input-policy override the sidecar for this run; summary.json keeps them and rerun applies them."""
     out = tmp_path / "tiled"

@@ -153,7 +153,7 @@ def test_the_cpu_offers_bf16_only_where_it_is_native(monkeypatch):
 def test_method_list_shows_short_names_and_says_what_they_stand_for(panel):
     combo = panel.method_combo
     shown = [combo.itemText(index) for index in range(combo.count())]
-    assert shown == ["ASMA", "ASM", "SSM", "DAG", "PGD", "SegPGD", "CosPGD"]
+    assert shown == ["ASMA", "ASM", "SSM", "DAG", "PGD", "SegPGD", "CosPGD", "ALMA prox", "PDPGD"]
     panel.set_method("asma")
     assert panel.method_description.text() == "Adaptive mask, dynamic multiplier"
     panel.set_method("dag")
@@ -172,6 +172,8 @@ HIDDEN_BY_DEFAULT = {
     "pgd": {"l2_epsilon", "l2_alpha", "quantize_fraction", "seed"},
     "segpgd": {"l2_epsilon", "l2_alpha", "quantize_fraction", "seed"},
     "cospgd": {"l2_epsilon", "l2_alpha", "quantize_fraction", "seed"},
+    "alma_prox": {"quantize_fraction", "seed"},
+    "pdpgd": {"quantize_fraction", "seed"},
 }
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
+from .alma_prox import ALMAProx
 from .asma import ASM, ASMA, SSM
 from .base import Attack, AttackConfig, StepInputs
 from .dag import DAG
+from .pdpgd import PDPGD
 from .pgd import CosPGD, SegPGD, TargetedPGD
 
 # The universal perturbation (fit_universal, evaluate_universal) is not a per-image method and
@@ -20,6 +22,8 @@ METHODS: dict[str, type[Attack]] = {
     "pgd": TargetedPGD,
     "segpgd": SegPGD,
     "cospgd": CosPGD,
+    "alma_prox": ALMAProx,
+    "pdpgd": PDPGD,
 }
 
 METHOD_TITLES: dict[str, str] = {
@@ -30,6 +34,8 @@ METHOD_TITLES: dict[str, str] = {
     "pgd": "PGD (targeted, cross-entropy)",
     "segpgd": "SegPGD (targeted PGD, scheduled pixel weights)",
     "cospgd": "CosPGD (targeted PGD, cosine pixel weights)",
+    "alma_prox": "ALMA prox (smallest L-inf reaching a share of the target)",
+    "pdpgd": "PDPGD (primal-dual proximal, smallest L-inf or L2)",
 }
 
 

@@ -193,6 +193,8 @@ class Attack:
 
     name: ClassVar[str] = ""
     config_type: ClassVar[type[AttackConfig]] = AttackConfig
+    returns_best: ClassVar[bool] = False
+    """True for minimal-norm methods: the result is the best iterate (:meth:`ranking`), not the last."""
     grid_levels: int | None = 255
     """Steps of the exported image's grid (``quantize`` and ``final_quantized``): 255 for
     adversarial.png; a DICOM/NIfTI source sets its stored grid (``LoadedImage.export_levels``)."""
@@ -221,6 +223,11 @@ class Attack:
         """``x`` on the grid of the exported image (``quantize``, ``grid_levels``); methods with an
         L-inf budget keep it there."""
         return quantize_grid(x, self.grid_levels)
+
+    def ranking(self, scores: dict, l2: torch.Tensor, linf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-item ``(score, size)`` of an iterate: the best has the highest score, ties going to
+        the smallest size. Default: the IoU with the target, then the L2 norm."""
+        return scores["iou"], l2
 
     def finished(self, inputs: StepInputs) -> torch.Tensor | None:
         """Per-item flag: this item needs no more steps (DAG's 1% rule). Default ``None``: never."""

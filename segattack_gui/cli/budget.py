@@ -1,0 +1,117 @@
+"""``segattack budget``: success against budget over a dataset, per method (curves.csv and a figure).
+
+Methods without a budget parameter (ALMA prox, PDPGD, ASMA, DAG) run once per pair, through the
+batch runner, into ``OUT/<method>/``; methods with one (the PGD family) run once per budget into
+``OUT/sweeps/<norm>-<budget>/<method>/``, with the step a quarter of the budget. Every run folder is
+a batch run folder, so an interrupted ``budget`` resumes like ``batch``. The curves follow
+:mod:`..core.success_curves`; the figure :mod:`..io.curve_figure`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..core.attacks import Attack
+from ..core.attacks.base import format_value
+from ..core.success_curves import Answer, reached, share_within, step_budgets
+from ..errors import SegAttackError
+from ..io.curve_figure import Panel, Series, write_curve_figure
+from ..io.files import write_file_bytes
+from .batch import Pair, run_experiment, run_folder
+
+DEFAULT_LINF_BUDGETS = "1/255,2/255,4/255,8/255,16/255"
+CURVE_COLUMNS = ("method", "norm", "budget", "reached_share", "images", "kind")
+
+
+def parse_budgets(text: str, flag: str) -> list[float]:
+    """Comma-separated positive numbers (fractions such as 4/255 allowed), ascending."""
+    from ..core.attacks.base import parse_number
+
+    if not text.strip():
+        return []
+    try:
+        budgets = sorted({parse_number(part.strip(), float) for part in text.split(",") if part.strip()})
+    except (ValueError, ZeroDivisionError):
+        raise SegAttackError(flag, f"must be comma-separated numbers such as 2/255,0.5, not {text!r}") from None
+    if any(not budget > 0 for budget in budgets):
+        raise SegAttackError(flag, "budgets must be > 0")
+    return budgets
+
+
+def has_budget(attack: Attack) -> bool:
+    return "epsilon" in {spec.name for spec in dataclasses.fields(attack.config)}
+
+
+def sweep_attack(attack: Attack, norm: str, budget: float) -> Attack:
+    """The fixed-budget ``attack`` at ``budget`` (L-inf or L2), stepping a quarter of it."""
+    if norm == "linf":
+        changes = {"norm": "linf", "epsilon": budget, "alpha": budget / 4}
+    else:
+        changes = {"norm": "l2", "l2_epsilon": budget, "l2_alpha": budget / 4}
+    return type(attack)(dataclasses.replace(attack.config, **changes))
+
+
+def sweep_folder(out: Path, norm: str, budget: float) -> Path:
+    return out / "sweeps" / f"{norm}-{format_value(budget).replace('/', '_')}"
+
+
+def _answers(folder: Path, method: str, pairs: Sequence[Pair], criterion: str, threshold: float) -> list[Answer]:
+    answers = []
+    for pair in pairs:
+        summary = json.loads((run_folder(folder, method, pair) / "summary.json").read_text(encoding="utf-8"))
+        final = summary["final"]
+        answers.append(Answer(reached(final, criterion, threshold), final["linf"], final["l2"]))
+    return answers
+
+
+def run_budget(model, pairs: Sequence[Pair], attacks: Sequence[Attack], out: Path, *, linf_budgets: list[float],
+               l2_budgets: list[float], criterion: str, threshold: float,
+               run: Callable[..., list] = run_experiment, **batch_options) -> list[dict]:
+    """Run every method (sweeping the budgeted ones), write ``curves.csv`` and ``curves.svg/png``;
+    return the rows of curves.csv."""
+    rows, panels = [], {"linf": [], "l2": []}
+    for attack in attacks:
+        if not has_budget(attack):
+            run(model, pairs, [attack], out, **batch_options)
+            answers = _answers(out, attack.name, pairs, criterion, threshold)
+            for norm, budgets in (("linf", linf_budgets), ("l2", l2_budgets)):
+                grid = step_budgets(answers, norm, budgets)
+                shares = share_within(answers, norm, grid)
+                rows += [_row(attack.name, norm, b, s, len(answers), "one run per image") for b, s in zip(grid, shares)]
+                if grid:  # no budget given and no answer reached: nothing to draw
+                    panels[norm].append(Series(attack.name, tuple(grid), tuple(shares), steps=True))
+            continue
+        for norm, budgets in (("linf", linf_budgets), ("l2", l2_budgets)):
+            shares = []
+            for budget in budgets:
+                folder = sweep_folder(out, norm, budget)
+                run(model, pairs, [sweep_attack(attack, norm, budget)], folder, **batch_options)
+                answers = _answers(folder, attack.name, pairs, criterion, threshold)
+                shares.append(sum(a.reached for a in answers) / len(answers))
+                rows.append(_row(attack.name, norm, budget, shares[-1], len(answers), "one run per budget"))
+            if budgets:
+                panels[norm].append(Series(attack.name, tuple(budgets), tuple(shares), steps=False))
+    write_curves(out, rows)
+    goal = f"pixel accuracy >= {threshold:g}" if criterion == "pa" else f"IoU >= {threshold:g}"
+    figure = [Panel(f"L-inf budget ({goal})", "L-inf budget (x/255)", 255.0, tuple(panels["linf"])),
+              Panel(f"L2 budget ({goal})", "L2 budget ([0, 1] scale)", 1.0, tuple(panels["l2"]))]
+    write_curve_figure(out / "curves", [panel for panel in figure if panel.series])
+    return rows
+
+
+def _row(method: str, norm: str, budget: float, share: float, images: int, kind: str) -> dict:
+    return {"method": method, "norm": norm, "budget": budget, "reached_share": share, "images": images, "kind": kind}
+
+
+def write_curves(out: Path, rows: list[dict]) -> None:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=CURVE_COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.9g}" if isinstance(v, float) else v) for k, v in row.items()})
+    write_file_bytes(out / "curves.csv", text.getvalue().encode("utf-8"))
