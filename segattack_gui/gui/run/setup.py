@@ -6,8 +6,11 @@ parameter or a missing input is one message in a dialog rather than a failed run
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ...core.attacks import create_attack
 from ...core.attacks.base import ParameterError
+from ...core.attacks.step_size import is_auto, resolve_auto_step, without_auto
 from ...core.models import ModelOutputError
 from ...errors import SegAttackError, first_line
 from ...workspace.display_grid import DisplayGrid
@@ -21,12 +24,6 @@ def prepare_run(document: AttackDocument, method: str, parameters: dict) -> tupl
     missing = document.missing_inputs()
     if missing:
         raise SegAttackError(None, missing)
-    try:
-        attack = create_attack(method, **parameters)
-    except ParameterError as error:  # named as the panel labels it
-        raise SegAttackError(None, f"{error.name.replace('_', ' ')} {error.problem}") from None
-    except ValueError as error:
-        raise SegAttackError(None, str(error)) from None
     image, model = document.image, document.model
     try:
         grid = model.adapter.output_grid(image.height, image.width)
@@ -37,7 +34,20 @@ def prepare_run(document: AttackDocument, method: str, parameters: dict) -> tupl
         region = None
     if region is not None and not region.any():
         raise SegAttackError(None, "the perturbation region is empty: paint where pixels may change")
+    provenance = document.provenance()
+    if is_auto(parameters.get("tau")):  # the form always holds a beta; auto sets it (beta = 10 tau)
+        parameters = {name: value for name, value in parameters.items() if name != "beta"}
+    try:
+        create_attack(method, **without_auto(parameters))  # every other value checked before the gradient
+        parameters, step_rule = resolve_auto_step(model.adapter, method, parameters, image.pixels, target, region)
+        attack = create_attack(method, **parameters)
+    except ParameterError as error:  # named as the panel labels it
+        raise SegAttackError(None, f"{error.name.replace('_', ' ')} {error.problem}") from None
+    except ValueError as error:
+        raise SegAttackError(None, str(error)) from None
+    if step_rule is not None:  # summary.json records "auto" beside the values it gave
+        provenance = replace(provenance, extra={**provenance.extra, "step_size": step_rule.record()})
     display = DisplayGrid.for_image(image.height, image.width)
     record = RunRecord(method, attack.config.as_dict(), str(model.adapter.device), image.pixels, target.copy(),
-                       grid, document.colors, document.provenance(), display, precision=model.adapter.precision)
+                       grid, document.colors, provenance, display, precision=model.adapter.precision)
     return AttackJob(model.adapter, image.pixels, target, attack, display, grid, region), record
