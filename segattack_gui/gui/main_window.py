@@ -196,6 +196,10 @@ class MainWindow(QMainWindow):
         self.loader.open_image(path)
 
     def open_model(self, path) -> None:
+        current = getattr(self.document.model, "path", None)
+        if current is not None and Path(current).resolve() in self._demo_paths \
+                and Path(path).resolve() not in self._demo_paths:
+            self.panel.reset_to_defaults()  # the demo's steps were chosen for the demo model, not this one
         self.loader.open_model(path)
 
     def open_target(self, path) -> None:

@@ -41,3 +41,18 @@ def test_a_window_run_with_tau_auto_records_auto_and_the_values(qtbot, window, t
     assert summary["step_size"]["tau_used"] == summary["config"]["tau"] == result.config["tau"]
     assert main(["rerun", str(folder), "--quiet"]) == 0
     assert "reproduced: identical" in capsys.readouterr().out
+
+
+def test_opening_another_model_brings_back_the_published_defaults(window, tmp_path):
+    from segattack_gui.core.attacks.asma import SegmentationMaskConfig
+
+    window.panel.apply_settings(method="asma", tau="auto", iterations=123)
+    window.open_model(window.document.model.path)  # the demo model again: its settings stay
+    assert window.panel.settings()[1]["tau"] == AUTO
+    other = tmp_path / "other.pt"
+    other.write_bytes(window.document.model.path.read_bytes())
+    window.open_model(other)
+    method, parameters = window.panel.settings()
+    defaults = SegmentationMaskConfig()
+    assert (parameters["tau"], parameters["beta"]) == (defaults.tau, defaults.beta) == (1e-7, 1e-6)
+    assert parameters["iterations"] == defaults.iterations == 2501
