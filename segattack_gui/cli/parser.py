@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     attack = commands.add_parser("attack", help="attack one image towards a target mask and export the run folder")
     attack.add_argument("--demo", choices=["fundus", "skin"],
-                        help="use a shipped demo model, image and target, and the demo's tuned settings "
+                        help="use a shipped demo model, image and target, and the demo's settings "
                         f"({_demo_settings()}) unless given (not with --model, --image, --target)")
     attack.add_argument("--model", type=Path, help="TorchScript, state dict (+ sidecar) or pickled model")
     attack.add_argument("--image", type=Path, help="image to attack (PNG, JPEG, TIFF incl. 16-bit, BMP)")

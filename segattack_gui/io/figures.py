@@ -69,14 +69,34 @@ def side_by_side_figure(result: AttackResult, colors=None) -> np.ndarray:
     """original | target | adversarial | prediction | heatmap, each titled, on white (RGB uint8)."""
     colors = colors or [(0, 0, 0), (255, 255, 255)] + [(200, 80, 80)] * 254
     final = result.final
-    panels = [
+    return titled_row([
         (_rgb(result.original), "original"),
         (colorize_classes(result.target, colors), "target"),
         (_rgb(result.adversarial), f"adversarial (L2 {final['l2']:.2f})"),
         (colorize_classes(on_image_grid(result.prediction_adversarial, result), colors),
          f"prediction (IoU {final['iou']:.2f})"),
         (heatmap_image(result.perturbation), f"|perturbation| (Linf {final['linf']:.3f})"),
-    ]
+    ])
+
+
+def amplified_perturbation(perturbation: np.ndarray, gain: float) -> np.ndarray:
+    """``0.5 + gain * perturbation`` as RGB uint8: grey where nothing changed, signed colour shifts."""
+    return to_uint8(np.clip(0.5 + gain * perturbation.astype(np.float32), 0.0, 1.0))
+
+
+def prediction_against_target(prediction: np.ndarray, target: np.ndarray, colors) -> np.ndarray:
+    """The prediction in the model's colours with the target's class boundaries drawn in white."""
+    picture = colorize_classes(prediction, colors)
+    target = target.astype(np.int16)
+    boundary = np.zeros(target.shape, bool)
+    boundary[1:] |= target[1:] != target[:-1]
+    boundary[:, 1:] |= target[:, 1:] != target[:, :-1]
+    picture[boundary] = (255, 255, 255)
+    return picture
+
+
+def titled_row(panels: list[tuple[np.ndarray, str]]) -> np.ndarray:
+    """RGB uint8 panels of one height side by side, each under its title, on white, at 100 %."""
     titled = [_titled(panel, title) for panel, title in panels]
     height = titled[0].shape[0]
     spacer = np.full((height, _GAP, 3), 255, dtype=np.uint8)
