@@ -133,7 +133,7 @@ def render_skin(rng: np.random.Generator, layout: SkinLayout, size: int = IMAGE_
         centre = (int(core_x + t * (px - core_x)), int(core_y + t * (py - core_y)))
         cv2.circle(dots, centre, int(rng.integers(1, 4) * scale), 1.0, -1, cv2.LINE_AA)
     lesion = lesion * (1 - 0.45 * dots[..., None])
-    strength = rng.uniform(0.3, 0.97)  # from a faint, light-brown naevus to a dark, opaque lesion
+    strength = rng.uniform(0.5, 0.97)  # from a faint, light-brown naevus to a dark, opaque lesion
     alpha = (lesion_alpha * strength)[..., None]
     image = image * (1 - alpha) + lesion * alpha
 
