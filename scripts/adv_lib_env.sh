@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# adv-lib 0.2.8 importable beside this checkout, for `segattack bench`'s adv-lib line (SPEC 10).
+# adv-lib 0.2.8 importable beside this checkout, for `segattack bench`'s adv-lib line (docs/design.md, Performance).
 #
 #     bash scripts/adv_lib_env.sh [DIR]        # default DIR: .bench-deps in the checkout (ignored)
 #     PYTHONPATH=DIR/site:DIR/stand-ins segattack bench ...

@@ -59,7 +59,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=120.0, help="stop the attack after this long")
     parser.add_argument("--width", type=int, default=1440)
     parser.add_argument("--height", type=int, default=900)
-    parser.add_argument("--amplify", type=int, default=5, help="heatmap amplification (1, 2, 5, 10, ...)")
+    parser.add_argument("--amplify", type=int, help="heatmap amplification (1, 2, 5, 10, ...; default: auto)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice); 1 is faster "
                         "on a machine shared with other busy processes")
     parser.add_argument("--demo-root", type=Path, help="a folder laid out like resources/ (default: the shipped one)")
@@ -82,8 +82,8 @@ def main() -> int:
     finished = []
     window.attack_finished.connect(finished.append)
     window.panel.apply_settings(iterations=options.iterations)
-    # Amplified, as a researcher looking for the structure of a faint perturbation would set it.
-    window.live_views.heatmap_view.amplify_combo.setCurrentText(f"×{options.amplify}")
+    if options.amplify:  # else "auto": the bulk of the moved pixels sets the scale
+        window.live_views.heatmap_view.amplify_combo.setCurrentText(f"×{options.amplify}")
     if not window.start_attack():
         return 1
     started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""``segattack bench``: the attack engine's speed next to its baselines, all in one process (SPEC 10).
+"""``segattack bench``: the attack engine's speed next to its baselines, all in one process (docs/design.md, Performance).
 
 For one model on one device, and for each precision the device offers, it times
 

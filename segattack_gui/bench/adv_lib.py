@@ -1,6 +1,6 @@
 """adv-lib's ASMA as a timing baseline for ``segattack bench``, when adv-lib is installed.
 
-SPEC 10 asks that the engine be ahead of adv-lib's ``asma`` (``adv_lib.attacks.segmentation``,
+The design notes (docs/design.md, Performance) ask that the engine be ahead of adv-lib's ``asma`` (``adv_lib.attacks.segmentation``,
 the most widely used public re-implementation) at every setting. adv-lib is an optional
 package: it is imported, never copied or vendored, and the bench says so when it is absent.
 Both attacks run the same network through the same :class:`~segattack_gui.core.models.ModelAdapter`

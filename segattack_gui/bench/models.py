@@ -97,4 +97,4 @@ def unet_bench_model(seed: int = 0) -> BenchModel:
 BENCH_MODELS: dict[str, Callable[[int], BenchModel]] = {
     "demo": demo_bench_model, "skin": lambda seed: demo_bench_model(seed, "skin"), "unet": unet_bench_model,
 }
-DEMO_MODELS = {"demo": "fundus", "skin": "skin"}  # bench model -> shipped demo; SPEC 10's demo-rate target
+DEMO_MODELS = {"demo": "fundus", "skin": "skin"}  # bench model -> shipped demo; the demo-rate target of docs/design.md (Performance)

@@ -1,4 +1,4 @@
-"""What one bench run found: every measurement, the ratios within rounds, SPEC 10's targets."""
+"""What one bench run found: every measurement, the ratios within rounds, the targets of docs/design.md (Performance)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .environment import settings_text
 from .models import DEMO_MODELS
 
 TARGETS = {"cpu": {"engine_over_floor": 0.8, "demo_rate": 10.0}, "cuda": {"engine_over_floor": 0.95}}
-"""SPEC 10's targets; the report says whether this run meets them."""
+"""The targets of docs/design.md (Performance); the report says whether this run meets them."""
 
 
 @dataclass
@@ -90,7 +90,7 @@ class BenchReport:
         return rows
 
     def target_checks(self) -> list[str]:
-        """SPEC 10's targets, met or missed in this run."""
+        """The targets of docs/design.md (Performance), met or missed in this run."""
         kind = self.device.split(":")[0]
         checks = []
         wanted = TARGETS.get(kind, {}).get("engine_over_floor")
@@ -142,7 +142,7 @@ class BenchReport:
             lines.append(f"  {row['precision']:<5} " + " | ".join(parts))
         checks = self.target_checks()
         if checks:
-            lines += ["", "SPEC 10 targets"] + [f"  {check}" for check in checks]
+            lines += ["", "Targets (docs/design.md, Performance)"] + [f"  {check}" for check in checks]
         if self.notes:
             lines += [""] + [f"note: {note}" for note in self.notes]
         return "\n".join(lines)

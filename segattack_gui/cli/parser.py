@@ -17,7 +17,7 @@ EXIT_BAD_INPUT = 2
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse whose errors are the one line of SPEC 8 (a pointer to --help instead of the usage block).
+    """argparse whose errors are the one line docs/design.md (Command line) asks for (a pointer to --help instead of the usage block).
 
     Subparsers inherit the class, so ``segattack attack --iterations abc`` ends the same way.
     """
@@ -177,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     attack.add_argument("--method", default="asma", type=str.lower, help=f"one of {', '.join(METHODS)} (default asma)")
     _add_run_options(attack)
     attack.add_argument("--gif", action="store_true", help="also write iterations.gif")
+    attack.add_argument("--input-policy", choices=["pad", "resize", "tile"],
+                        help="how the model meets an image larger than its input: overrides the sidecar's "
+                             "input_policy (recorded; rerun repeats it)")
+    attack.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
+                        help="the model's input (or tile) size: overrides the sidecar's input_size")
     attack.add_argument("--out", type=Path, required=True, help="run folder to create")
     _add_method_parameters(attack)
 

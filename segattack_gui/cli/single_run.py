@@ -42,19 +42,24 @@ def model_failure(model_path, interrupted, outcome: str = "nothing was written")
 def run_one(inputs, attack, model_path, *, quiet: bool, keep_frames: bool = False,
             stop_at: int | None = None) -> tuple:
     """One attack with a progress bar and the out-of-memory fallback; returns the result and, with
-    ``keep_frames``, up to 200 adversarial images for the GIF. ``stop_at``: stop there as a user
+    ``keep_frames``, up to 200 iterates with their predictions for the GIF. ``stop_at``: stop there as a user
     would (a rerun of a stopped run). A model failure is one line."""
     from ..core.fallback import OutOfMemoryFallback
     from ..core.runner import AttackInterrupted, run_attack
+    from ..io.figures import VOID_CLASS, GifFrame
     from ..io.run_folders import StopAtIteration
 
     frames: list = []
     progress = ProgressBar(attack.config.iterations, attack.name, enabled=not quiet)
+    height, width = inputs.image.pixels.shape[:2]
 
     def on_snapshot(snapshot) -> None:
         progress(snapshot)
         if keep_frames and (snapshot.final or len(frames) < 200):
-            frames.append(snapshot.adversarial)
+            grid = inputs.model.adapter.output_grid(height, width)
+            prediction = grid.paste(snapshot.prediction, height, width, fill=VOID_CLASS)
+            frames.append(GifFrame(snapshot.iteration, snapshot.adversarial, prediction,
+                                   snapshot.metrics.get("iou")))
 
     def attack_once(adapter, _items) -> list:  # run again from the start after an out-of-memory fallback
         frames.clear()

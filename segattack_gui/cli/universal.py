@@ -16,7 +16,8 @@ import numpy as np
 from ..core.attacks.universal import UniversalConfig, evaluate_universal, fit_universal
 from ..errors import SegAttackError
 from ..io.export import versions
-from ..io.figures import heatmap_image, write_figure_png
+from ..io.figures import write_figure_png
+from ..io.heatmaps import heatmap_figure
 from ..io.files import recorded_path, write_folder_atomically
 from ..io.hashing import sha256_array
 from ..io.images import read_image
@@ -72,7 +73,7 @@ def run_universal(model: LoadedModel, image_paths: list[Path], target_path: Path
 
     def write(folder: Path) -> None:
         np.save(folder / "perturbation.npy", result.perturbation.astype(np.float32))
-        write_figure_png(folder / "perturbation_heatmap.png", heatmap_image(result.perturbation))
+        write_figure_png(folder / "perturbation_heatmap.png", heatmap_figure(result.perturbation))
         with (folder / "metrics.csv").open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             columns = list(result.history)

@@ -1,4 +1,4 @@
-"""When the GPU runs out of memory: smaller batches, then the CPU (SPEC 11).
+"""When the GPU runs out of memory: smaller batches, then the CPU (docs/design.md, Reliability).
 
 The rule, the same for the CLI, the batch runner and the GUI:
 

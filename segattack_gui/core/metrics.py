@@ -1,4 +1,4 @@
-"""Segmentation agreement and perturbation size, computed on the device (SPEC 4).
+"""Segmentation agreement and perturbation size, computed on the device (docs/design.md, Metrics).
 
 All functions take batches: predictions and targets are ``[B, h, w]`` class ids on
 the model's output grid, images are ``[B, C, H, W]`` in [0, 1]. They return one

@@ -1,4 +1,4 @@
-"""Wrap any segmentation network so attacks see one contract (SPEC 2).
+"""Wrap any segmentation network so attacks see one contract (docs/design.md, Models).
 
 Attacks always work on images in [0, 1] of shape ``[B, C, H, W]`` on the *image grid*.
 The :class:`ModelAdapter` owns everything between that image and the logits the

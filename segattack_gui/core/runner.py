@@ -1,4 +1,4 @@
-"""Drive an attack: one loop for every method, batched, with live snapshots (SPEC 3 and 10).
+"""Drive an attack: one loop for every method, batched, with live snapshots (docs/design.md: Attacks, Performance).
 
 Each iteration reads like the paper: forward, prediction, metrics, objective, input
 gradient, step, projection, region and [0, 1] box. Metrics stay on the device in a
@@ -42,7 +42,7 @@ SnapshotCallback = Callable[[Snapshot], None]
 
 LIVE_SNAPSHOT_INTERVAL = 0.1
 """Seconds between the GUI's snapshots: 10 a second, more than its views redraw (8 a second at
-most), so every redraw has a new frame and no snapshot is copied for nothing (SPEC 6: 20 at most)."""
+most), so every redraw has a new frame and no snapshot is copied for nothing (docs/design.md, Window: 20 at most)."""
 
 _REASONS = ("iterations", "stop_iou", "finished", "non-finite", "user", "non-finite output")
 """Why an item stopped; "non-finite output" (the model's output at the stop row is NaN or infinite, so

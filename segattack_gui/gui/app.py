@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication
 
 from .. import __version__
 from ..allocator import keep_freed_memory
+from .system_libraries import missing_libraries, missing_xcb_message, uses_xcb
 
 APP_NAME = "SegAttack"
 ORGANISATION = "SegAttack"
@@ -46,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-demo", action="store_true", help="start without the fundus demo")
     parser.add_argument("--demo", default="fundus", choices=["fundus", "skin"], help="which demo to open")
     options, qt_arguments = parser.parse_known_args(arguments)
+    if uses_xcb():
+        missing = missing_libraries()
+        if missing:  # Qt would abort naming only the first one
+            print(missing_xcb_message(missing), file=sys.stderr)
+            return 1
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     keep_freed_memory()
     app = create_application([sys.argv[0], *qt_arguments])

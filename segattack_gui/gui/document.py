@@ -1,20 +1,20 @@
 """The state of one document: image, model, target, perturbation region and the last run.
 
 Widgets observe this object's signals and change it through its methods; they do not
-talk to each other behind its back. The canvas is the editor of the target and the
-region: ``CanvasBinding`` mirrors its edits here (``note_target_edited``) and pushes
-targets that come from elsewhere (a file, a prediction) to it on ``targetReplaced``.
+talk to each other behind its back. The painted masks have one owner, ``masks`` (a
+Qt-free :class:`PaintedMasks`: the arrays, their undo history, a revision per layer and
+where each came from); the canvas draws and edits that same object, and every change,
+wherever it comes from, arrives here once, as ``targetChanged`` or ``regionChanged``.
+A run keeps its own record of the inputs it used (:class:`RunRecord`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ..core.models import OutputGrid
 from ..core.results import AttackResult, Snapshot
 from ..io.export import Provenance
 from ..io.files import recorded_path
@@ -22,44 +22,12 @@ from ..io.images import LoadedImage
 from ..io.inputs import model_colors
 from ..io.masks import default_colors
 from ..io.model_files import LoadedModel
-from ..workspace.display_grid import DisplayGrid
+from ..workspace.labels import LabelTable
+from ..workspace.painted_masks import PaintedMasks
+from ..workspace.run_record import RunInputs, RunRecord
 from ..workspace.snapshot_store import SnapshotStore
 
-
-@dataclass
-class RunRecord:
-    """One attack as the GUI saw it: its inputs, the kept frames and, once done, the result.
-
-    The kept frames and the latest snapshot lie on ``display`` (the image reduced for the
-    views, see ``display_grid``); ``display_original`` and ``display_target`` match them.
-    """
-
-    method: str
-    config: dict
-    device: str
-    original: np.ndarray  # H x W x C float32
-    target: np.ndarray  # H x W class ids the run aimed at (a copy: painting goes on)
-    grid: OutputGrid
-    colors: list[tuple[int, int, int]]
-    provenance: Provenance
-    display: DisplayGrid | None = None  # the live views' grid; None: the image's own
-    store: SnapshotStore | None = None
-    latest: Snapshot | None = None  # on the display grid (the worker reduces snapshots)
-    result: AttackResult | None = None
-    error: str | None = None
-    precision: str = "fp32"
-
-    def __post_init__(self):
-        if self.display is None:
-            self.display = DisplayGrid(self.original.shape[0], self.original.shape[1], 1)
-        self.display_original = self.display.image(self.original)
-        self.display_target = self.display.labels(self.target)
-        if self.store is None:
-            self.store = SnapshotStore(self.display_original)
-
-    @property
-    def finished(self) -> bool:
-        return self.result is not None or self.error is not None
+__all__ = ["AttackDocument", "RunRecord"]
 
 
 class AttackDocument(QObject):
@@ -67,10 +35,9 @@ class AttackDocument(QObject):
 
     imageChanged = Signal()
     modelChanged = Signal()
-    targetReplaced = Signal()  # a whole new target from outside the canvas
-    targetEdited = Signal()  # the canvas changed the target
-    regionReplaced = Signal()
-    regionEdited = Signal()  # the canvas changed the region
+    labelsChanged = Signal()  # names, colours or hidden labels (a new model, or the user's edits)
+    targetChanged = Signal()  # any change: a stroke, an undo, a file, a prediction, a new image
+    regionChanged = Signal()
     baselineChanged = Signal()  # the model's prediction on the clean image
     baselineScored = Signal()  # baseline_scores now holds the clean prediction's IoU and accuracy
     runStarted = Signal()
@@ -82,31 +49,32 @@ class AttackDocument(QObject):
         super().__init__(parent)
         self.image: LoadedImage | None = None
         self.model: LoadedModel | None = None
-        self.target = np.zeros((1, 1), np.uint8)
-        self.target_origin = "empty"  # a file path, "painted", "model prediction", ...
-        self.target_path: str | None = None
-        self.target_saved = False  # target_path was written from here, not read
-        self.target_sha256: str | None = None  # of the file at target_path
-        self.region: np.ndarray | None = None  # bool H x W; None = every pixel may change
-        self.region_path: str | None = None  # the file the region was read from or saved to
-        self.region_sha256: str | None = None
+        self.model_overrides: dict = {}  # sidecar fields changed in the window (e.g. tiles for a large image)
+        self.masks = PaintedMasks()
+        self.labels = LabelTable.of(("background", "foreground"), default_colors(2))
+        self.masks.layers.subscribe(self._on_masks_changed)
         self.baseline_prediction: np.ndarray | None = None  # output grid, clean image
-        self._scored: tuple | None = None  # (prediction, target, scores) of baseline_scores
+        self._scored: tuple | None = None  # (prediction, target revision, scores) of baseline_scores
         self.run: RunRecord | None = None
         self.shown_frame: int | None = None  # index into run.store; None follows the live run
+
+    def _on_masks_changed(self, layer: str, _box) -> None:
+        (self.targetChanged if layer == "target" else self.regionChanged).emit()
 
     # ------------------------------------------------------------------ inputs
     @property
     def class_names(self) -> tuple[str, ...]:
-        if self.model is not None:
-            return tuple(self.model.adapter.class_names)
-        return ("background", "foreground")
+        """The labels' names: the model's classes, as the user may have renamed or added to them."""
+        return self.labels.names
 
     @property
     def colors(self) -> list[tuple[int, int, int]]:
-        if self.model is not None:
-            return model_colors(self.model)
-        return default_colors(len(self.class_names))
+        return list(self.labels.colors)
+
+    def set_labels(self, labels: LabelTable) -> None:
+        """The user added, renamed, recoloured or hid labels."""
+        self.labels = labels
+        self.labelsChanged.emit()
 
     @property
     def image_shape(self) -> tuple[int, int] | None:
@@ -116,78 +84,74 @@ class AttackDocument(QObject):
     def image_sha256(self) -> str | None:
         return None if self.image is None else self.image.sha256
 
+    @property
+    def target(self) -> np.ndarray:
+        """The painted target's class ids on the image grid (the live array: copy to keep it)."""
+        return self.masks.target
+
+    @property
+    def region(self) -> np.ndarray | None:
+        """The pixels the attack may change (a copy), or None: every pixel may."""
+        return self.masks.region_limit()
+
+    @property
+    def target_origin(self) -> str:
+        return self.masks.source("target").origin
+
+    @property
+    def target_path(self) -> str | None:
+        return self.masks.source("target").path
+
+    @property
+    def region_path(self) -> str | None:
+        return self.masks.source("region").path
+
     def set_image(self, image: LoadedImage) -> None:
-        """A new image; a target or region of another size cannot follow it and is cleared."""
+        """A new image starts with empty masks and no history (the window asked about unsaved
+        ones before it began loading)."""
         self.image = image
         self.baseline_prediction = None
-        shape = (image.height, image.width)
-        if self.target.shape != shape:
-            self.target = np.zeros(shape, np.uint8)
-            self.target_origin, self.target_path, self.target_sha256 = "empty", None, None
-        if self.region is not None and self.region.shape != shape:
-            self.region, self.region_path, self.region_sha256 = None, None, None
+        self.masks.start_over((image.height, image.width))
         self.imageChanged.emit()
 
-    def set_model(self, model: LoadedModel) -> list[int]:
-        """A new model; returns the target's class ids it does not know (set to background)."""
+    def set_model(self, model: LoadedModel, overrides: dict | None = None) -> list[int]:
+        """A new model (``overrides``: sidecar fields the window changed for it, recorded in runs);
+        returns the target's class ids it does not know (set to background)."""
         self.model = model
+        self.model_overrides = dict(overrides or {})
         self.baseline_prediction = None
-        unknown = sorted(int(v) for v in np.unique(self.target) if v >= model.adapter.num_classes)
+        self.labels = LabelTable.of(model.adapter.class_names, model_colors(model))
+        self.labelsChanged.emit()
+        target = self.masks.target
+        unknown = sorted(int(v) for v in np.unique(target) if v >= model.adapter.num_classes)
         self.modelChanged.emit()
         if unknown:
-            cleaned = np.where(self.target >= model.adapter.num_classes, 0, self.target).astype(np.uint8)
-            self.replace_target(cleaned, self.target_origin)
+            cleaned = np.where(target >= model.adapter.num_classes, 0, target).astype(np.uint8)
+            self.masks.replace("target", cleaned, "painted")
         return unknown
 
     def replace_target(self, class_ids: np.ndarray, origin: str, path: str | None = None,
                        sha256: str | None = None) -> None:
-        self.target = np.ascontiguousarray(class_ids, dtype=np.uint8)
-        self.target_origin = origin
-        self.target_path, self.target_sha256 = path, sha256
-        self.target_saved = False
-        self.targetReplaced.emit()
+        """A whole new target (a file, a prediction, a restore): one undo step."""
+        self.masks.replace("target", class_ids, origin, path, sha256)
 
-    def note_target_edited(self, class_ids: np.ndarray) -> None:
-        """The canvas changed the target; ignored when nothing changed (e.g. an echo of a replace)."""
-        class_ids = np.asarray(class_ids)
-        if class_ids.shape == self.target.shape and np.array_equal(class_ids, self.target):
-            return
-        self.target = np.ascontiguousarray(class_ids, dtype=np.uint8)
-        self.target_origin = "painted"
-        self.target_path = self.target_sha256 = None
-        self.target_saved = False
-        self.targetEdited.emit()
+    def replace_region(self, region: np.ndarray | None, path: str | None = None, sha256: str | None = None,
+                       origin: str | None = None) -> None:
+        """A whole new region (None: no limit): one undo step."""
+        self.masks.replace("region", region, origin or ("read from file" if path else "painted"), path, sha256)
 
     def note_target_saved(self, path, sha256: str) -> None:
         """The target now also lives in ``path``: nothing is lost if the window closes."""
-        self.target_path, self.target_sha256 = str(path), sha256
-        self.target_saved = True
-
-    def replace_region(self, region: np.ndarray | None, path: str | None = None, sha256: str | None = None) -> None:
-        self.region = None if region is None else np.asarray(region, bool).copy()
-        self.region_path, self.region_sha256 = (None, None) if region is None else (path, sha256)
-        self.regionReplaced.emit()
-
-    def note_region_edited(self, region: np.ndarray | None) -> None:
-        self.region = None if region is None or bool(np.all(region)) else np.asarray(region, bool).copy()
-        self.region_path = self.region_sha256 = None
-        self.regionEdited.emit()
+        self.masks.note_saved("target", str(path), sha256)
 
     def note_region_saved(self, path, sha256: str) -> None:
-        self.region_path, self.region_sha256 = str(path), sha256
+        self.masks.note_saved("region", str(path), sha256)
 
     @property
     def unsaved_layers(self) -> list[str]:
         """The masks that exist nowhere but here ("target", "region"): painted, transformed or
         predicted, and not saved since. A mask read from a file can be read again."""
-        if self.image is None:
-            return []
-        unsaved = []
-        if self.target_path is None and bool(self.target.any()):
-            unsaved.append("target")
-        if self.region is not None and self.region_path is None:
-            unsaved.append("region")
-        return unsaved
+        return [] if self.image is None else self.masks.unsaved_layers()
 
     @property
     def masks_worth_keeping(self) -> bool:
@@ -197,15 +161,16 @@ class AttackDocument(QObject):
     @property
     def baseline_scores(self) -> dict[str, float]:
         """IoU and pixel accuracy of the model on the clean image against the current target
-        (:mod:`.baseline_scores` computes them off the GUI thread); empty until then."""
+        (:mod:`.run.baseline_scores` computes them off the GUI thread); empty until then."""
         scored = self._scored
-        if scored is None or scored[0] is not self.baseline_prediction or scored[1] is not self.target:
+        if scored is None or scored[0] is not self.baseline_prediction or scored[1] != self.masks.revisions()[0]:
             return {}
         return scored[2]
 
-    def set_baseline_scores(self, prediction: np.ndarray, target: np.ndarray, scores: dict[str, float]) -> None:
-        """Scores of ``prediction`` against ``target``; kept only while both are still current."""
-        self._scored = (prediction, target, scores)
+    def set_baseline_scores(self, prediction: np.ndarray, target_revision: int, scores: dict[str, float]) -> None:
+        """Scores of ``prediction`` against the target at ``target_revision``; kept only while
+        both are still current."""
+        self._scored = (prediction, target_revision, scores)
         if self.baseline_scores:
             self.baselineScored.emit()
 
@@ -223,28 +188,37 @@ class AttackDocument(QObject):
             return "paint or open a target mask first"
         return None
 
-    @property
-    def target_rule(self) -> str:
-        """How the target came about, for summary.json."""
-        if self.target_path is None:
-            return self.target_origin
-        if self.target_saved:
-            return f"{self.target_origin}, saved to the target file"
-        return f"read from file ({self.target_origin})"
-
-    def provenance(self) -> Provenance:
+    def provenance(self, region_used: bool = True) -> Provenance:
+        """Where the current inputs came from; the region's file only if the run used a region."""
+        region = self.masks.source("region")
+        target = self.masks.source("target")
         return Provenance(
             **(self.model.provenance() if self.model else {}),
             image_path=recorded_path(self.image.path) if self.image else None,
             image_sha256=self.image_sha256,
             image_conversion=self.image.conversion if self.image else None,
-            target_path=recorded_path(self.target_path),
-            target_rule=self.target_rule,
-            target_sha256=self.target_sha256,
-            region_path=recorded_path(self.region_path),
-            region_sha256=self.region_sha256,
-            extra={"front_end": "segattack-gui"},
+            target_path=recorded_path(target.path),
+            target_rule=self.masks.rule("target"),
+            target_sha256=target.sha256 if target.path else None,
+            region_path=recorded_path(region.path) if region_used else None,
+            region_sha256=region.sha256 if region_used and region.path else None,
+            extra={"front_end": "segattack-gui",
+                   **({"model_overrides": dict(self.model_overrides)} if self.model_overrides else {})},
         )
+
+    def current_inputs(self) -> RunInputs:
+        """The identities a run records, to tell later whether the window still holds them."""
+        return RunInputs(self.image.path.name if self.image else "image", self.image_sha256,
+                         self.model.path.name if self.model else "model",
+                         self.model.sha256 if self.model else None, self.masks.revisions())
+
+    def run_differences(self) -> list[str]:
+        """What differs between the last run's inputs and the window's ("image", "model", "masks")."""
+        run = self.run
+        if run is None or run.inputs is None:
+            return []
+        return run.inputs.differences(self.image_sha256, self.model.sha256 if self.model else None,
+                                      self.masks.revisions())
 
     # ------------------------------------------------------------------ runs
     def begin_run(self, record: RunRecord) -> None:

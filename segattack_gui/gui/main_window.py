@@ -1,6 +1,6 @@
 """The main window: canvas in the centre, attack panel and label palette docked, live results beside.
 
-It wires the parts to one :class:`AttackDocument` and offers the scripting API of SPEC 6,
+It wires the parts to one :class:`AttackDocument` and offers the scripting API of docs/design.md, Window,
 so tests and scripts drive it exactly as a user would:
 
 * ``open_image(path)``, ``open_model(path)``, ``open_target(path)`` load in the background,
@@ -30,13 +30,13 @@ from PySide6.QtWidgets import (
 )
 
 from ..errors import SegAttackError
-from .canvas.binding import CanvasBinding
 from .canvas.label_palette import LabelPalette
 from .canvas.mask_canvas import MaskCanvas
 from .canvas.tool_readout import ToolReadout
 from .document import AttackDocument, RunRecord
 from .files.drops import DropHandler
 from .files.export_worker import RunExporter, default_run_folder
+from .files.input_size_choice import InputSizeChoice
 from .files.loading import DocumentLoader
 from .files.recent import RecentFiles
 from .masks.autosaver import MaskAutosaver
@@ -51,6 +51,7 @@ from .views import plot_style
 from .views.live_views import LiveViews
 from .views.metrics_plot import MetricsPlot
 from .views.replay_bar import ReplayBar
+from .views.run_caption import RunCaption
 from .views.status_panel import StatusPanel
 from .window_menus import build_menus
 
@@ -85,12 +86,13 @@ class MainWindow(QMainWindow):
         self.error_box: QMessageBox | None = None
         self._finished_result = None
         self._close_after_export = False
-        self._settled_masks: tuple | None = None  # (target, region) the unsaved-masks question was answered for
+        self._exports_under_way: dict[str, RunRecord] = {}  # folder -> the run being written there
+        self._settled_masks: tuple | None = None  # mask revisions the close-time question was answered for
         self._demo_paths: set[Path] = set()  # opened with the demo: kept out of Recent files
         self._build_widgets()
-        self.canvas_binding = CanvasBinding(self.document, self.canvas, self)
         self.mask_sources = MaskSources(self.document, self.loader, self.canvas, self)
         self.mask_files = MaskFiles(self.document, self.loader, self.canvas, self)
+        self.input_size_choice = InputSizeChoice(self.document, self.loader, self)
         self.menus = build_menus(self)
         self.drops = DropHandler(self)
         self._connect()
@@ -103,10 +105,10 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ layout
     def _build_widgets(self) -> None:
-        self.canvas = MaskCanvas()
+        self.canvas = MaskCanvas(layers=self.document.masks.layers)  # the document's masks, drawn and edited
         self.canvas.setMinimumSize(280, 280)
         self.panel = AttackPanel()
-        self.palette_widget = LabelPalette(self.canvas)
+        self.palette_widget = LabelPalette(self.canvas, self.document)
         self.live_views = LiveViews(self.document)
         self.replay_bar = ReplayBar(self.document)
         self.live_views.redrawn.connect(self.replay_bar.sync)
@@ -115,6 +117,8 @@ class MainWindow(QMainWindow):
         results.setObjectName("resultsPanel")
         column = QVBoxLayout(results)
         column.setContentsMargins(4, 0, 0, 0)
+        self.run_caption = RunCaption(self.document)
+        column.addWidget(self.run_caption)
         splitter_results = QSplitter(Qt.Orientation.Vertical)
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -153,8 +157,9 @@ class MainWindow(QMainWindow):
         document, panel, session = self.document, self.panel, self.session
         document.imageChanged.connect(self._on_image_changed)
         document.modelChanged.connect(self._on_model_changed)
-        for signal in (document.imageChanged, document.modelChanged, document.targetReplaced,
-                       document.targetEdited, document.runFinished, document.runStarted):
+        document.labelsChanged.connect(self._on_labels_changed)
+        for signal in (document.imageChanged, document.modelChanged, document.targetChanged,
+                       document.runFinished, document.runStarted):
             signal.connect(self._update_readiness)
         self.canvas.cursorMoved.connect(self.status.show_cursor)
         panel.runRequested.connect(self.start_attack)
@@ -165,6 +170,8 @@ class MainWindow(QMainWindow):
         panel.deviceChanged.connect(self._on_compute_changed)
         panel.precisionChanged.connect(self._on_compute_changed)
         session.stateChanged.connect(panel.set_state)
+        session.stateChanged.connect(self.run_summary.show_session_state)
+        session.stateChanged.connect(self._say_session_state)
         session.stateChanged.connect(self._update_readiness)
         session.snapshotReady.connect(document.add_snapshot)
         session.succeeded.connect(self._on_attack_succeeded)
@@ -186,14 +193,19 @@ class MainWindow(QMainWindow):
         self.exporter.tasks.busyChanged.connect(self._update_readiness)
         self.recent.chosen.connect(self.open_file_as)
 
-    # ------------------------------------------------------------------ scripting API (SPEC 6)
+    # ------------------------------------------------------------------ scripting API (docs/design.md, Window)
     @property
     def busy(self) -> bool:
         """True while files are loading (``loading_idle`` fires when they are done)."""
         return self.loader.busy
 
-    def open_image(self, path) -> None:
+    def open_image(self, path) -> bool:
+        """Open an image; its masks start empty, so unsaved painting is asked about first (False:
+        the user kept it and nothing was opened)."""
+        if not self.mask_files.settle_before_replacing("Opening another image"):
+            return False
         self.loader.open_image(path)
+        return True
 
     def open_model(self, path) -> None:
         current = getattr(self.document.model, "path", None)
@@ -207,7 +219,8 @@ class MainWindow(QMainWindow):
         self.loader.open_target(path)
 
     def open_file_as(self, kind: str, path: str) -> None:
-        {"image": self.open_image, "model": self.open_model, "target": self.open_target}[kind](path)
+        {"image": self.open_image, "model": self.open_model, "target": self.open_target,
+         "run": self.open_run_folder}[kind](path)
 
     def open_run_folder(self, folder) -> None:
         """An exported run's model, image, target, region and settings, ready to run again or to vary
@@ -221,21 +234,24 @@ class MainWindow(QMainWindow):
         except SegAttackError as error:
             self.report_error(error.one_line())
             return
-        if not self.mask_files.settle_before_close():  # the run's target and region replace the painted ones
+        if not self.mask_files.settle_before_replacing("Opening a run folder"):  # its masks replace these
             return
         summary = record.summary
         self.open_model(inputs["model_path"])
-        self.open_image(inputs["image_path"])
+        self.loader.open_image(inputs["image_path"])
         self.open_target(record.target_file)
         if record.region_file is not None:
             self.open_region(record.region_file)
         else:
             self.document.replace_region(None)  # that run could change every pixel
+        if summary.get("model_overrides"):  # e.g. the tiles chosen for a large image
+            self.loader.apply_model_overrides(summary["model_overrides"])
         self.panel.apply_settings(summary["method"], **summary["config"])
         self.panel.set_precision(summary.get("precision", "fp32"))
         # Queued behind the loads: then the document holds what was opened (or what a failed load left).
         self.loader.submit("check the run's files", lambda: (lambda: None),
                            lambda _: self._warn_if_not_the_recorded_files(record.summary))
+        self._remember("run", str(record.folder))
         stopped = (f"; it was stopped at iteration {summary['iterations_run']}: press Stop there, or "
                    "`segattack rerun` repeats it exactly" if record.stopped_by_user else "")
         self.status.show_message(f"Opening the run in {record.folder}: {summary['method']}, "
@@ -294,12 +310,13 @@ class MainWindow(QMainWindow):
         self.session.stop()
 
     def export_results(self, folder) -> None:
-        """Write the last run to ``folder`` (SPEC 7) in the background; ``export_finished`` when done."""
+        """Write the last run to ``folder`` (docs/design.md, Run folders) in the background; ``export_finished`` when done."""
         run = self.document.run
         try:
             if run is None or run.result is None:
                 raise SegAttackError(None, "there is no finished run to export yet; press Run first")
-            self.exporter.export(run, Path(folder))
+            self.exporter.export(run, Path(folder), self.live_views.heatmap_view.style())
+            self._exports_under_way[str(Path(folder))] = run
         except SegAttackError as error:
             self.report_error(error.one_line())
 
@@ -316,10 +333,12 @@ class MainWindow(QMainWindow):
             self.status.show_message(f"The {name} demo is not installed ({', '.join(missing)} missing); "
                                      "run `segattack demo` to build it")
             return False
+        if not self.mask_files.settle_before_replacing(f"Opening the {name} demo"):
+            return False
         # The demo's measured settings (segattack_gui.demo.catalog.DEMO_ATTACK): it converges in seconds.
         self.panel.apply_settings(method="asma", **demo.attack_parameters)
         self._demo_paths = {path.resolve() for path in paths.values()}
-        self.open_image(paths["image"])
+        self.loader.open_image(paths["image"])
         self.open_model(paths["model"])
         self.open_target(paths["target"])
         return True
@@ -362,6 +381,13 @@ class MainWindow(QMainWindow):
             raise SegAttackError(None, "files are still loading; try again in a moment")
         method, parameters = self.panel.settings()
         return prepare_run(self.document, method, parameters)
+
+    @Slot(str)
+    def _say_session_state(self, state: str) -> None:
+        if state == "stopping":
+            self.status.show_message("Stopping after the current iteration; what the run has computed is kept…")
+        elif state == "paused":
+            self.status.show_message("Paused after the current iteration: Resume goes on, Stop keeps what it has")
 
     @Slot(object)
     def _on_attack_succeeded(self, result) -> None:
@@ -416,6 +442,10 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_exported(self, path: str) -> None:
+        run = self._exports_under_way.pop(str(Path(path)), None)
+        if run is not None:
+            run.exported_to.append(path)
+            self.run_caption.update_text()
         self.status.show_message(f"Exported the run to {path} (segattack rerun repeats it from there)")
         self.export_finished.emit(path)
 
@@ -437,13 +467,20 @@ class MainWindow(QMainWindow):
         if run is None or run.result is None:
             self.report_error("there is no finished run to export yet; press Run first")
             return
-        image = self.document.image
-        self.export_results(default_run_folder(parent, run, image.path.name if image else None))
+        self.export_results(default_run_folder(parent, run))
 
     # ------------------------------------------------------------------ document -> window
     @Slot()
     def _on_image_changed(self) -> None:
+        """A new image: the canvas shows it over the document's (new, empty) masks."""
+        self.canvas.set_image(self.document.image.pixels)
+        self.canvas.zoom_to_fit()
         self._update_title()
+
+    @Slot()
+    def _on_labels_changed(self) -> None:
+        labels = self.document.labels
+        self.canvas.set_classes(labels.names, labels.colors, labels.hidden)
 
     @Slot()
     def _on_model_changed(self) -> None:
@@ -491,9 +528,9 @@ class MainWindow(QMainWindow):
         can still be exported elsewhere. The window hides before it waits for the attack's
         current iteration, which on a large image on the CPU can take seconds.
         """
-        masks = (self.document.target, self.document.region)  # replaced, never changed in place, by each edit
-        if self._settled_masks is None or any(now is not then for now, then in zip(masks, self._settled_masks)):
-            if not self.mask_files.settle_before_close():
+        masks = self.document.masks.revisions()  # any edit, here or from a file, moves them
+        if self._settled_masks != masks:
+            if not self.mask_files.settle_before_replacing("Closing the window"):
                 event.ignore()
                 return
             self._settled_masks = masks  # asked once per close; painting on while an export waits asks again

@@ -64,7 +64,10 @@ class WindowMenus(QObject):
         self._add(view_menu, "&Fit image", window.canvas.zoom_to_fit, "Ctrl+0", "Fit the image in the canvas")
 
         help_menu = bar.addMenu("&Help")
+        self._add(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1",
+                  "Every key the window answers to, and what the mouse does on the canvas")
         self._add(help_menu, "&About SegAttack", self._about, None, "Version and what this tool does")
+        self.shortcuts_dialog = None
 
     def _add(self, menu, text, slot, shortcut, tip) -> QAction:
         return make_action(self.window, text, slot, tip, shortcut, menu)
@@ -123,6 +126,15 @@ class WindowMenus(QObject):
             session.resume()
         else:
             session.pause()
+
+    @Slot()
+    def show_shortcuts(self) -> None:
+        from .shortcuts_dialog import ShortcutsDialog
+
+        if self.shortcuts_dialog is None:
+            self.shortcuts_dialog = ShortcutsDialog(self.window)
+        self.shortcuts_dialog.show()
+        self.shortcuts_dialog.raise_()
 
     @Slot()
     def _about(self) -> None:

@@ -1,4 +1,4 @@
-"""What one attack run leaves on disk (SPEC 7): its files and ``summary.json``.
+"""What one attack run leaves on disk (docs/design.md, Run folders): its files and ``summary.json``.
 
 The folder is written through :func:`.files.write_folder_atomically` (a hidden staging
 folder renamed into place once every file is complete), so an interrupted export leaves no
@@ -18,16 +18,11 @@ import torch
 
 from .. import __version__
 from ..core.results import AttackResult
-from .figures import (
-    VOID_CLASS,
-    heatmap_image,
-    on_image_grid,
-    side_by_side_figure,
-    write_figure_png,
-)
+from .figures import VOID_CLASS, GifFrame, iteration_frame, on_image_grid, side_by_side_figure, write_figure_png
+from .heatmaps import HeatmapStyle, heatmap_figure
 from .files import write_folder_atomically
 from .hashing import sha256_array
-from .images import to_uint8, write_rgb_png
+from .images import write_rgb_png
 from .masks import REGION_PALETTE, default_colors, write_class_png
 
 METRIC_COLUMNS = ("iteration", "iou", "pixel_accuracy", "dice", "l2", "linf", "loss", "multiplier", "seconds")
@@ -61,7 +56,7 @@ def versions() -> dict:
     }
 
 
-def summary_record(result: AttackResult, provenance: Provenance) -> dict:
+def summary_record(result: AttackResult, provenance: Provenance, heatmap: HeatmapStyle = HeatmapStyle()) -> dict:
     """The contents of ``summary.json``."""
     grid = result.grid
     target_ids_sha256 = sha256_array(np.asarray(result.target, dtype=np.uint8))
@@ -97,6 +92,7 @@ def summary_record(result: AttackResult, provenance: Provenance) -> dict:
         "region_path": provenance.region_path,
         "region_sha256": provenance.region_sha256 or region_ids_sha256,
         "region_ids_sha256": region_ids_sha256,
+        "heatmap": heatmap.record(result.perturbation),
         "versions": versions(),
         **provenance.extra,
     }
@@ -107,9 +103,16 @@ def export_run(
     destination,
     provenance: Provenance = Provenance(),
     colors: list[tuple[int, int, int]] | None = None,
-    frames: list[np.ndarray] | None = None,
+    frames: list[GifFrame] | None = None,
+    heatmap: HeatmapStyle = HeatmapStyle(),
+    frames_target: np.ndarray | None = None,
 ) -> Path:
     """Write the run folder ``destination`` (must not exist yet, or be empty); return its path.
+
+    ``frames`` become ``iterations.gif`` (each the iterate beside its prediction against the
+    target; ``frames_target`` is the target on the frames' grid when they are reduced, as the
+    window keeps them); ``heatmap`` is how ``perturbation_heatmap.png`` and ``overlay.png`` draw
+    the perturbation (the window passes its view's mode and amplification).
 
     Atomic: the files are written into a ``.segattack-tmp-*`` folder beside ``destination``,
     which is renamed into place once complete. Any failure (read-only folder, full disk)
@@ -118,10 +121,12 @@ def export_run(
     Staging folders older than an hour, left by a killed process, are removed from the
     parent folder on the next export into it.
     """
-    return write_folder_atomically(destination, lambda staging: _write_files(staging, result, provenance, colors, frames))
+    return write_folder_atomically(destination, lambda staging: _write_files(
+        staging, result, provenance, colors, frames, heatmap, result.target if frames_target is None else frames_target))
 
 
-def _write_files(folder: Path, result: AttackResult, provenance: Provenance, colors, frames) -> None:
+def _write_files(folder: Path, result: AttackResult, provenance: Provenance, colors, frames, heatmap,
+                 frames_target) -> None:
     palette = list(colors) if colors else default_colors(len(result.class_names))
     # Prediction maps mark pixels outside the model's output grid as VOID_CLASS (grey).
     void_palette = palette + [(0, 0, 0)] * (VOID_CLASS - len(palette)) + [(128, 128, 128)]
@@ -136,12 +141,12 @@ def _write_files(folder: Path, result: AttackResult, provenance: Provenance, col
         write_class_png(folder / "region.png", result.region.astype(np.uint8), REGION_PALETTE)
     write_class_png(folder / "prediction_original.png", on_image_grid(result.prediction_original, result), void_palette)
     write_class_png(folder / "prediction_adversarial.png", on_image_grid(result.prediction_adversarial, result), void_palette)
-    write_figure_png(folder / "perturbation_heatmap.png", heatmap_image(result.perturbation))
-    write_figure_png(folder / "overlay.png", side_by_side_figure(result, palette))
+    write_figure_png(folder / "perturbation_heatmap.png", heatmap_figure(result.perturbation, heatmap))
+    write_figure_png(folder / "overlay.png", side_by_side_figure(result, palette, heatmap))
     _write_metrics_csv(folder / "metrics.csv", result.history)
     if frames:
-        _write_gif(folder / "iterations.gif", frames)
-    summary = summary_record(result, provenance)
+        _write_gif(folder / "iterations.gif", [iteration_frame(frame, frames_target) for frame in frames])
+    summary = summary_record(result, provenance, heatmap)
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=True), encoding="utf-8")
 
 
@@ -157,7 +162,8 @@ def _write_metrics_csv(path: Path, history: dict[str, np.ndarray]) -> None:
 
 
 def _write_gif(path: Path, frames: list[np.ndarray]) -> None:
+    """RGB uint8 frames, each with its own 256-colour palette (the agreement colours stay exact)."""
     from PIL import Image
 
-    images = [Image.fromarray(to_uint8(frame).squeeze()) for frame in frames]
+    images = [Image.fromarray(frame).quantize(256, method=Image.Quantize.FASTOCTREE) for frame in frames]
     images[0].save(path, save_all=True, append_images=images[1:], duration=80, loop=0)

@@ -83,9 +83,13 @@ def load_attack_inputs(
     precision: str = "fp32",
     mask_threshold: int = 20,
     mask_class: int | None = None,
+    model_overrides: dict | None = None,
 ) -> AttackInputs:
+    """Read and check everything an attack needs; ``model_overrides`` are sidecar fields given on
+    the command line or recorded by a run (``input_size``, ``input_policy``)."""
     image = read_image(image_path)
-    model = load_model(model_path, trust_pickle=trust_model, device=device, precision=precision)
+    model = load_model(model_path, trust_pickle=trust_model, device=device, precision=precision,
+                       overrides=model_overrides)
     check_image_fits(model, image)
     height, width = image.height, image.width
     target = read_target(model, target_path, (height, width), mask_threshold, mask_class)

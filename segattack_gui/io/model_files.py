@@ -1,4 +1,4 @@
-"""Load a model file and its sidecar into a :class:`ModelAdapter` (SPEC 2).
+"""Load a model file and its sidecar into a :class:`ModelAdapter` (docs/design.md, Models).
 
 Three kinds of file are accepted. TorchScript archives and plain state dicts load
 without running code from the file. A whole pickled ``nn.Module`` runs code while it
@@ -95,6 +95,15 @@ def _read_sidecar(path: Path | None, overrides: dict | None = None) -> tuple[Mod
             raise SegAttackError(path, "the sidecar must be a JSON object")
     values.update({key: value for key, value in (overrides or {}).items() if value is not None})
     return _spec_from_dict(values, path), digest
+
+
+def spec_with_overrides(spec: ModelSpec, overrides: dict) -> ModelSpec:
+    """``spec`` with sidecar fields replaced (``input_size`` as [height, width], ``input_policy``),
+    checked as the sidecar's own values are."""
+    values = {"input_size": list(spec.input_size) if spec.input_size else None, "input_policy": spec.input_policy}
+    values.update(overrides)
+    checked = _spec_from_dict(values, None)
+    return replace(spec, input_size=checked.input_size, input_policy=checked.input_policy)
 
 
 MAX_CLASSES = 256  # class ids travel as uint8 (predictions, class-id PNGs)

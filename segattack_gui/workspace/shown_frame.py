@@ -1,7 +1,7 @@
 """What the live views show right now: the newest snapshot, a replayed frame, or the clean image.
 
-Kept apart from the widgets (no Qt) so the choice and the agreement map can be tested
-on hand-made arrays.
+Kept apart from the widgets (no Qt) so the choice can be tested on hand-made arrays. The
+agreement map is the exports' too (``io.figures``), so the files show what the window shows.
 """
 
 from __future__ import annotations
@@ -10,20 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..io.figures import VOID_CLASS
+from ..io.figures import AGREE, AGREEMENT_COLORS, EXTRA, MISSING, OUTSIDE, agreement_map
 from .display_grid import DisplayGrid
 from .snapshot_store import KeptFrame
 
-AGREE, MISSING, EXTRA, OUTSIDE = 1, 2, 3, 4
-"""Codes of :func:`agreement_map`; 0 is background in both prediction and target."""
-
-AGREEMENT_COLORS = {
-    AGREE: ((0, 158, 115), "agree: target class predicted"),
-    MISSING: ((214, 40, 214), "missing: target not predicted"),
-    EXTRA: ((240, 150, 0), "extra: predicted, not in target"),
-    OUTSIDE: ((128, 128, 128), "outside the model's output"),
-}
-
+__all__ = ["AGREE", "AGREEMENT_COLORS", "EXTRA", "MISSING", "OUTSIDE", "ShownFrame", "agreement_map",
+           "shown_frame"]
 
 @dataclass(frozen=True)
 class ShownFrame:
@@ -38,6 +30,7 @@ class ShownFrame:
     peak_abs: float  # largest |perturbation| of one channel in the newest frame (fixes heatmap levels)
     peak_magnitude: float  # largest per-pixel L2 over channels in the newest frame
     image_shape: tuple[int, int]  # the image's own height and width: the views stretch the frame over it
+    bulk_magnitude: float = 0.0  # 99th percentile of the moved pixels' magnitude in the newest frame ("auto" scale)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -46,23 +39,6 @@ class ShownFrame:
     @property
     def channels(self) -> int:
         return self.kept.perturbation_int8.shape[2]
-
-
-def agreement_map(prediction: np.ndarray | None, target: np.ndarray) -> np.ndarray:
-    """uint8 codes: AGREE, MISSING (target class not predicted), EXTRA (foreground where the target
-    has background), OUTSIDE (no prediction there); 0 where both are background."""
-    target = np.asarray(target)
-    codes = np.zeros(target.shape, np.uint8)
-    if prediction is None:
-        return codes
-    prediction = np.asarray(prediction)
-    outside = prediction == VOID_CLASS
-    wanted = target != 0
-    codes[wanted & (prediction == target)] = AGREE
-    codes[wanted & (prediction != target)] = MISSING
-    codes[~wanted & (prediction != 0)] = EXTRA
-    codes[outside] = OUTSIDE
-    return codes
 
 
 def shown_frame(document) -> ShownFrame | None:
@@ -80,7 +56,7 @@ def shown_frame(document) -> ShownFrame | None:
         total = run.latest.total_iterations if run.latest is not None else run.config.get("iterations")
         return ShownFrame(frame.iteration, total, frame, frame.prediction, run.display_target,
                           not replaying and not run.finished, newest.peak_abs, newest.peak_magnitude,
-                          run.original.shape[:2])
+                          run.original.shape[:2], newest.bulk_magnitude)
     image = document.image
     if image is None:
         return None

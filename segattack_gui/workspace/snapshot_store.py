@@ -12,10 +12,12 @@ No Qt here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from ..core.results import Snapshot
+from ..io.heatmaps import AUTO_PERCENTILE
 
 DEFAULT_CAPACITY = 300
 DEFAULT_BUDGET_BYTES = 192 * 2**20
@@ -73,8 +75,17 @@ class KeptFrame:
     def peak_magnitude(self) -> float:
         return float(self.magnitude_uint8.max(initial=0)) * self.magnitude_scale
 
-    def adversarial_float(self) -> np.ndarray:
-        return self.adversarial.astype(np.float32) / np.float32(255.0)
+    @cached_property
+    def bulk_magnitude(self) -> float:
+        """The 99th percentile of the per-pixel magnitude over the pixels that moved (as kept, from a
+        256-bin histogram: cheap enough for every redraw). The heatmap's "auto" scale tops out here,
+        so a few strong pixels cannot turn the rest black."""
+        counts = np.bincount(self.magnitude_uint8.ravel(), minlength=256)[1:]
+        moved = int(counts.sum())
+        if moved == 0:
+            return 0.0
+        level = int(np.searchsorted(np.cumsum(counts), AUTO_PERCENTILE / 100 * moved)) + 1
+        return level * self.magnitude_scale
 
     def perturbation(self) -> np.ndarray:
         return self.perturbation_int8.astype(np.float32) * np.float32(self.perturbation_scale)

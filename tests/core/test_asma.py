@@ -1,4 +1,4 @@
-"""SSM, ASM and ASMA against hand-computed losses and updates (SPEC 3)."""
+"""SSM, ASM and ASMA against hand-computed losses and updates (docs/design.md, Attacks)."""
 
 import numpy as np
 import pytest
@@ -113,7 +113,7 @@ def test_cpu_runs_are_deterministic(adapter):
 @pytest.mark.parametrize("upstream", [-1.0, 0.37, 3.0])
 def test_the_distance_term_gives_autograds_numbers_bit_for_bit(upstream):
     """The hand-written squared distance equals autograd's graph for (x - x0).pow(2).sum() exactly,
-    value and gradient, whatever weight the loss puts on it (SPEC 10: fewer passes, same attack)."""
+    value and gradient, whatever weight the loss puts on it (docs/design.md, Performance: fewer passes, same attack)."""
     from segattack_gui.core.attacks.asma import _SquaredDistance
 
     generator = torch.Generator().manual_seed(0)

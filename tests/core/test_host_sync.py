@@ -1,4 +1,4 @@
-"""The attack loop reads nothing back to the host but its stop checks (SPEC 10).
+"""The attack loop reads nothing back to the host but its stop checks (docs/design.md, Performance).
 
 On a GPU every value the host reads (``.item()``, ``bool(tensor)``, ``.cpu()``, a
 data-dependent shape such as ``nonzero``) stalls the launch queue until the device

@@ -3,7 +3,7 @@
 On CUDA ``load_model`` holds the weights channels-last, where convolutions run faster. If the
 attack's own tensors stayed in the default layout, every iteration would convert the input
 to channels-last, flatten channels-last products by copying them, and mix the two layouts in
-its elementwise kernels (SPEC 10: an iteration costs the network and little else). The CPU
+its elementwise kernels (docs/design.md, Performance: an iteration costs the network and little else). The CPU
 computes channels-last too, so these tests run here.
 """
 

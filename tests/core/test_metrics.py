@@ -1,4 +1,4 @@
-"""Metrics against hand-made masks and independent NumPy computations (SPEC 4)."""
+"""Metrics against hand-made masks and independent NumPy computations (docs/design.md, Metrics)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""The adapter's contract: output formats, normalisation, channels and the output grid (SPEC 2)."""
+"""The adapter's contract: output formats, normalisation, channels and the output grid (docs/design.md, Models)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""The "tile" input policy: overlap-tile stitching checked against whole-image runs (SPEC 2)."""
+"""The "tile" input policy: overlap-tile stitching checked against whole-image runs (docs/design.md, Models)."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""``segattack attack``: the run folder of SPEC 7, and one clear line for every bad input."""
+"""``segattack attack``: the run folder (docs/design.md, Run folders), and one clear line for every bad input."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from segattack_gui.cli import main
 from segattack_gui.io.images import to_uint8
 from segattack_gui.io.masks import read_mask
 
-SPEC_FILES = {
+RUN_FOLDER_FILES = {
     "adversarial.png", "adversarial.npy", "perturbation.npy", "perturbation_heatmap.png", "original.png",
     "target.png", "prediction_original.png", "prediction_adversarial.png", "overlay.png", "metrics.csv",
     "summary.json",
@@ -31,7 +31,7 @@ def attack(files, out, *extra, model="torchscript"):
 def test_attack_writes_the_full_run_folder(files, tmp_path, capsys):
     out = tmp_path / "run"
     assert attack(files, out, "--iterations", "40", "--tau", "2e-4", "--beta", "2e-3", "--gif") == 0
-    assert SPEC_FILES | {"iterations.gif"} <= {p.name for p in out.iterdir()}
+    assert RUN_FOLDER_FILES | {"iterations.gif"} <= {p.name for p in out.iterdir()}
     summary = json.loads((out / "summary.json").read_text())
     for key in ("method", "config", "final", "final_quantized", "best", "iterations_run", "seconds", "device",
                 "seed", "model_sha256", "image_sha256", "target_sha256", "versions"):

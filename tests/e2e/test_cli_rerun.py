@@ -233,3 +233,15 @@ def test_the_rerun_is_never_written_into_the_folder_it_repeats(run_folder, capsy
     assert rerun(run_folder, "--out", run_folder / "again") == 2
     assert "--out: is inside the run folder it repeats" in capsys.readouterr().err
     assert not (run_folder / "again").exists()
+
+
+def test_a_tiled_run_records_its_override_and_reruns_identical(tmp_path, capsys):
+    """--input-size/--input-policy override the sidecar for this run; summary.json keeps them and rerun applies them."""
+    out = tmp_path / "tiled"
+    assert main(["attack", "--demo", "fundus", "--iterations", "2", "--input-size", "128", "128",
+                 "--input-policy", "tile", "--out", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model_overrides"] == {"input_policy": "tile", "input_size": [128, 128]}
+    capsys.readouterr()
+    assert main(["rerun", str(out), "--quiet"]) == 0
+    assert "reproduced: identical" in capsys.readouterr().out

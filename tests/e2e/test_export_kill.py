@@ -1,4 +1,4 @@
-"""A process killed mid-export (or mid-attack) leaves no half-written run folder (SPEC 7, 11)."""
+"""A process killed mid-export (or mid-attack) leaves no half-written run folder (docs/design.md: Run folders, Reliability)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from segattack_gui.core.runner import run_attack
 from segattack_gui.io.export import export_run
 from tests.core.tiny_models import ThresholdModel
 
-from .test_cli_attack import SPEC_FILES
+from .test_cli_attack import RUN_FOLDER_FILES
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 
@@ -103,7 +103,7 @@ def test_kill_mid_export_leaves_no_run_folder(tmp_path):
     # The same destination can be exported to at once; the recent staging folder is left alone
     # (it could belong to an export still running) ...
     export_run(small_result(), destination)
-    assert SPEC_FILES <= {p.name for p in destination.iterdir()}
+    assert RUN_FOLDER_FILES <= {p.name for p in destination.iterdir()}
     assert leftovers[0].exists()
     # ... and removed by the first export into this folder once it is an hour old.
     hour_ago = time.time() - 3700

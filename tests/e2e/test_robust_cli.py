@@ -21,7 +21,7 @@ from segattack_gui.io import export
 from segattack_gui.io import files as file_io
 from tests.core.tiny_models import ThresholdModel
 
-from .test_cli_attack import SPEC_FILES
+from .test_cli_attack import RUN_FOLDER_FILES
 
 
 def attack(model, image, target, out, *extra):
@@ -98,7 +98,7 @@ def test_non_ascii_and_space_paths_end_to_end(files, tmp_path, capsys):
     shutil.copy(files["target"], target)
     out = folder / "Ergebnis 結果"
     assert attack(model, image, target, out, "--iterations", "5", "--gif") == 0
-    assert SPEC_FILES | {"iterations.gif"} <= set(leftovers(out))
+    assert RUN_FOLDER_FILES | {"iterations.gif"} <= set(leftovers(out))
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["image_path"] == str(image) and summary["model_path"] == str(model)
     assert str(out) in capsys.readouterr().out
@@ -119,7 +119,7 @@ def test_non_ascii_paths_through_a_real_process(files, tmp_path):
         capture_output=True, timeout=300, env={**os.environ, "LC_ALL": "C", "LANG": "C"},
     )
     assert completed.returncode == 0, completed.stderr.decode(errors="replace")
-    assert SPEC_FILES <= set(leftovers(out))
+    assert RUN_FOLDER_FILES <= set(leftovers(out))
     assert str(out) in completed.stdout.decode("utf-8")
 
 
@@ -207,7 +207,7 @@ def test_nan_gradient_still_exports_with_the_error_recorded(files, tmp_path, cap
     out = tmp_path / "run"
     assert attack(model, files["image"], files["target"], out, "--iterations", "200", "--tau", "2e-4",
                   "--beta", "2e-3", "--trust-model") == 0
-    assert SPEC_FILES <= set(leftovers(out))
+    assert RUN_FOLDER_FILES <= set(leftovers(out))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["stop_reason"] == "non-finite"
     assert f"iteration {summary['iterations_run']}" in summary["error"]

@@ -1,4 +1,4 @@
-"""The painted masks survive a crash: saved after edits, offered back at the next start (SPEC 5).
+"""The painted masks survive a crash: saved after edits, offered back at the next start (docs/design.md, Target masks and the canvas).
 
 The last test kills a real GUI process (SIGKILL, no chance to clean up) after it painted,
 then starts a window in this process and restores what it painted.

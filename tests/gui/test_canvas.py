@@ -199,13 +199,38 @@ def test_lasso_drag_fills_on_release(canvas, mouse):
 def test_shapes_on_region_layer_allow_and_right_button_forbids(canvas, mouse):
     canvas.set_active_layer("region")
     canvas.set_tool("rectangle")
-    mouse.drag([(0, 0), (63, 63)], button=Qt.MouseButton.RightButton)
-    assert not canvas.region_mask().any()
-    mouse.drag([(10, 10), (19, 19)])
+    assert not canvas.region_is_limited()
+    mouse.drag([(0, 0), (63, 31)], button=Qt.MouseButton.RightButton)  # from "everywhere", forbid the top half
+    forbidden_top = np.ones((IMAGE_SIZE, IMAGE_SIZE), bool)
+    forbidden_top[:32] = False
+    assert canvas.region_is_limited() and np.array_equal(canvas.region_mask(), forbidden_top)
+    mouse.drag([(0, 32), (63, 63)], button=Qt.MouseButton.RightButton)  # forbidding the rest frees it again
+    assert not canvas.region_is_limited() and canvas.region_mask().all()
+    mouse.drag([(10, 10), (19, 19)])  # from "everywhere", painting allows only what is painted
     expected = np.zeros((IMAGE_SIZE, IMAGE_SIZE), bool)
     expected[10:20, 10:20] = True
     assert np.array_equal(canvas.region_mask(), expected)
     assert not canvas.target_mask().any()
+
+
+def test_the_first_region_stroke_limits_the_attack_and_is_seen_to(canvas, mouse):
+    """Nothing painted on the region means every pixel may change and nothing is hatched; the first
+    stroke allows only what it paints, and the rest of the image is hatched at once."""
+    canvas.set_active_layer("region")
+    assert not canvas.region_is_limited()
+    assert _alpha(canvas.overlay_image("region")).max() == 0  # nothing forbidden, nothing drawn
+    canvas.set_brush_size(5)
+    mouse.drag([(10, 32), (50, 32)])
+    region = canvas.region_mask()
+    assert region[32, 10:51].all() and not region[:20].any() and not region[45:].any()
+    alpha = _alpha(canvas.overlay_image("region"))
+    assert alpha[0, 0] > 0 and alpha[63, 63] > 0 and alpha[32, 30] == 0  # forbidden pixels drawn, allowed not
+
+
+def _alpha(image) -> np.ndarray:
+    image = image.convertToFormat(image.Format.Format_ARGB32)
+    data = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return data[:, 3 : image.width() * 4 : 4].copy()  # a copy: the converted image dies with this call
 
 
 # --- undo / redo -------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
-"""How much the live GUI slows an attack: iterations per second in the window vs headless (SPEC 10).
+"""How much the live GUI slows an attack: iterations per second in the window vs headless (docs/design.md, Performance).
 
 Marked slow (run with ``-m slow``): it alternates headless and GUI runs on the demo, same
 process, same model object, and compares them round by round. Headless runs on a plain thread with no
-snapshot callback, as ``segattack bench`` measures. SPEC: the GUI costs < 5 %.
+snapshot callback, as ``segattack bench`` measures. docs/design.md: the GUI costs < 5 %.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def test_live_views_cost_little_of_the_headless_rate(qtbot, window):
           f"of headless (median of the {ROUNDS} rounds' ratios); GUI thread busy "
           f"{100 * np.median(gui_thread_share):.1f} % of one core; "
           f"view redraws {1000 * refresh.redraw_seconds / max(1, refresh.redraw_count):.2f} ms each")
-    # SPEC 10: live updates cost < 5 % of the headless rate. What the GUI controls is its own thread's
+    # docs/design.md, Performance: live updates cost < 5 % of the headless rate. What the GUI controls is its own thread's
     # CPU time (drawing, snapshot handling), which the attack can lose at most about twice over on two
     # cores (the CPU, and the GIL while Python draws): that is the firm check. The rate ratio itself
     # swings between 0.85 and 1.08 from one run of this test to the next on our 2-core VM (paired

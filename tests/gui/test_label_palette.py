@@ -73,14 +73,17 @@ def test_opacity_slider(palette, canvas):
     assert palette.opacity_slider.value() == 80 and palette.opacity_label.text() == "80 %"
 
 
-def test_layer_switch_and_region_buttons(palette, canvas):
-    assert not palette.allow_none_button.isEnabled()
+def test_layer_switch_and_region_buttons(palette, canvas, mouse):
+    assert not palette.allow_all_button.isEnabled()
     click(palette.layer_buttons["region"])
-    assert canvas.active_layer() == "region" and palette.allow_none_button.isEnabled()
-    click(palette.allow_none_button)
-    assert not canvas.region_mask().any()
+    assert canvas.active_layer() == "region" and not palette.allow_all_button.isEnabled()  # nothing to clear
+    assert "every pixel may change" in palette.region_state.text()
+    mouse.drag([(10, 10), (20, 10)])
+    assert canvas.region_is_limited() and palette.allow_all_button.isEnabled()
+    assert "% of pixels painted" in palette.region_state.text()
     click(palette.allow_all_button)
-    assert canvas.region_mask().all()
+    assert canvas.region_mask().all() and not canvas.region_is_limited()
+    assert "every pixel may change" in palette.region_state.text()
     canvas.set_active_layer("target")
     assert palette.layer_buttons["target"].isChecked() and not palette.allow_all_button.isEnabled()
 
@@ -97,8 +100,7 @@ def test_undo_redo_buttons_track_history(palette, canvas, mouse):
 
 
 def test_region_painting_through_the_palette(palette, canvas, mouse):
-    click(palette.layer_buttons["region"])
-    click(palette.allow_none_button)
+    click(palette.layer_buttons["region"])  # nothing painted yet: the rectangle is all the attack may change
     click(palette.tool_buttons["rectangle"])
     mouse.drag([(8, 8), (15, 12)])
     expected = np.zeros(canvas.image_shape(), bool)
@@ -125,3 +127,60 @@ def test_typing_in_a_spin_box_is_not_taken_by_canvas_shortcuts(qtbot):
     canvas.setFocus()
     QTest.keyClick(canvas, Qt.Key.Key_0)  # ... and with the canvas focused, keys are shortcuts
     assert canvas.current_label() == 0
+
+
+# --- labels as napari and ITK-SNAP offer them -------------------------------------------------------
+
+
+def overlay_rgba(canvas, x: int, y: int) -> tuple[int, int, int, int]:
+    colour = canvas.overlay_image("target").pixelColor(x, y)
+    return colour.red(), colour.green(), colour.blue(), colour.alpha()
+
+
+def test_add_rename_recolour_and_hide_labels(palette, canvas, mouse, monkeypatch):
+    click(palette.label_buttons["add"])
+    assert canvas.class_names() == CLASS_NAMES + ["label 3"] and canvas.current_label() == 3
+    mouse.click(20, 20)
+    assert canvas.target_mask()[20, 20] == 3
+    monkeypatch.setattr(palette, "ask_label_name", lambda current: "lesion")
+    click(palette.label_buttons["rename"])
+    assert canvas.class_names()[3] == "lesion" and palette.label_list.item(3).text() == "3  lesion"
+    monkeypatch.setattr(palette, "ask_label_colour", lambda current: (10, 20, 250))
+    click(palette.label_buttons["colour"])
+    assert overlay_rgba(canvas, 20, 20)[:3] == (10, 20, 250)
+    click(palette.label_buttons["hide"])
+    assert overlay_rgba(canvas, 20, 20)[3] == 0 and canvas.target_mask()[20, 20] == 3  # hidden, still painted
+    assert palette.label_buttons["hide"].text() == "Show" and "(hidden)" in palette.label_list.item(3).text()
+    click(palette.label_buttons["hide"])
+    assert overlay_rgba(canvas, 20, 20)[3] == 255
+
+
+def test_the_eyedropper_picks_the_label_under_the_mouse(palette, canvas, mouse):
+    canvas.set_current_label(2)
+    mouse.click(30, 30)
+    canvas.set_current_label(1)
+    click(palette.tool_buttons["pick"])
+    mouse.click(30, 30)
+    assert canvas.current_label() == 2 and palette.label_list.currentRow() == 2
+    canvas.set_tool("brush")
+    mouse.click(5, 5)
+    assert canvas.target_mask()[5, 5] == 2
+
+
+def test_painting_over_background_only_keeps_other_labels(palette, canvas, mouse):
+    canvas.set_brush_size(5)
+    mouse.drag([(10, 30), (50, 30)])  # a vessel (label 1) across the image
+    vessel = canvas.target_mask() == 1
+    canvas.set_current_label(2)
+    click(palette.preserve_check)
+    assert canvas.preserve_labels()
+    mouse.drag([(30, 10), (30, 50)])  # a disc stroke crossing the vessel
+    after = canvas.target_mask()
+    assert np.array_equal(after == 1, vessel)  # the crossing kept the vessel
+    assert after[15, 30] == 2 and after[30, 30] == 1
+    canvas.set_tool("eraser")
+    mouse.drag([(10, 30), (50, 30)])  # erasing removes only the selected label (2), never the vessel
+    assert np.array_equal(canvas.target_mask() == 1, vessel)
+    canvas.set_tool("fill")
+    mouse.click(40, 30)  # on the vessel: preserving labels, the fill does nothing
+    assert np.array_equal(canvas.target_mask() == 1, vessel)

@@ -47,7 +47,7 @@ def test_large_image_runs_with_reduced_live_frames_and_full_size_exports(qtbot, 
         assert item.mapRectToParent(item.boundingRect()) == QRectF(0, 0, WIDTH, HEIGHT), view.objectName()
     codes = window.live_views.prediction_view.codes
     assert codes.shape == display.shape and codes.any()
-    # Our own work in the GUI thread never held the event loop for long (SPEC: no stall > 50 ms).
+    # Our own work in the GUI thread never held the event loop for long (docs/design.md: no stall > 50 ms).
     assert max(meter.busy) < 0.05, f"GUI thread busy {1000 * max(meter.busy):.0f} ms between two ticks"
     folder = tmp_path / "run"
     with qtbot.waitSignal(window.export_finished, timeout=120_000):

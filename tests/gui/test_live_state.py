@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from segattack_gui.core.results import Snapshot
-from segattack_gui.gui.views.plot_style import nice_ceiling
+from segattack_gui.io.heatmaps import nice_ceiling
 from segattack_gui.workspace.shown_frame import (
     AGREE,
     EXTRA,
@@ -33,6 +33,19 @@ def test_kept_frame_keeps_a_perturbation_far_below_one_8bit_step():
     assert frame.peak_magnitude == pytest.approx(magnitude.max(), rel=0.01)
     assert np.abs(frame.magnitude() - magnitude).max() <= magnitude.max() / 255
     assert frame.adversarial.dtype == np.uint8 and frame.metrics["iou"] == pytest.approx(0.5)
+
+
+def test_the_auto_heatmap_scale_is_the_bulk_of_the_moved_pixels_not_the_outlier():
+    rng = np.random.default_rng(1)
+    original = np.full((64, 64, 3), 0.5, np.float32)
+    perturbation = np.zeros_like(original)
+    perturbation[:32] = rng.normal(0, 0.01, (32, 64, 3))  # half the image moved a little
+    perturbation[40, 40] = 0.4  # one pixel a lot
+    frame = KeptFrame.from_snapshot(snapshot(1, original + perturbation), original)
+    magnitude = np.sqrt((perturbation**2).sum(-1))
+    expected = np.percentile(magnitude[magnitude > 0], 99)
+    assert abs(frame.bulk_magnitude - expected) <= frame.magnitude_scale  # within one kept step
+    assert frame.bulk_magnitude < frame.peak_magnitude / 5
 
 
 def test_store_thins_evenly_and_keeps_the_first_and_newest():

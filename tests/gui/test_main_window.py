@@ -19,7 +19,7 @@ from segattack_gui.io.masks import read_mask
 from segattack_gui.workspace.shown_frame import AGREE, EXTRA, MISSING, OUTSIDE
 from tests.gui.window_fixtures import GapMeter, run_and_wait, wait_until_idle
 
-SPEC_OBJECT_NAMES = (
+DESIGNED_OBJECT_NAMES = (
     "mainWindow", "maskCanvas", "methodCombo", "iterationsSpin", "runButton", "pauseButton", "stopButton",
     "exportButton", "iterationSlider", "adversarialView", "predictionView", "heatmapView", "metricsPlot",
     "deviceCombo",
@@ -28,7 +28,7 @@ SPEC_OBJECT_NAMES = (
 
 def test_starts_on_the_demo_ready_to_run(window, demo_root, errors):
     assert window.objectName() == "mainWindow"
-    for name in SPEC_OBJECT_NAMES[1:]:
+    for name in DESIGNED_OBJECT_NAMES[1:]:
         assert window.findChild(QWidget, name) is not None, name
     document = window.document
     assert document.image is not None and document.image.path.name == "fundus_demo.png"
@@ -281,10 +281,10 @@ def test_event_loop_never_stalls_during_an_attack(qtbot, window):
           f"{busy_ms.max():.1f} ms; {refresh.redraw_count} view redraws, "
           f"{1000 * refresh.redraw_seconds / max(1, refresh.redraw_count):.1f} ms each")
     assert refresh.redraw_count >= 2  # the views were drawing while we measured
-    # SPEC: the event loop never stalls > 50 ms. Our own work between two ticks is the firm check; the
+    # docs/design.md: the event loop never stalls > 50 ms. Our own work between two ticks is the firm check; the
     # wall-clock gaps also hold the scheduler's share of two cores that the attack's threads keep busy
     # (measured here, idle machine: worst 28-32 ms, 99th percentile 19-25 ms), so the worst one gets
-    # room for a busier machine, while the 99th percentile must meet the SPEC.
+    # room for a busier machine, while the 99th percentile must meet the design notes.
     assert busy_ms.max() < 50
     assert np.percentile(gaps_ms, 99) < 50 and gaps_ms.max() < 100
 

@@ -1,4 +1,4 @@
-"""Soak: a long attack with the window open, and many runs in one window (issue 6, SPEC 11).
+"""Soak: a long attack with the window open, and many runs in one window (issue 6, docs/design.md, Reliability).
 
 Marked slow (minutes): ``python3 -m pytest -m slow -s tests/gui/test_soak.py``. Memory is the
 process's resident set (Linux ``/proc/self/statm``); the kept frames of a run are bounded by

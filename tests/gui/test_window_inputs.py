@@ -125,15 +125,25 @@ def test_target_from_the_models_prediction(qtbot, window):
     assert document.target_origin.startswith("model prediction")
 
 
-def test_target_from_another_image_of_another_size_is_refused(qtbot, window, tmp_path, errors):
+def test_target_from_another_image_of_another_size_is_resized_and_said(qtbot, window, tmp_path, errors):
+    """The paper's protocol takes masks from other images of a dataset, which often differ in size."""
+    import cv2
     from PIL import Image
 
-    Image.fromarray(np.zeros((32, 48, 3), np.uint8)).save(tmp_path / "small.png")
-    before = window.target_mask()
-    window.mask_sources.target_from_other_image(tmp_path / "small.png")
+    from segattack_gui.gui.files.loading import predict_on_image_grid
+    from segattack_gui.io.images import read_image
+
+    document = window.document
+    pixels = (document.image.pixels * 255).round().astype(np.uint8)
+    Image.fromarray(cv2.resize(pixels, (160, 144), interpolation=cv2.INTER_AREA)).save(tmp_path / "other.png")
+    window.mask_sources.target_from_other_image(tmp_path / "other.png")
     wait_until_idle(qtbot, window)
-    assert errors.messages and "small.png" in errors.messages[-1] and "32x48" in errors.messages[-1]
-    assert np.array_equal(window.target_mask(), before)
+    assert not errors.messages
+    other = predict_on_image_grid(document.model.adapter, read_image(tmp_path / "other.png").pixels)[1]
+    expected = cv2.resize(other, (document.image.width, document.image.height), interpolation=cv2.INTER_NEAREST)
+    assert expected.any() and np.array_equal(window.target_mask(), expected)
+    assert "other.png (160x144), resized to 256x256 (nearest neighbour)" in document.target_origin
+    assert "resized" in document.provenance().target_rule
 
 
 def test_transforms_are_one_undo_step_and_reach_the_document(window):

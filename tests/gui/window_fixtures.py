@@ -58,15 +58,17 @@ def errors():
 
 
 class UnsavedMasksQuestion:
-    """Answers the close-time "save the painted masks?" question (``discard`` unless told) and
-    records which layers it was asked about."""
+    """Answers the "save the painted masks?" question (``discard`` unless told) and records which
+    layers it was asked about (``asked``) and before which action (``actions``)."""
 
     def __init__(self, answer: str = "discard"):
         self.answer = answer
         self.asked: list[list[str]] = []
+        self.actions: list[str] = []
 
-    def __call__(self, layers: list[str]) -> str:
+    def __call__(self, layers: list[str], action: str = "") -> str:
         self.asked.append(list(layers))
+        self.actions.append(action)
         return self.answer
 
 

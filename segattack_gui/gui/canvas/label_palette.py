@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from functools import partial
 
-import numpy as np
 from PySide6.QtCore import QSignalBlocker, QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
+    QColorDialog,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...workspace.labels import LabelTable
 from .mask_canvas import BRUSH_SIZE_RANGE, MaskCanvas
 from .shortcuts import SHORTCUT_HELP
 from .tools import TOOL_HINTS, TOOL_NAMES, TOOL_SHORTCUTS, TOOL_TITLES
@@ -53,12 +56,18 @@ def swatch(colour: tuple[int, int, int], background: bool, size: int = 14) -> QI
 
 
 class LabelPalette(QWidget):
-    """Label list with colour swatches and the painting controls of one :class:`MaskCanvas`."""
+    """Label list with colour swatches and the painting controls of one :class:`MaskCanvas`.
 
-    def __init__(self, canvas: MaskCanvas, parent: QWidget | None = None):
+    Label edits (add, rename, recolour, hide) go to the ``document`` that owns the labels, which
+    passes them to the canvas; a palette without a document (a canvas on its own) edits the
+    canvas's classes directly.
+    """
+
+    def __init__(self, canvas: MaskCanvas, document=None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("labelPalette")
         self.canvas = canvas
+        self.document = document
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self._build_layer_box())
@@ -101,19 +110,29 @@ class LabelPalette(QWidget):
             group.addButton(button)
             grid.addWidget(button, 0, column)
             self.layer_buttons[layer] = button
-        self.allow_all_button = QPushButton("Allow all", toolTip="The attack may change every pixel.")
+        self.allow_all_button = QPushButton("Clear region", toolTip="Remove the painted region: the attack may "
+                                                                    "change every pixel again (undoable).")
         self.allow_all_button.setObjectName("allowAllButton")
         self.allow_all_button.clicked.connect(lambda: self.canvas.set_region(None))
-        self.allow_none_button = QPushButton(
-            "Allow none", toolTip="Forbid every pixel; then paint where the attack may act."
-        )
-        self.allow_none_button.setObjectName("allowNoneButton")
-        self.allow_none_button.clicked.connect(
-            lambda: self.canvas.set_region(np.zeros(self.canvas.image_shape(), dtype=bool))
-        )
+        self.region_state = QLabel()
+        self.region_state.setObjectName("regionStateLabel")
+        self.region_state.setWordWrap(True)
         grid.addWidget(self.allow_all_button, 1, 0)
-        grid.addWidget(self.allow_none_button, 1, 1)
+        grid.addWidget(self.region_state, 2, 0, 1, 2)
+        self.canvas.regionChanged.connect(self._show_region_state)
+        self._show_region_state()
         return box
+
+    def _show_region_state(self) -> None:
+        """Say what the region means now: nothing painted is no limit, so a first stroke is never a surprise."""
+        if self.canvas.region_is_limited():
+            share = float(self.canvas.region_mask().mean())
+            self.region_state.setText(f"The attack may change the {100 * share:.1f} % of pixels painted "
+                                      "(the rest is hatched).")
+        else:
+            self.region_state.setText("No region painted: every pixel may change. Paint to allow only those "
+                                      "pixels; right-drag to forbid some.")
+        self.allow_all_button.setEnabled(self.canvas.active_layer() == "region" and self.canvas.region_is_limited())
 
     def _build_label_box(self) -> QGroupBox:
         box = QGroupBox("Labels")
@@ -124,7 +143,81 @@ class LabelPalette(QWidget):
         self.label_list.setToolTip("The class the tools paint on the target layer (keys 0-9).")
         self.label_list.currentRowChanged.connect(self._choose_label)
         column.addWidget(self.label_list)
+        row = QHBoxLayout()
+        self.label_buttons = {}
+        for key, text, tip, slot in (
+            ("add", "Add", "Add a label after the last one (an attack needs the model's classes)", self.add_label),
+            ("rename", "Rename", "Rename the selected label", self._rename_selected),
+            ("colour", "Colour", "Change the selected label's colour", self._recolour_selected),
+            ("hide", "Hide", "Hide or show the selected label on the canvas (it stays painted)", self._toggle_hidden),
+        ):
+            button = QPushButton(text, toolTip=tip)
+            button.setObjectName(f"label{key.capitalize()}Button")
+            button.clicked.connect(slot)
+            row.addWidget(button)
+            self.label_buttons[key] = button
+        column.addLayout(row)
+        self.preserve_check = QCheckBox("Paint over background only")
+        self.preserve_check.setObjectName("preserveLabelsCheck")
+        self.preserve_check.setToolTip("Like napari's \"preserve labels\": strokes, shapes and fills change only "
+                                       "background pixels, and erasing removes only the selected label.")
+        self.preserve_check.toggled.connect(self.canvas.set_preserve_labels)
+        column.addWidget(self.preserve_check)
         return box
+
+    # --- label edits -------------------------------------------------------------------------
+
+    def labels(self) -> LabelTable:
+        if self.document is not None:
+            return self.document.labels
+        return LabelTable(tuple(self.canvas.class_names()), tuple(self.canvas.class_colors()),
+                          self.canvas.hidden_labels())
+
+    def set_labels(self, labels: LabelTable) -> None:
+        if self.document is not None:
+            self.document.set_labels(labels)
+        else:
+            self.canvas.set_classes(labels.names, labels.colors, labels.hidden)
+
+    def add_label(self) -> None:
+        labels = self.labels().added()
+        self.set_labels(labels)
+        self.canvas.set_current_label(len(labels) - 1)
+
+    def rename_label(self, class_id: int, name: str) -> None:
+        self.set_labels(self.labels().renamed(class_id, name))
+
+    def recolour_label(self, class_id: int, colour: tuple[int, int, int]) -> None:
+        self.set_labels(self.labels().recoloured(class_id, colour))
+
+    def set_label_hidden(self, class_id: int, hidden: bool) -> None:
+        self.set_labels(self.labels().with_hidden(class_id, hidden))
+
+    def ask_label_name(self, current: str) -> str | None:
+        """The new name, or None when cancelled (tests replace this)."""
+        name, accepted = QInputDialog.getText(self, "Rename label", "Name:", text=current)
+        return name if accepted and name.strip() else None
+
+    def ask_label_colour(self, current: tuple[int, int, int]) -> tuple[int, int, int] | None:
+        """The new colour, or None when cancelled (tests replace this)."""
+        colour = QColorDialog.getColor(QColor(*current), self, "Label colour")
+        return (colour.red(), colour.green(), colour.blue()) if colour.isValid() else None
+
+    def _rename_selected(self) -> None:
+        class_id = self.canvas.current_label()
+        name = self.ask_label_name(self.labels().names[class_id])
+        if name:
+            self.rename_label(class_id, name)
+
+    def _recolour_selected(self) -> None:
+        class_id = self.canvas.current_label()
+        colour = self.ask_label_colour(self.labels().colors[class_id])
+        if colour:
+            self.recolour_label(class_id, colour)
+
+    def _toggle_hidden(self) -> None:
+        class_id = self.canvas.current_label()
+        self.set_label_hidden(class_id, class_id not in self.labels().hidden)
 
     def _build_tool_box(self) -> QGroupBox:
         box = QGroupBox("Tools")
@@ -193,14 +286,24 @@ class LabelPalette(QWidget):
     def _choose_label(self, row: int) -> None:
         if row >= 0:
             self.canvas.set_current_label(row)
+        self._show_label_buttons()
+
+    def _show_label_buttons(self) -> None:
+        label = self.canvas.current_label()
+        hidden = label in self.canvas.hidden_labels()
+        self.label_buttons["hide"].setText("Show" if hidden else "Hide")
+        self.label_buttons["hide"].setEnabled(label > 0)  # background is never drawn
+        self.label_buttons["colour"].setEnabled(label > 0)
 
     # --- canvas -> widgets -----------------------------------------------------------------
 
     def _rebuild_labels(self) -> None:
         with QSignalBlocker(self.label_list):
             self.label_list.clear()
+            hidden = self.canvas.hidden_labels()
             for class_id, (name, colour) in enumerate(zip(self.canvas.class_names(), self.canvas.class_colors())):
-                item = QListWidgetItem(swatch(colour, background=class_id == 0), f"{class_id}  {name}")
+                suffix = "  (hidden)" if class_id in hidden else ""
+                item = QListWidgetItem(swatch(colour, background=class_id == 0), f"{class_id}  {name}{suffix}")
                 item.setToolTip(f"Class {class_id}: {name}" + (" (key " + str(class_id) + ")" if class_id < 10 else ""))
                 self.label_list.addItem(item)
         self._show_label(self.canvas.current_label())
@@ -208,12 +311,13 @@ class LabelPalette(QWidget):
     def _show_label(self, class_id: int) -> None:
         with QSignalBlocker(self.label_list):
             self.label_list.setCurrentRow(class_id)
+        self._show_label_buttons()
 
     def _show_layer(self, layer: str) -> None:
         self.layer_buttons[layer].setChecked(True)
         region = layer == "region"
-        self.allow_all_button.setEnabled(region)
-        self.allow_none_button.setEnabled(region)
+        self.region_state.setVisible(region)
+        self._show_region_state()
         self.label_list.setEnabled(not region)
 
     def _show_tool(self, name: str) -> None:

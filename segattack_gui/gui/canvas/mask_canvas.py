@@ -4,8 +4,12 @@ The user paints the mask they want the model to predict (the target) and,
 on a second layer, the pixels the attack may change (the region). Scene
 coordinates are image pixels, so tools and overlays never convert units;
 zoom and pan only change the view transform. Painting is delegated to
-:mod:`canvas_tools`, the arrays and undo to :class:`MaskLayers`, drawing to
+:mod:`.tools`, the arrays and undo to :class:`MaskLayers`, drawing to
 :class:`MaskOverlayItem`; this module wires them to Qt events.
+
+In the window the canvas edits the document's own :class:`MaskLayers` (passed in as
+``layers``): it repaints whatever changes them, wherever the change comes from, through
+the layers' listener, and keeps no copy of its own. Alone (tests, scripts) it makes its own.
 """
 
 from __future__ import annotations
@@ -70,11 +74,16 @@ class MaskCanvas(ZoomPanView):
     historyChanged = Signal()
     """Undo/redo availability may have changed."""
 
-    def __init__(self, parent=None, max_undo: int = 100):
+    def __init__(self, parent=None, max_undo: int = 100, layers: MaskLayers | None = None):
         super().__init__(parent)
         self.setObjectName("maskCanvas")
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
-        self._layers = MaskLayers(max_undo=max_undo)
+        self._owns_layers = layers is None
+        self._layers = MaskLayers(max_undo=max_undo) if layers is None else layers
+        self._region_limited = False
+        self._overlay_shape: tuple[int, int] | None = None
+        self._hidden_labels: frozenset[int] = frozenset()
+        self._preserve_labels = False
         self._image_item = QGraphicsPixmapItem()
         self._image_item.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
         self._target_item = MaskOverlayItem()
@@ -102,42 +111,65 @@ class MaskCanvas(ZoomPanView):
         self._shortcuts = install_canvas_shortcuts(self)
 
         self.set_classes(*DEFAULT_CLASSES)
-        self.set_image(np.zeros((256, 256, 3), dtype=np.float32))
+        self._layers.subscribe(self._on_layers_changed)
+        if self._owns_layers:
+            self.set_image(np.zeros((256, 256, 3), dtype=np.float32))
+        else:
+            self._resize_overlays()
         self._apply_opacity()
         self.update_cursor()
 
     # --- image and layers ------------------------------------------------------
 
     def set_image(self, pixels: np.ndarray) -> None:
-        """Show a new image (float32 H x W x C in [0, 1]); clears both layers and the history."""
+        """Show a new image (float32 H x W x C in [0, 1]). A canvas with its own layers clears them
+        and the history; a canvas showing a document's layers leaves them to their owner, which
+        starts them over for a new image."""
         qimage = image_to_qimage(pixels)
         self._cancel_tool()
         self._image_item.setPixmap(QPixmap.fromImage(qimage))
         height, width = qimage.height(), qimage.width()
-        self._layers.reset((height, width))
+        if self._owns_layers:
+            self._layers.reset((height, width))
+        elif self._layers.shape != (height, width):
+            raise ValueError(f"the image is {height}x{width} but the masks are {self._layers.shape}")
+        self._resize_overlays()
+        self.set_content_rect(QRectF(0, 0, width, height))
+
+    def _resize_overlays(self) -> None:
+        height, width = self._overlay_shape = self._layers.shape
         for item in (self._target_item, self._region_item):
             item.resize(height, width)
         self._refresh("target")
         self._refresh("region")
-        self.set_content_rect(QRectF(0, 0, width, height))
-        self.targetChanged.emit()
-        self.regionChanged.emit()
-        self.historyChanged.emit()
+
+    def _on_layers_changed(self, layer: str, box: Box | None) -> None:
+        """The layers changed (here or anywhere else): repaint what changed and say so."""
+        if box is None and self._overlay_shape != self._layers.shape:
+            self._cancel_tool()
+            self._resize_overlays()
+        else:
+            self._refresh(layer, box)
+        self._emit_changed(layer)
 
     def image_shape(self) -> tuple[int, int]:
         """(height, width) of the image."""
         return self._layers.shape
 
-    def set_classes(self, names: Sequence[str], colors: Sequence[tuple[int, int, int]]) -> None:
-        """Class names and RGB colours, index = class id; class 0 (background) is drawn transparent."""
+    def set_classes(self, names: Sequence[str], colors: Sequence[tuple[int, int, int]],
+                    hidden: Sequence[int] = ()) -> None:
+        """Class names and RGB colours, index = class id; class 0 (background) and the ``hidden``
+        ids are drawn transparent (still painted and kept: hiding is for seeing what lies under)."""
         if len(names) != len(colors):
             raise ValueError(f"{len(names)} class names but {len(colors)} colours")
         if not 1 <= len(names) <= 256:
             raise ValueError("between 1 and 256 classes are supported")
         self._class_names = [str(name) for name in names]
         self._class_colours = [tuple(int(channel) for channel in colour) for colour in colors]
+        self._hidden_labels = frozenset(int(code) for code in hidden)
         palette = {code: (*class_colour_fallback(code), 255) for code in range(1, 256)}
         palette.update({code: (*colour, 255) for code, colour in enumerate(self._class_colours) if code > 0})
+        palette.update({code: (0, 0, 0, 0) for code in self._hidden_labels if code > 0})
         self._target_item.set_lookup(argb_lookup(palette))
         self._refresh("target")
         self.classesChanged.emit()
@@ -149,6 +181,16 @@ class MaskCanvas(ZoomPanView):
 
     def class_colors(self) -> list[tuple[int, int, int]]:
         return list(self._class_colours)
+
+    def hidden_labels(self) -> frozenset[int]:
+        return self._hidden_labels
+
+    def set_preserve_labels(self, preserve: bool) -> None:
+        """napari's "preserve labels": tools paint over background only, and erase only the current label."""
+        self._preserve_labels = bool(preserve)
+
+    def preserve_labels(self) -> bool:
+        return self._preserve_labels
 
     def set_target(self, ids: np.ndarray) -> None:
         """Replace the target mask (uint8 class ids, image size); undoable."""
@@ -162,13 +204,19 @@ class MaskCanvas(ZoomPanView):
         return self._layers.target.copy()
 
     def set_region(self, mask: np.ndarray | None) -> None:
-        """Pixels the attack may change (bool H x W); None allows the whole image. Undoable."""
-        shape = self._layers.shape
-        self._replace("region", np.ones(shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool))
+        """Pixels the attack may change (bool H x W); None (or all True) allows the whole image. Undoable."""
+        self._cancel_tool()
+        self._layers.set_region_limit(mask)
 
     def region_mask(self) -> np.ndarray:
-        """The perturbation region (bool H x W, True = may change), a copy."""
-        return self._layers.region.copy()
+        """The perturbation region (bool H x W, True = may change), a copy; all True when no
+        region is painted."""
+        limit = self._layers.region_limit()
+        return np.ones(self._layers.shape, dtype=bool) if limit is None else limit
+
+    def region_is_limited(self) -> bool:
+        """False while no region is painted: then every pixel may change."""
+        return bool(self._layers.region.any())
 
     def apply_transform(self, func: Callable[[np.ndarray], np.ndarray]) -> None:
         """Apply a :mod:`segattack_gui.core.masks` operation to the target as one undo step,
@@ -177,10 +225,7 @@ class MaskCanvas(ZoomPanView):
 
     def _replace(self, layer: str, new: np.ndarray) -> None:
         self._cancel_tool()
-        edit = self._layers.replace(layer, new)
-        if edit is not None:
-            self._refresh(layer, edit.box)
-            self._emit_changed(layer)
+        self._layers.replace(layer, new)  # the layers' listener repaints and signals
 
     # --- tool state --------------------------------------------------------------
 
@@ -256,11 +301,11 @@ class MaskCanvas(ZoomPanView):
 
     def undo(self) -> None:
         self._cancel_tool()
-        self._after_history(self._layers.undo())
+        self._layers.undo()
 
     def redo(self) -> None:
         self._cancel_tool()
-        self._after_history(self._layers.redo())
+        self._layers.redo()
 
     def can_undo(self) -> bool:
         return self._layers.history.can_undo()
@@ -272,11 +317,6 @@ class MaskCanvas(ZoomPanView):
 
     def can_redo(self) -> bool:
         return self._layers.history.can_redo()
-
-    def _after_history(self, edit) -> None:
-        if edit is not None:
-            self._refresh(edit.layer, edit.box)
-            self._emit_changed(edit.layer)
 
     def _emit_changed(self, layer: str) -> None:
         (self.targetChanged if layer == "target" else self.regionChanged).emit()
@@ -290,9 +330,14 @@ class MaskCanvas(ZoomPanView):
         top, left, bottom, right = box or (0, 0, height, width)
         if layer == "target":
             self._target_item.refresh(self._layers.target[top:bottom, left:right], top, left)
-        else:
-            forbidden = ~self._layers.region[top:bottom, left:right]
-            self._region_item.refresh(forbidden.view(np.uint8), top, left)
+            return
+        limited = self.region_is_limited()
+        if limited != self._region_limited:  # the first stroke limits (or the last erase frees) every pixel
+            self._region_limited = limited
+            top, left, bottom, right = 0, 0, height, width
+        painted = self._layers.region[top:bottom, left:right]
+        forbidden = ~painted if limited else np.zeros_like(painted)
+        self._region_item.refresh(forbidden.view(np.uint8), top, left)
 
     def overlay_image(self, layer: str = "target") -> QImage:
         """The colours drawn for a layer (before opacity), for tests and screenshots."""
@@ -315,18 +360,22 @@ class MaskCanvas(ZoomPanView):
     def begin_edit(self, erase: bool) -> None:
         self._erase_edit = erase
         self._layers.begin(self._active_layer)
+        if self._active_layer == "region" and erase and not self.region_is_limited():
+            # Erasing from "every pixel may change" carves a hole out of the whole image (same undo step).
+            self._layers.region[...] = True
 
     def paint_patch(self, patch: Patch | None) -> None:
         if patch is None or not self._layers.in_operation:
             return
         top, left, pixels = patch
+        if self._preserve_labels and self._active_layer == "target":
+            under = self._layers.target[top : top + pixels.shape[0], left : left + pixels.shape[1]]
+            pixels = pixels & (under == (self._label if self._erase_edit else 0))
         box = self._layers.paint(top, left, pixels, self._paint_value(self._erase_edit))
         self._refresh(self._active_layer, box)
 
     def finish_edit(self) -> None:
-        edit = self._layers.finish()
-        if edit is not None:
-            self._emit_changed(edit.layer)
+        self._layers.finish()  # the layers' listener repaints and signals
 
     def cancel_edit(self) -> None:
         box = self._layers.cancel()
@@ -337,8 +386,18 @@ class MaskCanvas(ZoomPanView):
         layer = self._active_layer
         current = self._layers.array(layer)
         value = int(self._paint_value(erase))
+        if self._preserve_labels and layer == "target" and current[row, column] != (self._label if erase else 0):
+            return  # preserving labels: fill only background (erase only the current label)
         filled = masks.flood_fill(current.view(np.uint8), row, column, value)
         self._replace(layer, filled.astype(current.dtype))
+
+    def pick_label_at(self, row: int, column: int) -> None:
+        """The eyedropper: paint with the label under (row, column) next; labels beyond the list are ignored."""
+        label = int(self._layers.target[row, column])
+        if label < len(self._class_names):
+            self.set_current_label(label)
+            if self._active_layer != "target":
+                self.set_active_layer("target")
 
     def _cancel_tool(self) -> None:
         for tool in self._tools.values():

@@ -37,7 +37,7 @@ __all__ = [
     "TOOL_TITLES",
 ]
 
-TOOL_NAMES = ("brush", "eraser", "fill", "polygon", "rectangle", "ellipse", "pan")
+TOOL_NAMES = ("brush", "eraser", "fill", "polygon", "rectangle", "ellipse", "pick", "pan")
 TOOL_SHORTCUTS = {
     "brush": "P",  # napari: paint
     "eraser": "E",  # napari: erase
@@ -45,6 +45,7 @@ TOOL_SHORTCUTS = {
     "polygon": "L",  # lasso
     "rectangle": "R",
     "ellipse": "O",
+    "pick": "I",  # an eyedropper (napari's L is the lasso here)
     "pan": "Z",  # napari's pan/zoom key in its shape and label layers
 }
 TOOL_TITLES = {
@@ -54,6 +55,7 @@ TOOL_TITLES = {
     "polygon": "Polygon / lasso",
     "rectangle": "Rectangle",
     "ellipse": "Ellipse",
+    "pick": "Pick label",
     "pan": "Pan",
 }
 
@@ -64,6 +66,7 @@ TOOL_HINTS = {
     "polygon": "Click corners, then double-click or press Enter to fill; or drag a lasso and release. Esc cancels.",
     "rectangle": "Drag to fill a rectangle; right button erases it.",
     "ellipse": "Drag to fill an ellipse; right button erases it.",
+    "pick": "Click a pixel of the target to paint with its label next (an eyedropper).",
     "pan": "Drag to move the image (also: middle button, or hold Space); the wheel zooms.",
 }
 
@@ -105,6 +108,7 @@ class ToolHost(Protocol):
     def finish_edit(self) -> None: ...
     def cancel_edit(self) -> None: ...
     def fill_at(self, row: int, column: int, erase: bool) -> None: ...
+    def pick_label_at(self, row: int, column: int) -> None: ...
 
 
 class CanvasTool:
@@ -188,6 +192,18 @@ class FillTool(CanvasTool):
         height, width = self.host.image_shape()
         if 0 <= row < height and 0 <= column < width:
             self.host.fill_at(row, column, event.erase)
+
+
+class PickTool(CanvasTool):
+    """The eyedropper: the clicked pixel's target label becomes the one the tools paint."""
+
+    name = "pick"
+
+    def press(self, event: ToolEvent) -> None:
+        row, column = event.pixel
+        height, width = self.host.image_shape()
+        if 0 <= row < height and 0 <= column < width:
+            self.host.pick_label_at(row, column)
 
 
 class DragShapeTool(CanvasTool):
@@ -331,6 +347,7 @@ def make_tools(host: ToolHost) -> dict[str, CanvasTool]:
         PolygonTool(host),
         DragShapeTool(host, "rectangle"),
         DragShapeTool(host, "ellipse"),
+        PickTool(host),
         PanTool(host),
     ]
     return {tool.name: tool for tool in tools}

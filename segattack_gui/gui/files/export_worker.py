@@ -1,4 +1,4 @@
-"""Export the document's last run to a folder (SPEC 7) off the GUI thread.
+"""Export the document's last run to a folder (docs/design.md, Run folders) off the GUI thread.
 
 The files are exactly the CLI's (``io.export.export_run``, atomic: a temporary folder
 renamed at the end), plus ``iterations.gif`` from the frames the GUI kept. Writing PNGs,
@@ -18,6 +18,8 @@ from PySide6.QtCore import QObject, Signal
 from ...errors import SegAttackError
 from ...io.export import export_run
 from ..background import JobFailed, TaskQueue
+from ...io.figures import GifFrame
+from ...io.heatmaps import HeatmapStyle
 from ..document import RunRecord
 
 GIF_FRAMES = 80
@@ -25,10 +27,12 @@ GIF_FRAMES = 80
 log = logging.getLogger(__name__)
 
 
-def default_run_folder(parent: Path, record: RunRecord, image_name: str | None) -> Path:
-    """``<parent>/<image>-<method>-<date>-<time>``, numbered if it exists already."""
-    stem = re.sub(r"[^\w.-]+", "_", Path(image_name).stem) if image_name else "run"
-    base = f"{stem}-{record.method}-{time.strftime('%Y%m%d-%H%M%S')}"
+def default_run_folder(parent: Path, record: RunRecord) -> Path:
+    """``<parent>/<the run's image>-<method>-<date>-<time of the run>``, numbered if it exists already.
+
+    Named after the run's own inputs, never the window's: the image may have changed since."""
+    stem = re.sub(r"[^\w.-]+", "_", Path(record.image_name).stem) or "run"
+    base = f"{stem}-{record.method}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(record.started_at))}"
     candidate = Path(parent) / base
     number = 2
     while candidate.exists():
@@ -51,18 +55,23 @@ class RunExporter(QObject):
     def busy(self) -> bool:
         return self.tasks.busy
 
-    def export(self, record: RunRecord, folder: Path) -> None:
+    def export(self, record: RunRecord, folder: Path, heatmap: HeatmapStyle = HeatmapStyle()) -> None:
+        """Write ``record``'s run (never the window's current inputs) to ``folder``; the heatmap drawn
+        as ``heatmap`` says (the view's mode and amplification)."""
         if record.result is None:
             raise SegAttackError(None, "there is no finished run to export yet")
         result, provenance, colors, store = record.result, record.provenance, record.colors, record.store
+        display_target = record.display_target
         folder = Path(folder)
 
         def prepare():
             frames = store.frames
 
             def job():
-                gif = [frame.adversarial_float() for frame in _spread(frames, GIF_FRAMES)]
-                return export_run(result, folder, provenance, colors, frames=gif or None)
+                gif = [GifFrame(frame.iteration, frame.adversarial, frame.prediction, frame.metrics.get("iou"))
+                       for frame in _spread(frames, GIF_FRAMES)]
+                return export_run(result, folder, provenance, colors, frames=gif or None, heatmap=heatmap,
+                                  frames_target=display_target)
 
             return job
 

@@ -29,6 +29,7 @@ from ...io.inputs import check_image_fits
 from ...io.masks import read_mask
 from ...io.model_files import LoadedModel, inspect_model_file, load_model
 from ..background import JobFailed, TaskQueue
+from ...io.model_files import spec_with_overrides
 from ..document import AttackDocument
 
 log = logging.getLogger(__name__)
@@ -178,6 +179,32 @@ class DocumentLoader(QObject):
             return job
 
         self.submit(f"move model to {device} ({precision})", prepare, self._model_done)
+
+    def apply_model_overrides(self, overrides: dict) -> None:
+        """The loaded model meets images as ``overrides`` say (sidecar fields: ``input_size``,
+        ``input_policy``), e.g. tiles for an image larger than it takes; recorded in every run."""
+        def prepare():
+            loaded = self.document.model
+            if loaded is None:
+                return None
+            adapter = loaded.adapter
+            spec = spec_with_overrides(adapter.spec, overrides)
+
+            def job():
+                moved = ModelAdapter(adapter.model, spec, device=str(adapter.device), precision=adapter.precision,
+                                     channels_last=channels_last_pays(str(adapter.device)))
+                return dataclasses.replace(loaded, adapter=moved), None
+
+            return job
+
+        def done(result) -> None:
+            loaded, _ = result
+            self.document.set_model(loaded, overrides={**self.document.model_overrides, **overrides})
+            self.message.emit(f"{loaded.path.name} now meets this image as "
+                              + ", ".join(f"{key} {value}" for key, value in overrides.items()))
+            self.refresh_baseline()
+
+        self.submit("apply model overrides", prepare, done)
 
     def _trusted(self, sha256: str) -> bool:
         return sha256 in (QSettings().value(TRUSTED_KEY, []) or [])

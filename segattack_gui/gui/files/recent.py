@@ -1,4 +1,8 @@
-"""Recently opened images, models and targets, kept in QSettings across sessions."""
+"""Recently opened images, models, targets and run folders, kept in QSettings across sessions.
+
+The menu groups them by kind (images, models, targets, run folders), newest first in each:
+a researcher comes back to a model or a run as often as to an image.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
 SETTINGS_KEY = "recent/files"
-KINDS = {"image": "Image", "model": "Model", "target": "Target"}
-MAX_ENTRIES = 12
+KINDS = {"image": "Image", "model": "Model", "target": "Target", "run": "Run folder"}
+GROUP_TITLES = {"image": "Images", "model": "Models", "target": "Targets", "run": "Run folders"}
+MAX_ENTRIES = 24
 
 
 class RecentFiles(QObject):
@@ -56,14 +61,19 @@ class RecentFiles(QObject):
             placeholder = menu.addAction("(no recent files)")
             placeholder.setEnabled(False)
             return
-        for kind, path in entries:
-            action = QAction(f"{KINDS[kind]}: {Path(path).name}", menu)
-            action.setToolTip(path)
-            action.setStatusTip(path)
-            action.setData(f"{kind}|{path}")
-            action.setEnabled(Path(path).exists())
-            action.triggered.connect(self._on_triggered)
-            menu.addAction(action)
+        for group in KINDS:
+            paths = [path for kind, path in entries if kind == group]
+            if not paths:
+                continue
+            menu.addSection(GROUP_TITLES[group])
+            for path in paths[:8]:
+                action = QAction(f"{KINDS[group]}: {Path(path).name}", menu)
+                action.setToolTip(path)
+                action.setStatusTip(path)
+                action.setData(f"{group}|{path}")
+                action.setEnabled(Path(path).exists())
+                action.triggered.connect(self._on_triggered)
+                menu.addAction(action)
         menu.addSeparator()
         menu.addAction("Clear list", self.clear)
 

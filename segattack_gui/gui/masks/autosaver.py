@@ -1,4 +1,4 @@
-"""Autosave the painted target and region, and offer them back after a crash (SPEC 5).
+"""Autosave the painted target and region, and offer them back after a crash (docs/design.md, Target masks and the canvas).
 
 Every edit (a stroke, a transform, a predicted target) schedules a save a few seconds
 later; the save itself (``io.autosave``: compressed, atomic) runs off the GUI thread.
@@ -97,8 +97,8 @@ class MaskAutosaver(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(SAVE_DELAY_MS)
         self._timer.timeout.connect(self.save_now)
-        for signal in (document.targetEdited, document.targetReplaced, document.regionEdited,
-                       document.regionReplaced, document.imageChanged, document.modelChanged):
+        for signal in (document.targetChanged, document.regionChanged, document.imageChanged,
+                       document.modelChanged):
             signal.connect(self.schedule)
 
     @property
@@ -212,16 +212,22 @@ class MaskAutosaver(QObject):
         the masks are not applied to another image.
         """
         document = self.document
-        if document.image_sha256 != record.image_sha256:
-            if not record.image_path or not Path(record.image_path).is_file():
-                where = record.image_path or "the autosaved masks"
-                self.loader.failed.emit(SegAttackError(where, "the image the masks were painted on is missing; "
-                                                              "they were not restored").one_line())
-                return
-            self.loader.open_image(record.image_path)
-        if record.model_path and (document.model is None or str(document.model.path) != record.model_path):
-            if Path(record.model_path).exists():
-                self.loader.open_model(record.model_path)
+
+        def reopen():
+            """In the queue's turn (after the loads already asked for, e.g. the demo's)."""
+            open_path = document.image.path.resolve() if document.image is not None else None
+            same_file = bool(record.image_path) and Path(record.image_path).resolve() == open_path
+            if document.image_sha256 != record.image_sha256 and not same_file:  # a changed file is refused below
+                if not record.image_path or not Path(record.image_path).is_file():
+                    where = record.image_path or "the autosaved masks"
+                    raise SegAttackError(where, "the image the masks were painted on is missing; "
+                                                "they were not restored")
+                self.loader.open_image(record.image_path)
+            if record.model_path and (document.model is None or str(document.model.path) != record.model_path):
+                if Path(record.model_path).exists():
+                    self.loader.open_model(record.model_path)
+            self.loader.submit("restore autosaved masks", prepare, done)
+            return None
 
         def prepare():
             if document.image_sha256 != record.image_sha256:
@@ -237,7 +243,7 @@ class MaskAutosaver(QObject):
             num_classes = len(document.class_names)
             target = np.where(record.target < num_classes, record.target, 0).astype(np.uint8)
             document.replace_target(target, RESTORED_ORIGIN)
-            document.replace_region(region)
+            document.replace_region(region, origin=RESTORED_ORIGIN)
             self.restored.emit()
 
-        self.loader.submit("restore autosaved masks", prepare, done)
+        self.loader.submit("reopen the autosaved masks' image", reopen, lambda _: None)

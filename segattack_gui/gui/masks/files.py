@@ -1,5 +1,5 @@
-"""The painted masks as files: save the target and the region, open a region, and ask before
-a close would lose them.
+"""The painted masks as files: save the target and the region, open a region, and the one
+question asked before anything would lose them.
 
 A painted target is the researcher's work and the input of the next step (``segattack
 attack --target``, ``batch --targets``), so it leaves the GUI as the same palette PNG the
@@ -76,14 +76,19 @@ class MaskFiles(MaskActions):
 
         self.loader.submit(f"open region {path.name}", prepare, done)
 
-    # ------------------------------------------------------------------ closing
-    def settle_before_close(self) -> bool:
-        """True when the masks may go (closing, opening a run folder): nothing unsaved, or saved,
-        or the user let it go."""
+    # ------------------------------------------------------------------ the one gate
+    def settle_before_replacing(self, action: str) -> bool:
+        """True when the painted masks may go: nothing unsaved, or saved, or the user let it go.
+
+        Every action that replaces the masks without an undo step passes here first: closing,
+        opening another image, a demo or a run folder (``action`` names it in the question).
+        Replacing the target by a file, a prediction or a transform needs no question: it is
+        one undo step.
+        """
         unsaved = self.document.unsaved_layers
         if not unsaved:
             return True
-        answer = self.ask_unsaved(unsaved)
+        answer = self.ask_unsaved(unsaved, action)
         if answer == "cancel":
             return False
         if answer == "discard":
@@ -94,14 +99,15 @@ class MaskFiles(MaskActions):
                 return False
         return True
 
-    def ask_unsaved(self, layers: list[str]) -> CloseAnswer:
+    def ask_unsaved(self, layers: list[str], action: str = "Closing the window") -> CloseAnswer:
         """Save, discard or cancel (tests replace this)."""
         words = " and the ".join(LAYER_WORDS[layer] for layer in layers)
         buttons = QMessageBox.StandardButton
         answer = QMessageBox.question(
             self.window, "Save the painted masks?",
-            f"The {words} you painted {'are' if len(layers) > 1 else 'is'} not saved in any file. "
-            "Save them first?", buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
+            f"The {words} you painted {'are' if len(layers) > 1 else 'is'} not saved in any file, and "
+            f"{action[0].lower() + action[1:]} replaces {'them' if len(layers) > 1 else 'it'} (with the undo "
+            "history). Save first?", buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
         return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
     def ask_save_path(self, layer: str) -> str | None:

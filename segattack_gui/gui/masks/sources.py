@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -133,7 +134,9 @@ class MaskSources(MaskActions):
         self.loader.submit("target from prediction", prepare, done)
 
     def target_from_other_image(self, path) -> None:
-        """The model's prediction on another image of the same size (the paper's protocol)."""
+        """The model's prediction on another image (the paper's protocol). Images of a dataset often
+        differ in size: a prediction of another size is resized to this image (nearest neighbour,
+        so class ids stay class ids), and the target's origin and the status bar say so."""
         path = Path(path)
         document = self.document
 
@@ -144,15 +147,20 @@ class MaskSources(MaskActions):
 
             def job():
                 other = read_image(path)
-                if other.pixels.shape[:2] != shape:
-                    raise SegAttackError(path, f"is {other.height}x{other.width} but the image is "
-                                               f"{shape[0]}x{shape[1]}; the target must match the image")
-                return predict_on_image_grid(adapter, other.pixels)[1]
+                prediction = predict_on_image_grid(adapter, other.pixels)[1]
+                origin = f"model prediction on {path.name}"
+                if prediction.shape != shape:
+                    origin += (f" ({other.width}x{other.height}), resized to {shape[1]}x{shape[0]} "
+                               "(nearest neighbour)")
+                    prediction = cv2.resize(prediction, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+                return prediction, origin
 
             return job
 
-        def done(prediction) -> None:
-            document.replace_target(prediction, f"model prediction on {path.name}")
+        def done(result) -> None:
+            prediction, origin = result
+            document.replace_target(prediction, origin)
+            self.loader.message.emit(f"Target: {origin}")
 
         self.loader.submit(f"target from {path.name}", prepare, done)
 
@@ -166,7 +174,7 @@ class MaskSources(MaskActions):
                                     "Predict on the image and use the prediction as the target, to edit it"))
         menu.addAction(open_target_action)
         menu.addAction(self._action("From another image's prediction…", self._on_from_other_image,
-                                    "Predict on another image of the same size and aim at that (the paper's protocol)"))
+                                    "Predict on another image and aim at that (the paper's protocol); another size is resized"))
         menu.addSeparator()
         for name, (text, _) in TRANSFORMS.items():
             tip = TRANSFORM_TIPS.get(name, f"Transform the target: {name.replace('_', ' ')}")

@@ -34,7 +34,7 @@ class BaselineScorer(QObject):
         super().__init__(parent)
         self.document = document
         self.tasks = TaskQueue("scores", self)
-        for signal in (document.baselineChanged, document.targetReplaced, document.targetEdited):
+        for signal in (document.baselineChanged, document.targetChanged):
             signal.connect(self.schedule)
 
     @Slot()
@@ -47,9 +47,9 @@ class BaselineScorer(QObject):
                 return None
             if document.baseline_scores:  # these inputs are scored already
                 return None
-            adapter = document.model.adapter
-            cropped = adapter.output_grid(*document.image_shape).crop(target)
-            return lambda: (prediction, target, clean_scores(prediction, cropped, adapter.num_classes))
+            adapter, revision = document.model.adapter, document.masks.revisions()[0]
+            cropped = adapter.output_grid(*document.image_shape).crop(target).copy()  # painting goes on meanwhile
+            return lambda: (prediction, revision, clean_scores(prediction, cropped, adapter.num_classes))
 
         self.tasks.submit("score the clean prediction", prepare, self._done, self._failed)
 

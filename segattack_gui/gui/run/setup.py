@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from ...core.attacks import create_attack
 from ...core.attacks.base import ParameterError
 from ...core.attacks.step_size import is_auto, resolve_auto_step, without_auto
@@ -19,35 +21,50 @@ from .attack_worker import AttackJob
 
 
 def prepare_run(document: AttackDocument, method: str, parameters: dict) -> tuple[AttackJob, RunRecord]:
-    """The document's target and region (as painted: the canvas binding keeps them in step) and the
-    panel's method and parameters, as a job for the worker and a record of the run."""
+    """The document's target and region (the canvas paints those very arrays) and the panel's method
+    and parameters, as a job for the worker and a record of the run: its own copies of the inputs
+    and of where they came from, which the results pane and Export read from then on."""
     missing = document.missing_inputs()
     if missing:
         raise SegAttackError(None, missing)
+    if is_auto(parameters.get("tau")):  # the form always holds a beta; auto sets it (beta = 10 tau)
+        parameters = {name: value for name, value in parameters.items() if name != "beta"}
+    _checked(lambda: create_attack(method, **without_auto(parameters)))  # before any model work
     image, model = document.image, document.model
     try:
         grid = model.adapter.output_grid(image.height, image.width)
     except (ModelOutputError, RuntimeError) as error:
         raise SegAttackError(model.path, first_line(error) or type(error).__name__) from None
-    target, region = document.target.copy(), document.region  # None: every pixel may change
+    target, region = document.target.copy(), document.region  # region None: every pixel may change
+    beyond = sorted(int(label) for label in np.unique(target) if label >= model.adapter.num_classes)
+    if beyond:
+        names = ", ".join(f"{label} ({document.class_names[label]})" if label < len(document.class_names) else str(label)
+                          for label in beyond)
+        raise SegAttackError(None, f"the target holds label {names}, but the model has only "
+                                   f"{model.adapter.num_classes} classes (0..{model.adapter.num_classes - 1}): "
+                                   "erase it or paint a class of the model")
     if region is not None and region.all():
         region = None
-    if region is not None and not region.any():
-        raise SegAttackError(None, "the perturbation region is empty: paint where pixels may change")
-    provenance = document.provenance()
-    if is_auto(parameters.get("tau")):  # the form always holds a beta; auto sets it (beta = 10 tau)
-        parameters = {name: value for name, value in parameters.items() if name != "beta"}
-    try:
-        create_attack(method, **without_auto(parameters))  # every other value checked before the gradient
-        parameters, step_rule = resolve_auto_step(model.adapter, method, parameters, image.pixels, target, region)
-        attack = create_attack(method, **parameters)
-    except ParameterError as error:  # named as the panel labels it
-        raise SegAttackError(None, f"{error.name.replace('_', ' ')} {error.problem}") from None
-    except ValueError as error:
-        raise SegAttackError(None, str(error)) from None
+    # tau "auto" (docs/step-size.md): from the first gradient, on this image, target and region
+    parameters, step_rule = _checked(lambda: resolve_auto_step(model.adapter, method, parameters, image.pixels,
+                                                               target, region))
+    attack = _checked(lambda: create_attack(method, **parameters))
+    provenance = document.provenance(region_used=region is not None)
     if step_rule is not None:  # summary.json records "auto" beside the values it gave
         provenance = replace(provenance, extra={**provenance.extra, "step_size": step_rule.record()})
     display = DisplayGrid.for_image(image.height, image.width)
     record = RunRecord(method, attack.config.as_dict(), str(model.adapter.device), image.pixels, target.copy(),
-                       grid, document.colors, provenance, display, precision=model.adapter.precision)
+                       grid, document.colors, provenance, display,
+                       precision=model.adapter.precision, region=None if region is None else region.copy(),
+                       inputs=document.current_inputs())
     return AttackJob(model.adapter, image.pixels, target, attack, display, grid, region), record
+
+
+def _checked(build):
+    """``build()``, a bad parameter named as the panel labels it."""
+    try:
+        return build()
+    except ParameterError as error:
+        raise SegAttackError(None, f"{error.name.replace('_', ' ')} {error.problem}") from None
+    except ValueError as error:
+        raise SegAttackError(None, str(error)) from None

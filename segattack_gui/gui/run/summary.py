@@ -1,6 +1,6 @@
 """The last run in numbers: how it ended and its final metrics, float and as the exported 8-bit PNG.
 
-8-bit rounding can undo a small perturbation (SPEC 3), so the summary shows both the
+8-bit rounding can undo a small perturbation (docs/design.md, Attacks), so the summary shows both the
 float adversarial's scores and those of its rounded PNG side by side, under a caption
 that says which is which; a researcher sees at once whether the exported image still
 fools the model. Values wrap rather than widen the narrow Controls dock.
@@ -31,6 +31,12 @@ STOP_REASONS = {
 }
 
 
+RUNNING_WORDS = {
+    "running": "running…",
+    "paused": "paused (Resume goes on, Stop keeps what it has)",
+    "stopping": "stopping after the current iteration…",
+}
+
 PAIRED_CAPTION = "float / 8-bit PNG"
 """Heads the rows that show a pair of values (IoU to L∞)."""
 
@@ -57,6 +63,13 @@ class RunSummary(QGroupBox):
             layout.addRow(title, value)
         document.runStarted.connect(self.show_run)
         document.runFinished.connect(self.show_run)
+        self._session_state = "idle"
+        self.show_run()
+
+    @Slot(str)
+    def show_session_state(self, state: str) -> None:
+        """Running, paused or stopping: said at once, since a slow iteration can hold a Stop for seconds."""
+        self._session_state = state
         self.show_run()
 
     @Slot()
@@ -70,7 +83,8 @@ class RunSummary(QGroupBox):
             for label in self.values.values():
                 label.setText("–")
             self.values["ended"].setText("failed (see the message)" if run.error else
-                                         "running…" if not run.finished else "–")
+                                         RUNNING_WORDS.get(self._session_state, "running…") if not run.finished
+                                         else "–")
             return
         final, rounded = result.final, result.final_quantized
         rate = result.iterations_run / result.seconds if result.seconds > 0 else 0.0

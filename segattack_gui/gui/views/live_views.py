@@ -35,10 +35,11 @@ from ...workspace.shown_frame import (
 from ...workspace.snapshot_store import to_uint8_fast
 from . import plot_style
 from .live_text import LiveText
-from .plot_style import nice_ceiling
+from ...io.heatmaps import HeatmapStyle, nice_ceiling
 from .refresh import CoalescingRefresh
 
-AMPLIFICATIONS = (1, 2, 5, 10, 20, 50, 100)
+AMPLIFICATIONS = (None, 1, 2, 5, 10, 20, 50, 100)
+"""None: "auto", the scale tops out at the 99th percentile of the moved pixels (the exports' default too)."""
 CHANNEL_NAMES = {1: ("grey",), 3: ("red", "green", "blue")}
 LEGEND_WORDS = {AGREE: "agree", MISSING: "missing", EXTRA: "extra", OUTSIDE: "no output"}
 FOOTER_HEIGHT = 26
@@ -200,7 +201,7 @@ class HeatmapView(ImagePanel):
         self.amplify_combo.setObjectName("heatmapAmplifyCombo")
         self.amplify_combo.setToolTip("Divide the colour scale by this factor: strong pixels saturate, faint ones show.")
         for factor in AMPLIFICATIONS:
-            self.amplify_combo.addItem(f"×{factor}", factor)
+            self.amplify_combo.addItem("auto" if factor is None else f"×{factor}", factor)
         for combo in (self.mode_combo, self.amplify_combo):  # they may narrow: the window must fit small screens
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.mode_combo.setMinimumContentsLength(6)
@@ -223,19 +224,32 @@ class HeatmapView(ImagePanel):
         self.mode_combo.blockSignals(False)
 
     @property
-    def amplification(self) -> float:
-        return float(self.amplify_combo.currentData())
+    def amplification(self) -> float | None:
+        """The chosen factor, or None for the "auto" (99th percentile) scale."""
+        factor = self.amplify_combo.currentData()
+        return None if factor is None else float(factor)
+
+    def style(self) -> HeatmapStyle:
+        """The view's mode and amplification, for the exported heatmap and figure."""
+        channel = self.mode_combo.currentData()
+        return HeatmapStyle(None if channel is None or channel < 0 else int(channel), self.amplification)
+
+    def _top(self, frame: ShownFrame, peak: float) -> float:
+        """The scale's top: the newest frame's peak over the factor, or its bulk for "auto"."""
+        if self.amplification is None:
+            return _scale_top(frame.bulk_magnitude)
+        return _scale_top(peak, self.amplification)
 
     def show_frame(self, frame: ShownFrame) -> None:
         self._set_channels(frame.channels)
         channel = self.mode_combo.currentData()
         if channel is None or channel < 0:
             values = frame.kept.magnitude()
-            top = _scale_top(frame.peak_magnitude, self.amplification)
+            top = self._top(frame, frame.peak_magnitude)
             levels, color_map, label = (0.0, top), "inferno", "|δ| (L2 over channels)"
         else:
             values = frame.kept.perturbation_channel(channel)
-            top = _scale_top(frame.peak_abs, self.amplification)
+            top = self._top(frame, frame.peak_abs)
             levels, color_map, label = (-top, top), "CET-D1", f"δ {self.mode_combo.currentText().split(', ')[-1]}"
         if self.colorbar.colorMap().name != color_map:
             self.colorbar.setColorMap(pg.colormap.get(color_map))
@@ -246,7 +260,7 @@ class HeatmapView(ImagePanel):
         self.set_caption(f"{label}, L∞ {linf:.2g}" if linf is not None else f"{label}, none yet")
 
 
-def _scale_top(peak: float, amplification: float) -> float:
+def _scale_top(peak: float, amplification: float = 1.0) -> float:
     """Top of the colour scale: a round number at or above the peak (so the colour bar's ticks,
     costly to lay out, change only now and then), divided by the amplification; one 8-bit step
     when nothing has changed yet."""
@@ -269,8 +283,8 @@ class LiveViews(QWidget):
         for view in (self.adversarial_view, self.prediction_view, self.heatmap_view):
             layout.addWidget(view, 1)
         self.refresh = CoalescingRefresh(self.redraw, interval_ms=125, parent=self)
-        for signal in (document.imageChanged, document.modelChanged, document.targetReplaced,
-                       document.targetEdited, document.baselineChanged, document.baselineScored, document.runStarted,
+        for signal in (document.imageChanged, document.modelChanged, document.targetChanged,
+                       document.baselineChanged, document.baselineScored, document.runStarted,
                        document.snapshotAdded, document.runFinished, document.shownFrameChanged):
             signal.connect(self.refresh.mark_dirty)
         self.heatmap_view.mode_combo.currentIndexChanged.connect(self.refresh.mark_dirty)

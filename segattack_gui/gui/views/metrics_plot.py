@@ -8,8 +8,9 @@ per snapshot. A vertical line marks the iteration the slider replays.
 
 Ranges are set here, not auto-ranged: re-ranging regenerates every axis and was the
 largest cost of a redraw. The iteration axis spans the planned iterations from the
-start (the curves grow across it, like a progress bar); a y axis only grows, in
-steps of a "nice" number, when a curve outgrows it. At the end the axes fit the run.
+start (the curves grow across it, like a progress bar); a y axis is set by the first
+non-zero value and then only grows, in steps of a "nice" number, when a curve outgrows it.
+At the end the axes fit the run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QWidget
 
 from . import plot_style
-from .plot_style import nice_ceiling
+from ...io.heatmaps import nice_ceiling
 from .refresh import CoalescingRefresh
 
 PLOTS = (
@@ -140,7 +141,12 @@ class MetricsPlot(pg.GraphicsLayoutWidget):
         for key in ("l2", "linf", "multiplier"):
             values = drawn.get(key)
             peak = float(np.nanmax(values)) if values is not None and values.size else 0.0
-            peak = peak if np.isfinite(peak) and peak > 0 else 1.0
+            if not (np.isfinite(peak) and peak > 0):
+                # Nothing to scale to yet (the first snapshot is the clean image): a placeholder range,
+                # not remembered, so the first real value sets the axis (a PGD L-inf of 0.03 is not flat).
+                if key not in self._y_tops:
+                    self.plots[key].setYRange(0, 1, padding=0.02)
+                continue
             top = self._y_tops.get(key)
             if fit or top is None or peak > top:
                 top = nice_ceiling(peak * (1.0 if fit else 1.5))

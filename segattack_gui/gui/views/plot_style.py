@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pyqtgraph as pg
 
 BACKGROUND = "w"
@@ -28,13 +26,3 @@ def configure() -> None:
 
 def pen(name: str, width: float = 2.0):
     return pg.mkPen(color=CURVE_COLORS.get(name, (60, 60, 60)), width=width)
-
-
-def nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 times a power of ten that is >= ``value`` (> 0)."""
-    exponent = math.floor(math.log10(value))
-    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
-        candidate = step * 10.0 ** exponent
-        if candidate >= value * (1 - 1e-12):
-            return candidate
-    return 10.0 ** (exponent + 1)

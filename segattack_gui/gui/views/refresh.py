@@ -7,7 +7,7 @@ idle window keeps no timer running.
 
 On a machine with few cores the attack's threads and the GUI thread share them: every
 millisecond the GUI thread spends drawing is one an attack thread waits (and Python
-drawing code holds the GIL the attack loop needs). SPEC 10 allows live updates 5 % of
+drawing code holds the GIL the attack loop needs). The design notes (Performance) allow live updates 5 % of
 the headless rate, so a :class:`DrawingBudget` measures the GUI thread's own CPU time
 and stretches every refresh interval while drawing takes more than its share.
 """
