@@ -102,5 +102,5 @@ def test_numbers_pass_through_and_conflicts_are_refused(adapter):
     reached = _prediction(image)
     with pytest.raises(ParameterError, match="already equal"):
         resolve_auto_step(adapter, "asma", {"tau": "auto"}, image, reached)
-    assert without_auto({"tau": "auto", "beta": 1.0, "iterations": 3}) == {"iterations": 3}
+    assert without_auto({"tau": "auto", "beta": 1.0, "iterations": 3}) == {"beta": 1.0, "iterations": 3}
     assert without_auto(parameters) == parameters

@@ -37,10 +37,11 @@ def is_auto(value) -> bool:
 
 
 def without_auto(parameters: dict) -> dict:
-    """The parameters less an ``auto`` tau and the beta it sets: what can be checked before the gradient."""
+    """The parameters less an ``auto`` tau: what can be checked before the gradient (a beta given
+    with it is checked for its value here, and refused by :func:`resolve_auto_step`)."""
     if not is_auto(parameters.get("tau")):
         return parameters
-    return {name: value for name, value in parameters.items() if name not in ("tau", "beta")}
+    return {name: value for name, value in parameters.items() if name != "tau"}
 
 
 @dataclass(frozen=True)

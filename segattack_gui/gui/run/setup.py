@@ -6,13 +6,11 @@ parameter or a missing input is one message in a dialog rather than a failed run
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from ...core.attacks import create_attack
 from ...core.attacks.base import ParameterError
-from ...core.attacks.step_size import is_auto, resolve_auto_step, without_auto
+from ...core.attacks.step_size import is_auto, without_auto
 from ...core.models import ModelOutputError
 from ...errors import SegAttackError, first_line
 from ...workspace.display_grid import DisplayGrid
@@ -29,7 +27,10 @@ def prepare_run(document: AttackDocument, method: str, parameters: dict) -> tupl
         raise SegAttackError(None, missing)
     if is_auto(parameters.get("tau")):  # the form always holds a beta; auto sets it (beta = 10 tau)
         parameters = {name: value for name, value in parameters.items() if name != "beta"}
-    _checked(lambda: create_attack(method, **without_auto(parameters)))  # before any model work
+    # tau "auto" (docs/step-size.md) needs the first gradient: the worker computes it, off this thread;
+    # the rest is checked here, before any model work
+    auto_parameters = parameters if is_auto(parameters.get("tau")) else None
+    attack = _checked(lambda: create_attack(method, **without_auto(parameters)))
     image, model = document.image, document.model
     try:
         grid = model.adapter.output_grid(image.height, image.width)
@@ -45,19 +46,13 @@ def prepare_run(document: AttackDocument, method: str, parameters: dict) -> tupl
                                    "erase it or paint a class of the model")
     if region is not None and region.all():
         region = None
-    # tau "auto" (docs/step-size.md): from the first gradient, on this image, target and region
-    parameters, step_rule = _checked(lambda: resolve_auto_step(model.adapter, method, parameters, image.pixels,
-                                                               target, region))
-    attack = _checked(lambda: create_attack(method, **parameters))
     provenance = document.provenance(region_used=region is not None)
-    if step_rule is not None:  # summary.json records "auto" beside the values it gave
-        provenance = replace(provenance, extra={**provenance.extra, "step_size": step_rule.record()})
     display = DisplayGrid.for_image(image.height, image.width)
     record = RunRecord(method, attack.config.as_dict(), str(model.adapter.device), image.pixels, target.copy(),
                        grid, document.colors, provenance, display,
                        precision=model.adapter.precision, region=None if region is None else region.copy(),
                        inputs=document.current_inputs())
-    return AttackJob(model.adapter, image.pixels, target, attack, display, grid, region), record
+    return AttackJob(model.adapter, image.pixels, target, attack, display, grid, region, auto_parameters), record
 
 
 def _checked(build):
