@@ -28,8 +28,8 @@ from ..errors import SegAttackError
 from ..io.export import export_run
 from ..io.files import make_folders, remove_empty_folders, write_file_bytes
 from ..io.hashing import sha256_array
-from ..io.images import IMAGE_SUFFIXES, read_image
-from ..io.inputs import AttackInputs, check_image_fits, model_colors, read_target
+from ..io.images import PLAIN_IMAGE_SUFFIXES, read_image
+from ..io.inputs import AttackInputs, check_image_fits, feed_shared_units, model_colors, read_target
 from ..io.model_files import LoadedModel
 from .distributed import Team
 
@@ -50,9 +50,12 @@ def list_images(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise SegAttackError(folder, "is not a folder")
     images = sorted(p for p in folder.iterdir()
-                    if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
+                    if p.suffix.lower() in PLAIN_IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
     if not images:
-        raise SegAttackError(folder, "holds no images (.png, .jpg, .tif, .bmp)")
+        medical = any(p.name.lower().endswith((".dcm", ".dicom", ".nii", ".nii.gz")) for p in folder.iterdir())
+        hint = ("; DICOM and NIfTI images are attacked one at a time with segattack attack "
+                "(docs/medical-images.md)") if medical else ""
+        raise SegAttackError(folder, f"holds no images (.png, .jpg, .tif, .bmp){hint}")
     return images
 
 
@@ -145,6 +148,7 @@ def run_experiment(
     every share is done.
     """
     loaded = {pair: _load_pair(model, pair, mask_threshold, mask_class) for pair in pairs}
+    feed_shared_units(model, [image for image, _ in loaded.values()])
     for attack in attacks:
         for pair in pairs:
             image, target = loaded[pair]

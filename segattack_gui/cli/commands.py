@@ -103,6 +103,7 @@ def _demo_paths(name: str) -> tuple[Path, Path, Path]:
 
 def attack_command(arguments: argparse.Namespace) -> int:
     from ..io.export import export_run
+    from ..io.source_outputs import source_outputs
     from ..io.files import require_new_folder, require_writable_folder
     from ..io.inputs import load_attack_inputs
 
@@ -137,16 +138,20 @@ def attack_command(arguments: argparse.Namespace) -> int:
         inputs = load_attack_inputs(model_path, image_path, target_path, arguments.region,
                                     trust_model=arguments.trust_model, device=arguments.device,
                                     precision=arguments.precision, mask_threshold=arguments.mask_threshold,
-                                    mask_class=arguments.mask_class, model_overrides=overrides)
+                                    mask_class=arguments.mask_class, slice_index=arguments.slice,
+                                    axis=arguments.axis, model_overrides=overrides)
     except ValueError as error:  # e.g. CUDA asked for but absent
         raise SegAttackError("--device", str(error)) from None
     attack, step_rule = resolve_auto_parameters(inputs, arguments.method, parameters, attack)
+    attack.grid_levels = inputs.image.export_levels  # --quantize steps on the exported file's grid
     result, frames = run_one(inputs, attack, model_path, quiet=arguments.quiet, keep_frames=arguments.gif)
+    result, files = source_outputs(result, inputs.image, inputs.model.adapter)
     extra = {} if step_rule is None else {"step_size": step_rule.record()}
     if overrides:
         extra["model_overrides"] = overrides
-    export_run(result, out, inputs.provenance(**extra), inputs.colors, frames if arguments.gif else None)
-    print_outcome(result, out)
+    export_run(result, out, inputs.provenance(**extra), inputs.colors, frames if arguments.gif else None,
+               extra_files=files)
+    print_outcome(result, out, inputs.image.value_scale.units if inputs.image.value_scale else "")
     return 0
 
 
@@ -155,6 +160,7 @@ def rerun_command(arguments: argparse.Namespace) -> int:
     from ..io.files import recorded_path, require_new_folder, require_writable_folder
     from ..io.inputs import load_attack_inputs
     from ..io.run_folders import read_run_folder, recorded_attack, recorded_file
+    from ..io.source_outputs import source_outputs
     from .rerun import check_inputs_match, compare_with_record, version_notes
 
     if not (math.isfinite(arguments.tolerance) and arguments.tolerance >= 0):
@@ -170,10 +176,12 @@ def rerun_command(arguments: argparse.Namespace) -> int:
     image_path = arguments.image or recorded_file(record, "image_path", "pass --image with the file's place")
     recorded_device = summary.get("device") or "auto"
     attack, stop_at = recorded_attack(record)
+    recorded_slice = summary.get("image_slice") or {}
     try:
         inputs = load_attack_inputs(model_path, image_path, record.target_file, record.region_file,
                                     trust_model=arguments.trust_model, device=arguments.device or recorded_device,
                                     precision=summary.get("precision", "fp32"),
+                                    slice_index=recorded_slice.get("index"), axis=recorded_slice.get("axis"),
                                     model_overrides=summary.get("model_overrides"))
     except ValueError as error:  # a device this machine lacks
         if arguments.device:
@@ -192,13 +200,15 @@ def rerun_command(arguments: argparse.Namespace) -> int:
                      "differs slightly, which a long run can grow (docs/robustness.md)")
     print(f"rerun of {record.folder}: {attack.name}, seed {attack.config.seed}, {summary.get('precision', 'fp32')}"
           + (f"; {', '.join(checked)} match the recorded SHA-256" if checked else ""))
+    attack.grid_levels = inputs.image.export_levels
     result, _ = run_one(inputs, attack, model_path, quiet=arguments.quiet, stop_at=stop_at)
+    result, files = source_outputs(result, inputs.image, inputs.model.adapter)
     comparison = compare_with_record(record, result, arguments.tolerance)
     if arguments.out is not None:
         overrides = {"model_overrides": summary["model_overrides"]} if summary.get("model_overrides") else {}
         export_run(result, arguments.out, inputs.provenance(rerun_of=recorded_path(record.folder), **overrides),
-                   inputs.colors)
-    print_outcome(result, arguments.out)
+                   inputs.colors, extra_files=files)
+    print_outcome(result, arguments.out, inputs.image.value_scale.units if inputs.image.value_scale else "")
     for note in notes:
         warn(note)
     print(comparison.verdict())

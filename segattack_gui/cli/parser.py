@@ -170,8 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="use a shipped demo model, image and target, and the demo's settings "
                         f"({_demo_settings()}) unless given (not with --model, --image, --target)")
     attack.add_argument("--model", type=Path, help="TorchScript, state dict (+ sidecar) or pickled model")
-    attack.add_argument("--image", type=Path, help="image to attack (PNG, JPEG, TIFF incl. 16-bit, BMP)")
-    attack.add_argument("--target", type=Path, help="target mask on the image grid (class ids, 0/255 or palette PNG)")
+    attack.add_argument("--image", type=Path, help="image to attack (PNG, JPEG, TIFF incl. 16-bit, BMP; DICOM file or "
+                        "one-series folder; NIfTI .nii/.nii.gz)")
+    attack.add_argument("--slice", type=int, help="DICOM frame or series slice, NIfTI slice (default: the middle one)")
+    attack.add_argument("--axis", type=int, choices=[0, 1, 2], help="NIfTI axis to slice along (default 2)")
+    attack.add_argument("--target", type=Path, help="target mask on the image grid (class ids, 0/255 or palette PNG; "
+                        "NIfTI label map: the same slice)")
     attack.add_argument("--region", type=Path,
                         help="mask of the pixels allowed to change (non-zero = allowed); also with --demo")
     attack.add_argument("--method", default="asma", type=str.lower, help=f"one of {', '.join(METHODS)} (default asma)")

@@ -80,12 +80,15 @@ def run_one(inputs, attack, model_path, *, quiet: bool, keep_frames: bool = Fals
     return result, frames
 
 
-def print_outcome(result, out) -> None:
+def print_outcome(result, out, units: str = "") -> None:
+    """The run in a few lines; ``units``: the image's, for the norms in its own values (e.g. HU)."""
     final, quantized = result.final, result.final_quantized
     print(f"{result.method}: {result.iterations_run} iterations in {result.seconds:.1f} s on {result.device} "
           f"({result.stop_reason})")
     print(f"  IoU {final['iou']:.4f}  PA {final['pixel_accuracy']:.4f}  L2 {final['l2']:.4f}  Linf {final['linf']:.4f}")
-    print(f"  8-bit export: IoU {quantized['iou']:.4f}  PA {quantized['pixel_accuracy']:.4f}")
+    print(f"  exported image: IoU {quantized['iou']:.4f}  PA {quantized['pixel_accuracy']:.4f}"
+          + (f"  L2 {quantized['l2_raw']:.6g}  Linf {quantized['linf_raw']:.6g} {units}".rstrip() if "linf_raw" in quantized
+             else ""))
     if out is not None:
         print(f"  written to {out}")
     if result.error:

@@ -21,7 +21,7 @@ from ..io.heatmaps import heatmap_figure
 from ..io.files import recorded_path, write_folder_atomically
 from ..io.hashing import sha256_array
 from ..io.images import read_image
-from ..io.inputs import check_channels, check_image_fits, read_target
+from ..io.inputs import check_channels, check_image_fits, feed_shared_units, read_target
 from ..io.model_files import LoadedModel
 
 
@@ -42,6 +42,7 @@ def run_universal(model: LoadedModel, image_paths: list[Path], target_path: Path
         raise SegAttackError(image_paths[0].parent, f"a universal perturbation needs equally sized images, got {sorted(shapes)}")
     for image in images:  # one size, so the model is probed once
         check_channels(model, image)
+    feed_shared_units(model, images)
     check_image_fits(model, images[0])
     target = read_target(model, target_path, images[0].pixels.shape[:2], mask_threshold, mask_class)
     split = len(images) - holdout

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .input_units import model_input_values
 from .tiling import TileLayout, tile_layout, tiled_logits
 
 Precision = Literal["fp32", "tf32", "bf16"]
@@ -43,6 +44,10 @@ class ModelSpec:
     size_multiple: int | None = None
     """Input sides must be multiples of this (a U-Net with k poolings: 2**k); images are padded up to it."""
     output: Literal["logits", "sigmoid"] = "logits"
+    input_units: Literal["unit", "raw"] = "unit"
+    """"unit": [0, 1] images (then mean/std); "raw": the image's own values, e.g. HU (see input_units.py)."""
+    window: tuple[float, float] | None = None
+    """With "raw": clip the raw values to [low, high] before mean/std."""
     in_channels: int | None = None
     architecture: str | None = None
     architecture_args: dict = field(default_factory=dict)
@@ -121,6 +126,8 @@ class ModelAdapter:
         self._placements: dict[tuple[int, int], _Placement] = {}
         self._mean = self._channel_tensor(spec.mean)
         self._std = self._channel_tensor(spec.std)
+        self.input_range: tuple[float, float] = (0.0, 1.0)
+        """What [0, 1] stands for in the image's own values (set per image; used by "raw" models)."""
 
     # ------------------------------------------------------------------ public API
     @property
@@ -217,10 +224,7 @@ class ModelAdapter:
                 x = (x * luminance).sum(1, keepdim=True)
             else:
                 raise ModelOutputError(f"the model expects {wanted} input channels, the image has {x.shape[1]}")
-        if self._mean is not None:
-            x = x - self._mean
-        if self._std is not None:
-            x = x / self._std
+        x = model_input_values(x, self.spec.input_units, self.input_range, self.spec.window, self._mean, self._std)
         if placement.pad is not None and any(placement.pad):
             x = F.pad(x, placement.pad, mode="replicate")
         if placement.resize_to is not None:

@@ -19,7 +19,7 @@ from ..core.results import AttackResult, Snapshot
 from ..io.export import Provenance
 from ..io.files import recorded_path
 from ..io.images import LoadedImage
-from ..io.inputs import model_colors
+from ..io.inputs import image_record, model_colors
 from ..io.masks import default_colors
 from ..io.model_files import LoadedModel
 from ..workspace.labels import LabelTable
@@ -197,6 +197,7 @@ class AttackDocument(QObject):
             image_path=recorded_path(self.image.path) if self.image else None,
             image_sha256=self.image_sha256,
             image_conversion=self.image.conversion if self.image else None,
+            **(image_record(self.image) if self.image else {}),
             target_path=recorded_path(target.path),
             target_rule=self.masks.rule("target"),
             target_sha256=target.sha256 if target.path else None,

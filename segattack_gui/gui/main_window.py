@@ -53,6 +53,7 @@ from .views.metrics_plot import MetricsPlot
 from .views.replay_bar import ReplayBar
 from .views.run_caption import RunCaption
 from .views.status_panel import StatusPanel
+from .views.window_level import WindowLevelBar, with_bar_above
 from .window_menus import build_menus
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,8 @@ class MainWindow(QMainWindow):
         splitter_results.setSizes([370, 430])
         column.addWidget(splitter_results)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.canvas)
+        self.window_level = WindowLevelBar(self.canvas, self.document)
+        self.splitter.addWidget(with_bar_above(self.window_level, self.canvas))
         self.splitter.addWidget(results)
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
@@ -152,6 +154,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.tool_readout)
         self.tool_readout.openTools.connect(lambda: self.panel.show_page(self.palette_widget))
         self.status = StatusPanel(self.statusBar(), self.document, self.session)
+        self.statusBar().addPermanentWidget(self.window_level.value_label)
 
     def _connect(self) -> None:
         document, panel, session = self.document, self.panel, self.session
@@ -162,6 +165,8 @@ class MainWindow(QMainWindow):
                        document.runFinished, document.runStarted):
             signal.connect(self._update_readiness)
         self.canvas.cursorMoved.connect(self.status.show_cursor)
+        self.window_level.sliceChosen.connect(self._open_slice)
+        document.imageChanged.connect(self.window_level.on_image_changed)  # after the binding shows [0, 1] pixels
         panel.runRequested.connect(self.start_attack)
         panel.pauseRequested.connect(session.pause)
         panel.resumeRequested.connect(session.resume)
@@ -206,6 +211,16 @@ class MainWindow(QMainWindow):
             return False
         self.loader.open_image(path)
         return True
+
+    def _open_slice(self, index: int) -> None:
+        """Another slice of the open DICOM/NIfTI file (the slider); its masks start empty, as for an image."""
+        image = self.document.image
+        if image is None or image.source is None or index == image.source.index:
+            return
+        if self.mask_files.settle_before_replacing("Opening another slice"):
+            self.loader.open_image(image.path, slice_index=index, axis=image.source.axis)
+        else:
+            self.window_level.on_image_changed()  # the slider goes back to the slice still shown
 
     def open_model(self, path) -> None:
         current = getattr(self.document.model, "path", None)
@@ -315,7 +330,12 @@ class MainWindow(QMainWindow):
         try:
             if run is None or run.result is None:
                 raise SegAttackError(None, "there is no finished run to export yet; press Run first")
-            self.exporter.export(run, Path(folder), self.live_views.heatmap_view.style())
+            document = self.document
+            same_inputs = document.image is not None and document.model is not None and \
+                run.provenance.image_sha256 == document.image.sha256 and \
+                run.provenance.model_sha256 == document.model.sha256  # the run's own image and model
+            self.exporter.export(run, Path(folder), self.live_views.heatmap_view.style(),
+                                 *((document.image, document.model.adapter) if same_inputs else ()))
             self._exports_under_way[str(Path(folder))] = run
         except SegAttackError as error:
             self.report_error(error.one_line())

@@ -27,7 +27,9 @@ class WindowMenus(QObject):
         bar = window.menuBar()
         file_menu = bar.addMenu("&File")
         self.open_image_action = self._add(file_menu, "Open &image…", self._open_image, QKeySequence.StandardKey.Open,
-                                           "Open the image to attack (PNG, JPEG, TIFF incl. 16-bit, BMP)")
+                                           "Open the image to attack (PNG, JPEG, TIFF incl. 16-bit, BMP, DICOM, NIfTI)")
+        self._add(file_menu, "Open DICOM &series folder…", self._open_series, None,
+                  "Open a folder holding one DICOM series (slices sorted by position)")
         self.open_model_action = self._add(file_menu, "Open &model…", self._open_model, "Ctrl+M",
                                            "Open a model file (TorchScript, state dict + sidecar, or pickled)")
         self.open_target_action = self._add(file_menu, "Open &target mask…", self._open_target, "Ctrl+T",
@@ -78,6 +80,12 @@ class WindowMenus(QObject):
     # ------------------------------------------------------------------ dialogs
     def _ask_file(self, title: str, file_filter: str) -> str | None:
         return ask_open_file(self.window, title, file_filter)
+
+    @Slot()
+    def _open_series(self) -> None:
+        folder = ask_folder(self.window, "Open a DICOM series folder")
+        if folder:
+            self.window.open_image(folder)
 
     @Slot()
     def _open_image(self) -> None:

@@ -39,6 +39,8 @@ class Provenance:
     image_path: str | None = None
     image_sha256: str | None = None
     image_conversion: str | None = None
+    image_value_range: dict | None = None  # what [0, 1] stands for in the image's units (DICOM: HU)
+    image_slice: dict | None = None  # the DICOM frame / NIfTI slice attacked
     target_path: str | None = None
     target_rule: str | None = None
     target_sha256: str | None = None  # of the target file; None for a painted target
@@ -84,6 +86,8 @@ def summary_record(result: AttackResult, provenance: Provenance, heatmap: Heatma
         "image_path": provenance.image_path,
         "image_sha256": provenance.image_sha256,
         "image_conversion": provenance.image_conversion,
+        "image_value_range": provenance.image_value_range,
+        "image_slice": provenance.image_slice,
         "target_path": provenance.target_path,
         "target_rule": provenance.target_rule,
         # The files' SHA-256 (as `sha256sum` gives); a mask painted in the GUI has no file: then its class ids'.
@@ -107,6 +111,7 @@ def export_run(
     frames: list[GifFrame] | None = None,
     heatmap: HeatmapStyle = HeatmapStyle(),
     frames_target: np.ndarray | None = None,
+    extra_files: dict[str, bytes] | None = None,
 ) -> Path:
     """Write the run folder ``destination`` (must not exist yet, or be empty); return its path.
 
@@ -120,14 +125,16 @@ def export_run(
     raises one SegAttackError naming the folder and removes everything this call created,
     parent folders included; ``result`` is untouched, so it can be exported elsewhere.
     Staging folders older than an hour, left by a killed process, are removed from the
-    parent folder on the next export into it.
+    parent folder on the next export into it. ``extra_files`` (name -> bytes) are written too:
+    ``adversarial.dcm`` or ``adversarial.nii.gz`` and ``target.nii.gz`` (see source_outputs.py).
     """
     return write_folder_atomically(destination, lambda staging: _write_files(
-        staging, result, provenance, colors, frames, heatmap, result.target if frames_target is None else frames_target))
+        staging, result, provenance, colors, frames, heatmap, result.target if frames_target is None else frames_target,
+        extra_files or {}))
 
 
 def _write_files(folder: Path, result: AttackResult, provenance: Provenance, colors, frames, heatmap,
-                 frames_target) -> None:
+                 frames_target, extra_files) -> None:
     palette = list(colors) if colors else default_colors(len(result.class_names))
     # Prediction maps mark pixels outside the model's output grid as VOID_CLASS (grey).
     void_palette = palette + [(0, 0, 0)] * (VOID_CLASS - len(palette)) + [(128, 128, 128)]
@@ -147,6 +154,8 @@ def _write_files(folder: Path, result: AttackResult, provenance: Provenance, col
     _write_metrics_csv(folder / "metrics.csv", result.history)
     if frames:
         _write_gif(folder / "iterations.gif", [iteration_frame(frame, frames_target) for frame in frames])
+    for name, data in extra_files.items():
+        (folder / name).write_bytes(data)
     summary = summary_record(result, provenance, heatmap)
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=True), encoding="utf-8")
 

@@ -25,6 +25,8 @@ from PIL import Image, UnidentifiedImageError
 
 from segattack_gui.errors import SegAttackError
 from segattack_gui.io.files import read_file_bytes, write_file_bytes
+from segattack_gui.io.medical.source import MedicalSource
+from segattack_gui.io.medical.value_scale import ValueScale
 
 DEFAULT_MAX_PIXELS = 64_000_000
 
@@ -62,6 +64,16 @@ class LoadedImage:
     """Shape of the decoded values before channel conversion (upright), e.g. (H, W) or (H, W, 4)."""
     sha256: str = ""
     """Of the file's bytes as read and decoded (what summary.json records as ``image_sha256``)."""
+    value_scale: ValueScale | None = None
+    """What [0, 1] stands for in the file's own values and units (HU for CT); None if unknown."""
+    source: MedicalSource | None = None
+    """The DICOM frame or NIfTI slice this image is, for writing it back; None for other formats."""
+
+    @property
+    def export_levels(self) -> int | None:
+        """Steps of the grid the exported image holds: the DICOM/NIfTI stored grid (None: float,
+        no grid), else the 255 of adversarial.png."""
+        return self.value_scale.levels if self.source is not None else 255
 
     @property
     def height(self) -> int:
@@ -95,8 +107,11 @@ class DecodedFile:
     """Conversions made while decoding (palette expanded, first page, orientation applied)."""
 
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
-"""File suffixes of the formats read here (PNG, JPEG, TIFF, BMP)."""
+PLAIN_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+"""PNG, JPEG, TIFF, BMP: what batch and universal runs take."""
+IMAGE_SUFFIXES = PLAIN_IMAGE_SUFFIXES | {".dcm", ".dicom", ".nii", ".nii.gz"}
+"""File suffixes of the formats read here (PNG, JPEG, TIFF, BMP, DICOM, NIfTI); DICOM files without
+a suffix are recognised by their DICM marker."""
 
 
 def decode_image_file(
@@ -162,14 +177,24 @@ def decode_image_file(
     return _upright(stored, mode, file_format, orientation, notes, already_upright=decoder_turned)
 
 
-def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
-    """Read PNG, JPEG, TIFF or BMP as float32 H x W x C in [0, 1] (C = 1 or 3).
+def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS,
+               slice_index: int | None = None, axis: int | None = None) -> LoadedImage:
+    """Read PNG, JPEG, TIFF, BMP, DICOM or NIfTI as float32 H x W x C in [0, 1] (C = 1 or 3).
 
     uint8 is divided by 255 and uint16 by 65535; float (and other) values already in [0, 1] are
     kept, anything else is min-max scaled; alpha is composited on black and dropped; palette images
     become RGB; the EXIF orientation is applied. ``conversion`` says which of these happened.
+    DICOM (a file or a one-series folder) and NIfTI map their stored grid onto [0, 1]
+    (:mod:`.medical.reading`); ``slice_index``/``axis`` pick a frame or slice of them.
     """
+    from .medical.reading import read_medical_image
+
     path = Path(path)
+    medical = read_medical_image(path, slice_index, axis, max_pixels)
+    if medical is not None:
+        return medical
+    if slice_index is not None or axis is not None:
+        raise SegAttackError(path, "a slice or axis applies to DICOM and NIfTI images only")
     data = read_file_bytes(path)
     decoded = decode_image_file(path, data, max_pixels=max_pixels)
     array = decoded.array
@@ -200,7 +225,23 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
         original_dtype=decoded.stored_dtype,
         original_shape=decoded.stored_shape,
         sha256=hashlib.sha256(data).hexdigest(),
+        value_scale=_value_scale(colour, scale_rule),
     )
+
+
+def _value_scale(stored: np.ndarray, scale_rule: str) -> ValueScale | None:
+    """What [0, 1] stood for in the file's values (as ``_scale_to_unit`` chose)."""
+    if stored.dtype in (np.uint8, np.uint16):
+        top = np.iinfo(stored.dtype).max
+        return ValueScale(0.0, float(top), int(top), "", f"the {stored.dtype} range 0..{top}")
+    if stored.dtype == np.bool_:
+        return ValueScale(0.0, 1.0, 1, "", "black 0, white 1")
+    if scale_rule.startswith("in ["):
+        values = stored.astype(np.float64)
+        return ValueScale(float(values.min()), float(values.max()), None, "", "the image's minimum..maximum")
+    if scale_rule.startswith("already"):
+        return ValueScale(0.0, 1.0, None, "", "values already in [0, 1]")
+    return None
 
 
 def to_uint8(pixels: np.ndarray) -> np.ndarray:

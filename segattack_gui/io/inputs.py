@@ -39,11 +39,22 @@ class AttackInputs:
             **self.model.provenance(),
             image_path=recorded_path(self.image.path), image_sha256=self.image.sha256,
             image_conversion=self.image.conversion,
+            **image_record(self.image),
             target_path=recorded_path(self.target.path), target_rule=self.target.rule, target_sha256=self.target.sha256,
             region_path=None if region is None else recorded_path(region.path),
             region_sha256=None if region is None else region.sha256,
             extra=extra,
         )
+
+
+def image_record(image: LoadedImage) -> dict:
+    """What summary.json states of the image's values and slice (Provenance fields): the range
+    [0, 1] stands for, and the DICOM frame or NIfTI slice attacked (rerun reads it again)."""
+    source = image.source
+    return {
+        "image_value_range": None if image.value_scale is None else image.value_scale.record(),
+        "image_slice": None if source is None else {"index": source.index, "axis": source.axis, "count": source.count},
+    }
 
 
 def model_colors(model: LoadedModel) -> list[tuple[int, int, int]]:
@@ -66,10 +77,33 @@ def check_image_fits(model: LoadedModel, image: LoadedImage) -> None:
 
 
 def read_target(model: LoadedModel, path: Path, shape: tuple[int, int], threshold: int = 20,
-                mask_class: int | None = None) -> MaskFile:
-    """A target mask for ``model``'s classes and colours on an image of ``shape``."""
+                mask_class: int | None = None, image_source=None) -> MaskFile:
+    """A target mask for ``model``'s classes and colours on an image of ``shape`` (a NIfTI
+    label map: the slice ``image_source``, a NIfTI image's slice, was read from)."""
     return read_mask(path, num_classes=model.adapter.num_classes, palette=model_colors(model),
-                     expected_shape=shape, threshold=threshold, binary_class=mask_class)
+                     expected_shape=shape, threshold=threshold, binary_class=mask_class, image_source=image_source)
+
+
+def feed_image_units(model: LoadedModel, image: LoadedImage) -> None:
+    """Tell the adapter what [0, 1] stands for in ``image``'s own values, for a model that takes
+    raw values (sidecar ``"input_units": "raw"``); a model on [0, 1] ignores it."""
+    scale = image.value_scale
+    if model.adapter.spec.input_units == "raw" and scale is None:
+        raise SegAttackError(image.path, 'the model takes raw values ("input_units": "raw") but this image\'s '
+                                         "value range is unknown")
+    model.adapter.input_range = (0.0, 1.0) if scale is None else (scale.low, scale.high)
+
+
+def feed_shared_units(model: LoadedModel, images: list[LoadedImage]) -> None:
+    """:func:`feed_image_units` for a set attacked with one adapter (batch, universal): a model on
+    raw values needs them all on one value range, else the first that differs is named."""
+    first = images[0]
+    if model.adapter.spec.input_units == "raw":
+        for image in images[1:]:
+            if image.value_scale != first.value_scale:
+                raise SegAttackError(image.path, f"a model on raw values needs one value range for the whole set; "
+                                                 f"{first.path.name} has another ({first.value_scale.rule if first.value_scale else 'unknown'})")
+    feed_image_units(model, first)
 
 
 def load_attack_inputs(
@@ -83,19 +117,24 @@ def load_attack_inputs(
     precision: str = "fp32",
     mask_threshold: int = 20,
     mask_class: int | None = None,
+    slice_index: int | None = None,
+    axis: int | None = None,
     model_overrides: dict | None = None,
 ) -> AttackInputs:
     """Read and check everything an attack needs; ``model_overrides`` are sidecar fields given on
-    the command line or recorded by a run (``input_size``, ``input_policy``)."""
-    image = read_image(image_path)
+    the command line or recorded by a run (``input_size``, ``input_policy``); ``slice_index`` and
+    ``axis`` pick a DICOM frame or NIfTI slice."""
+    image = read_image(image_path, slice_index=slice_index, axis=axis)
     model = load_model(model_path, trust_pickle=trust_model, device=device, precision=precision,
                        overrides=model_overrides)
+    feed_image_units(model, image)
     check_image_fits(model, image)
     height, width = image.height, image.width
-    target = read_target(model, target_path, (height, width), mask_threshold, mask_class)
+    target = read_target(model, target_path, (height, width), mask_threshold, mask_class, image.source)
     region = None
     if region_path is not None:
-        region = read_mask(region_path, num_classes=2, expected_shape=(height, width), threshold=mask_threshold)
+        region = read_mask(region_path, num_classes=2, expected_shape=(height, width), threshold=mask_threshold,
+                           image_source=image.source)
         if not np.any(region.class_ids):
             raise SegAttackError(region_path, "the perturbation region is empty: no pixel may change")
     return AttackInputs(model, image, target, region)

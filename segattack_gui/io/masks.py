@@ -21,6 +21,8 @@ from PIL import Image
 from segattack_gui.errors import SegAttackError
 from segattack_gui.io.files import read_file_bytes, write_file_bytes
 from segattack_gui.io.images import DEFAULT_MAX_PIXELS, decode_image_file
+from segattack_gui.io.medical.nifti import is_nifti_path, read_nifti_labels
+from segattack_gui.io.medical.source import MedicalSource
 
 # Okabe & Ito (2008), then Paul Tol's "muted" scheme: both chosen to stay apart for colour-blind eyes.
 _OKABE_ITO = [
@@ -78,6 +80,7 @@ def read_mask(
     threshold: int = 20,
     binary_class: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    image_source: MedicalSource | None = None,
 ) -> MaskFile:
     """Read a mask file as int64 class ids in [0, num_classes).
 
@@ -87,11 +90,14 @@ def read_mask(
     names the class a binary or anti-aliased mask marks, for any number of classes (a disc mask
     for a disc-and-cup model). Palette PNGs give their indices. RGB masks must use exactly the
     class colours (``palette``, default ``default_colors``) or be grey. Constant alpha is
-    ignored; varying alpha is refused.
+    ignored; varying alpha is refused. NIfTI label maps give their values as class ids, from the
+    slice the image (``image_source``) was read from, and must share its geometry.
     """
     if num_classes < 1:
         raise ValueError(f"num_classes must be at least 1, got {num_classes}")
     path = Path(path)
+    if is_nifti_path(path):
+        return _nifti_mask(path, num_classes, expected_shape, image_source)
     data = read_file_bytes(path)
     decoded = decode_image_file(path, data, max_pixels=max_pixels, keep_palette=True)
     array, mode = decoded.array, decoded.mode
@@ -130,6 +136,18 @@ def read_mask(
         rule="; ".join([rule] + notes),
         sha256=hashlib.sha256(data).hexdigest(),
     )
+
+
+def _nifti_mask(path: Path, num_classes: int, expected_shape, image_source: MedicalSource | None) -> MaskFile:
+    if expected_shape is None:
+        raise ValueError("a NIfTI mask is read against an image's shape")
+    class_ids, rule, sha256 = read_nifti_labels(path, image_source, tuple(expected_shape))
+    present = np.unique(class_ids)
+    offending = present[(present < 0) | (present >= num_classes)]
+    if offending.size:
+        raise SegAttackError(path, f"mask holds class ids {_list_values(offending)}, but the model has {num_classes} "
+                                   f"classes (ids 0 to {num_classes - 1})")
+    return MaskFile(class_ids=class_ids, path=path, rule=rule, sha256=sha256)
 
 
 def write_class_png(

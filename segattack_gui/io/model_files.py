@@ -170,6 +170,16 @@ def _spec_from_dict(values: dict, source) -> ModelSpec:
         fail('"size_multiple" must be a positive whole number (e.g. 16 for a U-Net with four poolings)')
     if spec_values.get("input_policy", "pad") not in ("pad", "resize", "tile"):
         fail('"input_policy" must be "pad", "resize" or "tile"')
+    if spec_values.get("input_units", "unit") not in ("unit", "raw"):
+        fail('"input_units" must be "unit" ([0, 1] images) or "raw" (the file\'s own values, e.g. HU)')
+    if spec_values.get("window") is not None:
+        window = spec_values["window"]
+        if not (isinstance(window, list) and len(window) == 2 and all(_is_number(v) for v in window)
+                and window[0] < window[1]):
+            fail('"window" must be [low, high] with low < high, in the image\'s units')
+        if spec_values.get("input_units", "unit") != "raw":
+            fail('"window" applies to raw values: set "input_units": "raw" too')
+        spec_values["window"] = (float(window[0]), float(window[1]))
     if spec_values.get("output", "logits") not in ("logits", "sigmoid"):
         fail('"output" must be "logits" or "sigmoid"')
     architecture = spec_values.get("architecture")

@@ -30,3 +30,17 @@ class ValidThresholdModel(ThresholdModel):
     def forward(self, x):
         b = self.border
         return super().forward(x)[..., b:-b, b:-b]
+
+
+class DenseTissueModel(nn.Module):
+    """Takes raw CT values (HU): one logit (HU - 100) / 50, smoothed over 3 x 3, so "dense" (class 1)
+    is tissue above about 100 HU. With sidecar ``"input_units": "raw"`` it sees the file's own HU."""
+
+    def __init__(self):
+        super().__init__()
+        self.smooth = nn.Conv2d(1, 1, 3, padding=1, bias=False)
+        with torch.no_grad():
+            self.smooth.weight.fill_(1 / 9)
+
+    def forward(self, hu):
+        return self.smooth((hu - 100.0) / 50.0)

@@ -150,7 +150,7 @@ def test_help_lists_every_shortcut_from_the_window_itself(qtbot, window):
 
     listed = shortcut_rows(window)
     rows = {(keys, what) for _, keys, what in listed}
-    assert ("Ctrl+R", "Run") in rows and ("I", "Tool: Pick label") in rows and ("F1", "Keyboard shortcuts") in rows
+    assert ("Ctrl+R", "Run") in rows and ("I", "Tool: Pick") in rows and ("F1", "Keyboard shortcuts") in rows
     window.menus.show_shortcuts()
     table = window.menus.shortcuts_dialog.table
     assert window.menus.shortcuts_dialog.isVisible() and table.rowCount() == len(listed)

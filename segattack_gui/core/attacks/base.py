@@ -166,17 +166,28 @@ def parse_number(text: str, kind: type):
     return kind(text)
 
 
+def quantize_grid(x: torch.Tensor, levels: int | None = 255) -> torch.Tensor:
+    """The image a file with ``levels`` steps between 0 and 1 would hold: rounded, not truncated.
+    255 is an 8-bit PNG; a DICOM or NIfTI source has its stored grid (65535 for int16); None is a
+    float file, which holds any value in [0, 1]."""
+    if levels is None:
+        return x.clamp(0, 1)
+    return torch.round(x.clamp(0, 1) * levels) / levels
+
+
 def quantize_8bit(x: torch.Tensor) -> torch.Tensor:
     """The image an 8-bit PNG would hold: rounded, not truncated."""
-    return torch.round(x.clamp(0, 1) * 255) / 255
+    return quantize_grid(x, 255)
 
 
-def quantize_within_linf(x: torch.Tensor, x0: torch.Tensor, epsilon: float) -> torch.Tensor:
-    """Rounded to the 8-bit grid, one level back towards ``x0`` where rounding would leave the
-    L-inf ball of radius ``epsilon`` (an epsilon that is no whole number of 8-bit steps, e.g. 0.05)."""
-    rounded = quantize_8bit(x)
-    outside = (rounded - x0).abs() > epsilon + 1e-6
-    return torch.where(outside, rounded - torch.sign(rounded - x0) / 255, rounded)
+def quantize_within_linf(x: torch.Tensor, x0: torch.Tensor, epsilon: float, levels: int | None = 255) -> torch.Tensor:
+    """Rounded to the grid, one level back towards ``x0`` where rounding would leave the L-inf
+    ball of radius ``epsilon`` (an epsilon that is no whole number of grid steps, e.g. 0.05)."""
+    rounded = quantize_grid(x, levels)
+    if levels is None:
+        return rounded
+    outside = (rounded - x0).abs() > epsilon + 1e-6 / max(1.0, levels / 255)
+    return torch.where(outside, rounded - torch.sign(rounded - x0) / levels, rounded)
 
 
 class Attack:
@@ -184,6 +195,9 @@ class Attack:
 
     name: ClassVar[str] = ""
     config_type: ClassVar[type[AttackConfig]] = AttackConfig
+    grid_levels: int | None = 255
+    """Steps of the exported image's grid (``quantize`` and ``final_quantized``): 255 for
+    adversarial.png; a DICOM/NIfTI source sets its stored grid (``LoadedImage.export_levels``)."""
 
     def __init__(self, config: AttackConfig | None = None):
         self.config = config if config is not None else self.config_type()
@@ -206,9 +220,9 @@ class Attack:
         return x
 
     def quantize(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
-        """``x`` on the 8-bit grid of an exported PNG (``quantize``); methods with an L-inf budget
-        keep it there."""
-        return quantize_8bit(x)
+        """``x`` on the grid of the exported image (``quantize``, ``grid_levels``); methods with an
+        L-inf budget keep it there."""
+        return quantize_grid(x, self.grid_levels)
 
     def finished(self, inputs: StepInputs) -> torch.Tensor | None:
         """Per-item flag: this item needs no more steps (DAG's 1% rule). Default ``None``: never."""

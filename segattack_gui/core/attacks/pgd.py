@@ -60,7 +60,7 @@ from .base import (
     AttackConfig,
     StepInputs,
     parameter,
-    quantize_8bit,
+    quantize_grid,
     quantize_within_linf,
 )
 
@@ -148,11 +148,12 @@ class TargetedPGD(Attack):
         0.05); for L2, an image that rounding takes out of the ball has every pixel's change rounded
         towards zero instead, which cannot lengthen it (for an 8-bit ``x0``)."""
         if self.config.norm == "l2":
-            rounded = quantize_8bit(x)
-            toward_x0 = quantize_8bit(x0 + torch.trunc((x - x0) * 255) / 255)
+            levels = self.grid_levels
+            rounded = quantize_grid(x, levels)
+            toward_x0 = rounded if levels is None else quantize_grid(x0 + torch.trunc((x - x0) * levels) / levels, levels)
             outside = l2_norms(rounded - x0) > self.config.l2_epsilon + 1e-6
             return torch.where(outside.view(-1, 1, 1, 1), toward_x0, rounded)
-        return quantize_within_linf(x, x0, self.config.epsilon)
+        return quantize_within_linf(x, x0, self.config.epsilon, self.grid_levels)
 
     def project(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         delta = x - x0

@@ -143,7 +143,8 @@ class LabelPalette(QWidget):
         self.label_list.setToolTip("The class the tools paint on the target layer (keys 0-9).")
         self.label_list.currentRowChanged.connect(self._choose_label)
         column.addWidget(self.label_list)
-        row = QHBoxLayout()
+        row = QGridLayout()  # two by two: the Controls dock must stay narrow
+        row.setSpacing(3)
         self.label_buttons = {}
         for key, text, tip, slot in (
             ("add", "Add", "Add a label after the last one (an attack needs the model's classes)", self.add_label),
@@ -154,7 +155,7 @@ class LabelPalette(QWidget):
             button = QPushButton(text, toolTip=tip)
             button.setObjectName(f"label{key.capitalize()}Button")
             button.clicked.connect(slot)
-            row.addWidget(button)
+            row.addWidget(button, len(self.label_buttons) // 2, len(self.label_buttons) % 2)
             self.label_buttons[key] = button
         column.addLayout(row)
         self.preserve_check = QCheckBox("Paint over background only")

@@ -152,6 +152,13 @@ class MaskCanvas(ZoomPanView):
             self._refresh(layer, box)
         self._emit_changed(layer)
 
+    def show_pixels(self, pixels: np.ndarray) -> None:
+        """Show other pixels of the same size (a display window): layers and history stay."""
+        qimage = image_to_qimage(pixels)
+        if (qimage.height(), qimage.width()) != self._layers.shape:
+            raise ValueError(f"show_pixels keeps the image size {self._layers.shape}, got {pixels.shape[:2]}")
+        self._image_item.setPixmap(QPixmap.fromImage(qimage))
+
     def image_shape(self) -> tuple[int, int]:
         """(height, width) of the image."""
         return self._layers.shape

@@ -55,7 +55,7 @@ TOOL_TITLES = {
     "polygon": "Polygon / lasso",
     "rectangle": "Rectangle",
     "ellipse": "Ellipse",
-    "pick": "Pick label",
+    "pick": "Pick",
     "pan": "Pan",
 }
 

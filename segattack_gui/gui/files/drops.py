@@ -15,16 +15,19 @@ from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QApplication, QMenu
 
 from ...io.images import IMAGE_SUFFIXES
+from ...io.medical.reading import is_medical_path
 
 MODEL_SUFFIXES = {".pt", ".pth", ".ts", ".jit", ".pkl"}
 MASK_NAME = re.compile(r"(mask|target|label|truth|_gt\b|seg)", re.IGNORECASE)
 
 
 def file_kind(path: Path) -> str | None:
+    """"model", "image" (DICOM files and one-series folders by their DICM marker, NIfTI by
+    ``.nii``/``.nii.gz``) or None."""
     suffix = path.suffix.lower()
     if suffix in MODEL_SUFFIXES:
         return "model"
-    if suffix in IMAGE_SUFFIXES:
+    if suffix in IMAGE_SUFFIXES or path.name.lower().endswith(".nii.gz") or is_medical_path(path):
         return "image"
     return None
 

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal
 
 from ...errors import SegAttackError
 from ...io.export import export_run
+from ...io.source_outputs import source_outputs
 from ..background import JobFailed, TaskQueue
 from ...io.figures import GifFrame
 from ...io.heatmaps import HeatmapStyle
@@ -55,9 +56,12 @@ class RunExporter(QObject):
     def busy(self) -> bool:
         return self.tasks.busy
 
-    def export(self, record: RunRecord, folder: Path, heatmap: HeatmapStyle = HeatmapStyle()) -> None:
+    def export(self, record: RunRecord, folder: Path, heatmap: HeatmapStyle = HeatmapStyle(), image=None,
+               adapter=None) -> None:
         """Write ``record``'s run (never the window's current inputs) to ``folder``; the heatmap drawn
-        as ``heatmap`` says (the view's mode and amplification)."""
+        as ``heatmap`` says (the view's mode and amplification). ``image`` and ``adapter``: the run's own
+        image and model (the caller checks they are), for what the image's format adds (raw norms; for
+        DICOM/NIfTI the adversarial file read back and scored, see source_outputs.py)."""
         if record.result is None:
             raise SegAttackError(None, "there is no finished run to export yet")
         result, provenance, colors, store = record.result, record.provenance, record.colors, record.store
@@ -70,8 +74,9 @@ class RunExporter(QObject):
             def job():
                 gif = [GifFrame(frame.iteration, frame.adversarial, frame.prediction, frame.metrics.get("iou"))
                        for frame in _spread(frames, GIF_FRAMES)]
-                return export_run(result, folder, provenance, colors, frames=gif or None, heatmap=heatmap,
-                                  frames_target=display_target)
+                finished, files = (result, {}) if image is None else source_outputs(result, image, adapter)
+                return export_run(finished, folder, provenance, colors, frames=gif or None, heatmap=heatmap,
+                                  frames_target=display_target, extra_files=files)
 
             return job
 

@@ -93,16 +93,16 @@ class DocumentLoader(QObject):
             self.failed.emit(f"unexpected error: {type(error).__name__}: {error} (details in the log)")
 
     # ------------------------------------------------------------------ image
-    def open_image(self, path) -> None:
-        """Open an image; a model that cannot take it is reported, the image is kept (a matching
-        model may be opened next)."""
+    def open_image(self, path, slice_index: int | None = None, axis: int | None = None) -> None:
+        """Open an image (``slice_index``/``axis``: a DICOM frame or NIfTI slice); a model that cannot
+        take it is reported, the image is kept (a matching model may be opened next)."""
         path = Path(path)
 
         def prepare():
             model = self.document.model
 
             def job():
-                image = read_image(path)
+                image = read_image(path, slice_index=slice_index, axis=axis)
                 return image, _misfit(model, image)
 
             return job
@@ -228,11 +228,13 @@ class DocumentLoader(QObject):
             num_classes = len(document.class_names)
             palette = document.colors
             shape = document.image_shape
+            image_source = document.image.source  # a NIfTI label map: the image's slice
             label = self.selected_label()
             binary_class = label if 0 < label < num_classes else None
 
             def job():
-                read = partial(read_mask, path, num_classes=num_classes, palette=palette, expected_shape=shape)
+                read = partial(read_mask, path, num_classes=num_classes, palette=palette, expected_shape=shape,
+                               image_source=image_source)
                 try:
                     return read()
                 except SegAttackError:  # e.g. an anti-aliased disc mask for a disc-and-cup model

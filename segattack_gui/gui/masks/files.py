@@ -21,7 +21,9 @@ from PySide6.QtWidgets import QMenu, QMessageBox
 from ...errors import SegAttackError
 from ...io.hashing import sha256_file
 from ...io.images import IMAGE_SUFFIXES
+from ...io.files import write_file_bytes
 from ...io.masks import REGION_PALETTE, read_mask, write_class_png
+from ...io.medical.native_export import target_nifti
 from ..actions import make_action
 from ..files.dialogs import ask_open_file, ask_save_file
 from .sources import MaskActions
@@ -37,9 +39,13 @@ class MaskFiles(MaskActions):
 
     # ------------------------------------------------------------------ files
     def save_target(self, path) -> Path:
-        """Write the painted target as a class-id palette PNG (what ``--target`` reads)."""
+        """Write the painted target as a class-id palette PNG (what ``--target`` reads); on a DICOM or
+        NIfTI image also as a NIfTI label map with the image's geometry, beside it (``<name>.nii.gz``)."""
         path = _png_path(path)
         write_class_png(path, self.document.target, self.document.colors)
+        image = self.document.image
+        if image is not None and image.source is not None:
+            write_file_bytes(path.with_name(f"{path.stem}.nii.gz"), target_nifti(image.source, self.document.target))
         self.document.note_target_saved(path, sha256_file(path))
         return path
 
@@ -60,10 +66,10 @@ class MaskFiles(MaskActions):
         def prepare():
             if document.image is None:
                 raise SegAttackError(path, "open an image before its perturbation region")
-            shape = document.image_shape
+            shape, image_source = document.image_shape, document.image.source  # a NIfTI mask: the image's slice
 
             def job():
-                mask = read_mask(path, num_classes=2, expected_shape=shape)
+                mask = read_mask(path, num_classes=2, expected_shape=shape, image_source=image_source)
                 if not mask.class_ids.any():
                     raise SegAttackError(path, "the perturbation region is empty: no pixel may change")
                 return mask

@@ -34,7 +34,8 @@ from ..document import AttackDocument
 from ..files.dialogs import ask_open_file
 from ..files.loading import DocumentLoader, predict_on_image_grid
 
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp);;All files (*)"
+IMAGE_FILTER = ("Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.dcm *.dicom *.nii *.nii.gz);;"
+                "DICOM (*.dcm *.dicom *);;NIfTI (*.nii *.nii.gz);;All files (*)")
 
 # name -> (menu text, parameters as (name, label, kind, default, minimum, maximum))
 TRANSFORMS = {

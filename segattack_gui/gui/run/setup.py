@@ -13,6 +13,7 @@ from ...core.attacks.base import ParameterError
 from ...core.attacks.step_size import is_auto, without_auto
 from ...core.models import ModelOutputError
 from ...errors import SegAttackError, first_line
+from ...io.inputs import feed_image_units
 from ...workspace.display_grid import DisplayGrid
 from ..document import AttackDocument, RunRecord
 from .attack_worker import AttackJob
@@ -32,6 +33,8 @@ def prepare_run(document: AttackDocument, method: str, parameters: dict) -> tupl
     auto_parameters = parameters if is_auto(parameters.get("tau")) else None
     attack = _checked(lambda: create_attack(method, **without_auto(parameters)))
     image, model = document.image, document.model
+    feed_image_units(model, image)  # a model on raw values reads this image's range
+    attack.grid_levels = image.export_levels  # --quantize steps on the grid the image's own format holds
     try:
         grid = model.adapter.output_grid(image.height, image.width)
     except (ModelOutputError, RuntimeError) as error:
