@@ -123,7 +123,8 @@ class AttackWorker(QObject):
         if job.auto_parameters is not None:  # one forward and backward: never on the GUI thread
             parameters, step_rule = resolve_auto_step(adapter, attack.name, job.auto_parameters, job.image,
                                                       job.target, job.region)
-            attack = create_attack(attack.name, **parameters)
+            levels, attack = attack.grid_levels, create_attack(attack.name, **parameters)
+            attack.grid_levels = levels  # the image format's grid, set by the GUI thread
         result = run_attack(adapter, job.image, job.target, attack, region=job.region,
                             on_snapshot=self._forward_snapshot, snapshot_interval=LIVE_SNAPSHOT_INTERVAL,
                             control=self._control)
