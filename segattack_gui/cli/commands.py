@@ -63,6 +63,9 @@ def batch_attacks(arguments: argparse.Namespace) -> list:
     if not methods:
         raise SegAttackError("--methods", "names no method")
     given = _given_parameters(arguments)
+    if "auto" in (given.get("tau"), given.get("beta")):
+        raise SegAttackError("--tau", "auto is picked per image by `segattack attack` and the window; "
+                                      "batch takes a number")
     accepted = {method: _accepted_parameters(method, "--methods") for method in methods}
     unused = sorted(set(given) - set().union(*accepted.values()))
     if unused:
@@ -81,6 +84,20 @@ def build_attack(method: str, parameters: dict):
         raise SegAttackError(error.flag, error.problem) from None
     except ValueError as error:  # an unknown method or parameter
         raise SegAttackError("--method", str(error)) from None
+
+
+def resolve_auto_parameters(inputs, method: str, parameters: dict, attack):
+    """``attack`` itself, or for ``--tau auto`` the attack with the rule's tau and beta, and the rule."""
+    from ..core.attacks.base import ParameterError
+    from ..core.attacks.step_size import resolve_auto_step
+
+    region = None if inputs.region is None else inputs.region.class_ids > 0
+    try:
+        resolved, rule = resolve_auto_step(inputs.model.adapter, method, parameters, inputs.image.pixels,
+                                           inputs.target.class_ids, region)
+    except ParameterError as error:
+        raise SegAttackError(error.flag, error.problem) from None
+    return (attack, None) if rule is None else (build_attack(method, resolved), rule)
 
 
 def _demo_paths(name: str) -> tuple[Path, Path, Path]:
@@ -110,14 +127,18 @@ def attack_command(arguments: argparse.Namespace) -> int:
     out = arguments.out
     require_new_folder(out)  # checked before any work, so a clash or a typo costs nothing
     require_writable_folder(out)
+    from ..core.attacks.step_size import without_auto
+
     parameters = method_parameters(arguments, arguments.method)
     if arguments.demo:
         from ..demo import DEMOS
 
         accepted = _accepted_parameters(arguments.method)
         demo_defaults = {k: v for k, v in DEMOS[arguments.demo].attack_parameters.items() if k in accepted}
+        if "tau" in parameters:  # the demo's tau and beta go together: a tau given replaces both
+            demo_defaults = {k: v for k, v in demo_defaults.items() if k not in ("tau", "beta", "first_step")}
         parameters = {**demo_defaults, **parameters}
-    attack = build_attack(arguments.method, parameters)
+    attack = build_attack(arguments.method, without_auto(parameters))  # every other value checked before loading
     survival = survival_tokens(arguments.survival)
     overrides = {key: value for key, value in (("input_policy", arguments.input_policy),
                                                ("input_size", arguments.input_size)) if value is not None}
@@ -135,6 +156,7 @@ def attack_command(arguments: argparse.Namespace) -> int:
     members = load_evaluation_models(arguments.ensemble, trust_model=arguments.trust_model,
                                      device=arguments.device, precision=arguments.precision, flag="--ensemble")
     inputs, ensemble = with_ensemble(inputs, members)
+    attack, step_rule = resolve_auto_parameters(inputs, arguments.method, parameters, attack)  # on the attacked model
     attack.grid_levels = inputs.image.export_levels  # --quantize steps on the exported file's grid
     for warning in inputs.warnings:
         warn(warning)
@@ -143,6 +165,8 @@ def attack_command(arguments: argparse.Namespace) -> int:
     extra = extra_evaluations(result, others, survival, inputs.model.adapter)
     if ensemble:
         extra["ensemble"] = ensemble
+    if step_rule is not None:
+        extra["step_size"] = step_rule.record()
     if overrides:
         extra["model_overrides"] = overrides
     export_run(result, out, inputs.provenance(**extra), inputs.colors, frames if arguments.gif else None,

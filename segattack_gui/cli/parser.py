@@ -80,6 +80,18 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
 
 
+def _number_or_auto(text: str) -> float | str:
+    """A number, or the word ``auto`` for a parameter picked by a documented rule (docs/step-size.md)."""
+    from ..core.attacks.step_size import AUTO, is_auto
+
+    if is_auto(text):
+        return AUTO
+    try:
+        return _number(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r} (a number or auto)") from None
+
+
 def _add_method_parameters(parser: argparse.ArgumentParser) -> None:
     """One flag per configuration field of any registered method."""
     from ..core.attacks import METHODS
@@ -121,6 +133,8 @@ def _add_config_flags(parser: argparse.ArgumentParser, configs: dict[str, type],
             parser.add_argument(flag, dest=name, type=int, default=None, metavar="N", help=help_text)
         elif spec.metadata.get("choices"):
             parser.add_argument(flag, dest=name, choices=spec.metadata["choices"], default=None, help=help_text)
+        elif spec.metadata.get("auto"):
+            parser.add_argument(flag, dest=name, type=_number_or_auto, default=None, metavar="F|auto", help=help_text)
         else:
             parser.add_argument(flag, dest=name, type=_number, default=None, metavar="F", help=help_text)
 
@@ -174,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     attack = commands.add_parser("attack", help="attack one image towards a target mask and export the run folder")
     attack.add_argument("--demo", choices=["fundus", "skin"],
-                        help="use a shipped demo model, image and target, and the demo's tuned settings "
+                        help="use a shipped demo model, image and target, and the demo's settings "
                         f"({_demo_settings()}) unless given (not with --model, --image, --target)")
     attack.add_argument("--model", type=Path, help=MODEL_HELP)
     attack.add_argument("--image", type=Path, help="image to attack (PNG, JPEG, TIFF incl. 16-bit, BMP; DICOM file or "

@@ -15,15 +15,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from segattack_gui.demo.synthetic import SyntheticKind
+from segattack_gui.demo.synthetic import IMAGE_SIZE, SyntheticKind
 
 SEED = 0
 # Seed streams: a sample's seed is [SEED, stream, index], so the splits never overlap.
 TRAIN_STREAM, HELDOUT_STREAM, TARGET_STREAM = 0, 1, 2
 # The demo image is a held-out sample (the model never saw it), picked to show the
-# structures well: a clearly visible disc; a lesion with hairs across it.
-DEMO_SAMPLE = {"fundus": 1, "skin": 4}
-TARGET_IOU_RANGE = (0.25, 0.45)  # truth vs target foreground overlap we aim for
+# structures well: a clearly visible disc of middle size (other eyes' discs, the targets,
+# are then larger or smaller); a lesion with hairs across it.
+DEMO_SAMPLE = {"fundus": 11, "skin": 4}
+TARGET_IOU_RANGE = (0.55, 0.65)  # the attack's IoU of the truth against the target we aim for
 
 
 def sample_seed(stream: int, index: int, seed: int = SEED) -> list[int]:
@@ -56,14 +57,15 @@ class DemoFiles:
         return Path(root) / getattr(self, field)
 
 
-# The demo U-Nets are small and smooth, so the published tau = 1e-7 (tuned for the paper's
-# 572 x 572 U-Net) barely moves them. Measured on the shipped fundus model (ASMA, 150
-# iterations): tau 1e-5 reaches IoU 0.58, tau 5e-5 reaches 0.99 (0.975 by iteration 100).
-# The skin model needs more: with `segattack attack --demo skin` ASMA stops at IoU 0.97
-# after 217 iterations (L2 33.9); its earlier 4-channel version never got past IoU 0.44.
+# The demos start with the documented step rule (docs/step-size.md), not hand-tuned numbers:
+# tau auto makes ASMA's first step move the most-moved pixel by first_step, beta = 10 tau.
+# 3/255 reaches the target in 34 iterations; 1/255 took 94 for about the same norms (measured
+# on the fundus demo: L-inf 0.089 and 0.087, L2 1.78 and 1.71). They stop at IoU 0.905, just past the
+# issue's 0.9, so that the 8-bit PNG (which rounds the last steps away) still holds 0.9:
+# the last per cent of a target costs the most perturbation.
 DEMO_ATTACK = {
-    "fundus": (("iterations", 300), ("tau", 5e-5), ("beta", 5e-4), ("stop_iou", 0.97)),
-    "skin": (("iterations", 300), ("tau", 5e-5), ("beta", 5e-4), ("stop_iou", 0.97)),
+    "fundus": (("iterations", 200), ("tau", "auto"), ("first_step", 3 / 255), ("stop_iou", 0.905)),
+    "skin": (("iterations", 200), ("tau", "auto"), ("first_step", 3 / 255), ("stop_iou", 0.905)),
 }
 
 
@@ -149,18 +151,36 @@ def foreground_iou(first: np.ndarray, second: np.ndarray) -> float:
     return 1.0 if union == 0 else float((a & b).sum() / union)
 
 
-def pick_target(kind: SyntheticKind, truth: np.ndarray, seed: int = SEED, candidates: int = 400) -> tuple[np.ndarray, int]:
-    """The paper's protocol: the mask of *another* generated image as the target.
+def structure_iou(first: np.ndarray, second: np.ndarray, num_classes: int) -> float:
+    """The attack's IoU of two class-id maps: the foreground's for two classes, else the mean over
+    the classes present in either (an empty pair counts 1), as ``core.metrics`` scores a run."""
+    if num_classes == 2:
+        return foreground_iou(first, second)
+    scores = []
+    for class_id in range(num_classes):
+        a, b = first == class_id, second == class_id
+        union = (a | b).sum()
+        if union:
+            scores.append((a & b).sum() / union)
+    return float(np.mean(scores)) if scores else 1.0
 
-    Among ``candidates`` images of the target stream, take the one whose foreground
-    overlaps the truth closest to the middle of ``TARGET_IOU_RANGE``: clearly a
-    different structure, yet close enough to be a plausible steering goal.
+
+def pick_target(kind: SyntheticKind, host_seed: list[int], seed: int = SEED, candidates: int = 400
+                ) -> tuple[np.ndarray, int]:
+    """The paper's protocol: the structure of *another* generated image as the target, placed
+    where the demo image's own structure is (a disc where a disc can be, as on the paper's
+    disc-centred crops; a lesion where the lesion is).
+
+    Among ``candidates`` images of the target stream, take the one whose moved structure
+    scores closest to the middle of ``TARGET_IOU_RANGE`` against the demo's truth (the IoU an
+    attack starts from): clearly another structure, yet one this image could plausibly hold.
     """
+    truth = kind.labels_of(kind.layout(host_seed), IMAGE_SIZE)
     goal = sum(TARGET_IOU_RANGE) / 2
     best_index, best_gap, best_labels = -1, np.inf, None
     for index in range(candidates):
-        labels = kind.labels_only(sample_seed(TARGET_STREAM, index, seed))
-        gap = abs(foreground_iou(truth, labels) - goal)
+        labels = kind.labels_moved(sample_seed(TARGET_STREAM, index, seed), host_seed)
+        gap = abs(structure_iou(truth, labels, len(kind.classes)) - goal)
         if gap < best_gap:
             best_index, best_gap, best_labels = index, gap, labels
     return best_labels, best_index

@@ -17,6 +17,7 @@ import numpy as np
 from segattack_gui.demo.rendering import (
     IMAGE_SIZE,
     Seed,
+    acquisition_variation,
     as_generator,
     camera_finish,
     draw_strokes,
@@ -62,6 +63,15 @@ def skin_layout(rng: np.random.Generator, size: int = IMAGE_SIZE) -> SkinLayout:
     outline = np.clip(outline, 6 * scale, size - 1 - 6 * scale)
     scope_radius = rng.uniform(0.68, 0.74) * size if rng.random() < 0.35 else None
     return SkinLayout(outline=outline, scope_radius=scope_radius)
+
+
+def lesion_moved_to(other: SkinLayout, host: SkinLayout) -> SkinLayout:
+    """``other``'s lesion outline, centred where ``host``'s lesion is (kept inside the frame)."""
+    size = IMAGE_SIZE
+    outline = other.outline - other.outline.mean(axis=0) + host.outline.mean(axis=0)
+    low, high = outline.min(axis=0), outline.max(axis=0)
+    outline = outline + np.clip(6 - low, 0, None) - np.clip(high - (size - 7), 0, None)
+    return SkinLayout(outline=outline, scope_radius=host.scope_radius)
 
 
 def skin_labels(layout: SkinLayout, size: int = IMAGE_SIZE) -> np.ndarray:
@@ -123,7 +133,7 @@ def render_skin(rng: np.random.Generator, layout: SkinLayout, size: int = IMAGE_
         centre = (int(core_x + t * (px - core_x)), int(core_y + t * (py - core_y)))
         cv2.circle(dots, centre, int(rng.integers(1, 4) * scale), 1.0, -1, cv2.LINE_AA)
     lesion = lesion * (1 - 0.45 * dots[..., None])
-    strength = rng.uniform(0.85, 0.97)
+    strength = rng.uniform(0.5, 0.97)  # from a faint, light-brown naevus to a dark, opaque lesion
     alpha = (lesion_alpha * strength)[..., None]
     image = image * (1 - alpha) + lesion * alpha
 
@@ -134,6 +144,7 @@ def render_skin(rng: np.random.Generator, layout: SkinLayout, size: int = IMAGE_
 
     contrast = rng.uniform(0.85, 1.15)
     image = (image - image.mean()) * contrast + image.mean() + rng.uniform(-0.05, 0.05)
+    image = acquisition_variation(rng, image)
     if layout.scope_radius is not None:
         radius = np.hypot(x - size / 2, y - size / 2)
         image = image * soft_edge(radius - layout.scope_radius, 4 * scale)[..., None]

@@ -12,11 +12,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from segattack_gui.demo.rendering import (
     IMAGE_SIZE,
     Seed,
+    acquisition_variation,
     as_generator,
     camera_finish,
     draw_strokes,
@@ -83,6 +85,26 @@ def fundus_labels(layout: FundusLayout, size: int = IMAGE_SIZE) -> np.ndarray:
     return labels
 
 
+def disc_moved_to(other: FundusLayout, host: FundusLayout) -> FundusLayout:
+    """``other``'s disc and cup, placed where ``host``'s disc is: the cup keeps its offset inside the
+    disc, mirrored when the two eyes' maculas lie on opposite sides. The paper's targets are other
+    images' masks on disc-centred crops, where every disc sits at about the same place."""
+    dy = host.disc_centre[1] - other.disc_centre[1]
+    cup_offset = other.cup_centre[0] - other.disc_centre[0]
+    if other.macula_side != host.macula_side:
+        cup_offset = -cup_offset
+    return FundusLayout(
+        fov_radius=host.fov_radius,
+        disc_centre=host.disc_centre,
+        disc_axes=other.disc_axes,
+        disc_angle=other.disc_angle,
+        cup_centre=(host.disc_centre[0] + cup_offset, other.cup_centre[1] + dy),
+        cup_axes=other.cup_axes,
+        cup_angle=other.cup_angle,
+        macula_side=host.macula_side,
+    )
+
+
 def _vessel_tree(rng: np.random.Generator, layout: FundusLayout, size: int):
     """Polylines of a branching vessel tree growing out of the optic cup.
 
@@ -143,6 +165,34 @@ def _vessel_tree(rng: np.random.Generator, layout: FundusLayout, size: int):
     return strokes
 
 
+def _pale_lookalikes(rng: np.random.Generator, layout: FundusLayout, image: np.ndarray, disc_distance: np.ndarray,
+                     size: int) -> np.ndarray:
+    """Pale things that are not the disc: a crescent of peripapillary atrophy hugging the disc on
+    its temporal side (often), and small yellowish drusen or exudates (sometimes). Labels stay
+    as they are, so the net must learn the disc's shape and place, not just "pale is disc"."""
+    scale = size / IMAGE_SIZE
+    x, y = pixel_grid(size)
+    pale = np.array([rng.uniform(0.8, 0.95), rng.uniform(0.55, 0.7), rng.uniform(0.35, 0.5)], np.float32)
+    if rng.random() < 0.6:
+        width = rng.uniform(3, 8) * scale
+        ring = soft_edge(np.abs(disc_distance - width / 2 - 1.5 * scale) - width / 2, 1.2 * scale)
+        side = layout.macula_side * (x - layout.disc_centre[0]) / layout.disc_axes[0]
+        crescent = ring * np.clip(side + rng.uniform(-0.3, 0.3), 0, 1) * rng.uniform(0.25, 0.55)
+        image = image * (1 - crescent[..., None]) + pale * crescent[..., None]
+    if rng.random() < 0.5:
+        spots = np.zeros((size, size), np.float32)
+        for _ in range(rng.integers(3, 25)):
+            angle, distance = rng.uniform(0, 2 * np.pi), rng.uniform(0.1, 0.8) * layout.fov_radius
+            centre = (size / 2 + distance * np.cos(angle), size / 2 + distance * np.sin(angle))
+            if np.hypot(centre[0] - layout.disc_centre[0], centre[1] - layout.disc_centre[1]) < 1.6 * layout.disc_axes[1]:
+                continue
+            cv2.circle(spots, (int(centre[0] * 16), int(centre[1] * 16)), int(rng.uniform(1, 3.5) * scale * 16),
+                       1.0, -1, cv2.LINE_AA, 4)
+        spots = cv2.GaussianBlur(spots, (0, 0), 0.7) * rng.uniform(0.4, 0.8)
+        image = image * (1 - spots[..., None]) + pale * spots[..., None]
+    return image
+
+
 def render_fundus(rng: np.random.Generator, layout: FundusLayout, size: int = IMAGE_SIZE) -> np.ndarray:
     """Render a fundus-like RGB uint8 image for ``layout``."""
     scale = size / IMAGE_SIZE
@@ -163,7 +213,8 @@ def render_fundus(rng: np.random.Generator, layout: FundusLayout, size: int = IM
     image[..., 0] += 0.03 * smooth_noise(rng, size, 48)
 
     disc_distance = ellipse_distance(size, layout.disc_centre, layout.disc_axes, layout.disc_angle)
-    disc_alpha = soft_edge(disc_distance, rng.uniform(0.8, 1.6) * scale)
+    # Discs range from vivid to faint (a pale fundus, a small pupil): the label does not change.
+    disc_alpha = soft_edge(disc_distance, rng.uniform(0.8, 1.6) * scale) * rng.uniform(0.45, 1.0)
     disc_colour = np.array([rng.uniform(0.86, 0.98), rng.uniform(0.6, 0.74), rng.uniform(0.28, 0.42)], np.float32)
     disc_colour = disc_colour * (1.0 + 0.05 * smooth_noise(rng, size, 24))[..., None]
     # the disc keeps part of the local shading, as in a real photograph
@@ -171,9 +222,11 @@ def render_fundus(rng: np.random.Generator, layout: FundusLayout, size: int = IM
     image = image * (1 - disc_alpha[..., None]) + disc_colour * disc_alpha[..., None]
 
     cup_distance = ellipse_distance(size, layout.cup_centre, layout.cup_axes, layout.cup_angle)
-    cup_alpha = soft_edge(cup_distance, rng.uniform(0.9, 1.8) * scale) * rng.uniform(0.65, 0.9)
+    cup_alpha = soft_edge(cup_distance, rng.uniform(0.9, 1.8) * scale) * rng.uniform(0.4, 0.9)
     cup_colour = np.array([1.0, rng.uniform(0.88, 0.97), rng.uniform(0.62, 0.8)], np.float32)
     image = image * (1 - cup_alpha[..., None]) + cup_colour[None, None, :] * cup_alpha[..., None]
+
+    image = _pale_lookalikes(rng, layout, image, disc_distance, size)
 
     vessels = draw_strokes(size, _vessel_tree(rng, layout, size))
     vessel_tint = np.array([rng.uniform(0.45, 0.6), rng.uniform(0.25, 0.4), rng.uniform(0.3, 0.45)], np.float32)
@@ -182,6 +235,7 @@ def render_fundus(rng: np.random.Generator, layout: FundusLayout, size: int = IM
 
     contrast = rng.uniform(0.85, 1.15)
     image = (image - image.mean()) * contrast + image.mean()
+    image = acquisition_variation(rng, image)
     fov_alpha = soft_edge(radius - layout.fov_radius, 0.8 * scale)
     image = image * fov_alpha[..., None]
     return camera_finish(rng, image, noise=rng.uniform(0.006, 0.02))

@@ -76,6 +76,24 @@ def draw_strokes(size: int, strokes, supersample: int = 2) -> np.ndarray:
     return small.astype(np.float32) / 255.0
 
 
+def acquisition_variation(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """What differs between two photographs of the same eye or skin: uneven illumination
+    (a tilted brightness ramp), haze (a cataract, a fogged lens: a blend towards a flat
+    colour) and a fine sensor-pattern texture. A model that must work through these
+    cannot rely on absolute brightness, as a model trained on real photographs cannot.
+    """
+    size = image.shape[0]
+    x, y = pixel_grid(size)
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = ((x - size / 2) * np.cos(angle) + (y - size / 2) * np.sin(angle)) / size
+    image = image * (1.0 + rng.uniform(0.0, 0.5) * ramp)[..., None]
+    haze = rng.uniform(0.0, 0.35) if rng.random() < 0.5 else 0.0
+    haze_colour = image.reshape(-1, 3).mean(0) * rng.uniform(0.9, 1.3)
+    image = image * (1 - haze) + haze_colour * haze
+    texture = smooth_noise(rng, size, size // 3)
+    return image * (1.0 + rng.uniform(0.0, 0.05) * texture)[..., None]
+
+
 def camera_finish(rng: np.random.Generator, image: np.ndarray, noise: float) -> np.ndarray:
     """Camera-like finish: gamma, blur, sensor noise, 8-bit quantisation."""
     image = np.clip(image, 0.0, 1.0) ** rng.uniform(0.85, 1.18)

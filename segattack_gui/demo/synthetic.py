@@ -32,6 +32,7 @@ from segattack_gui.demo.dermoscopy import (
     SKIN_CLASSES,
     SKIN_COLORS,
     generate_skin,
+    lesion_moved_to,
     render_skin,
     skin_labels,
     skin_layout,
@@ -39,6 +40,7 @@ from segattack_gui.demo.dermoscopy import (
 from segattack_gui.demo.fundus import (
     FUNDUS_CLASSES,
     FUNDUS_COLORS,
+    disc_moved_to,
     fundus_labels,
     fundus_layout,
     generate_fundus,
@@ -70,6 +72,7 @@ class SyntheticKind:
     draw_layout: Callable[[np.random.Generator, int], Any]
     labels_of: Callable[[Any, int], np.ndarray]
     render: Callable[[np.random.Generator, Any, int], np.ndarray]
+    moved_to: Callable[[Any, Any], Any]  # (other layout, host layout) -> other's structure at host's place
 
     def generate(self, seed: Seed, size: int = IMAGE_SIZE) -> tuple[np.ndarray, np.ndarray]:
         """(image uint8 H x W x 3, labels uint8 H x W) of the sample ``seed``."""
@@ -80,6 +83,14 @@ class SyntheticKind:
     def labels_only(self, seed: Seed, size: int = IMAGE_SIZE) -> np.ndarray:
         """The label map of ``generate(seed)`` without rendering the image (cheap)."""
         return self.labels_of(self.draw_layout(as_generator(seed), size), size)
+
+    def layout(self, seed: Seed, size: int = IMAGE_SIZE) -> Any:
+        """The layout ``generate(seed)`` renders."""
+        return self.draw_layout(as_generator(seed), size)
+
+    def labels_moved(self, seed: Seed, host_seed: Seed, size: int = IMAGE_SIZE) -> np.ndarray:
+        """The label map of sample ``seed``'s structure placed where sample ``host_seed``'s is."""
+        return self.labels_of(self.moved_to(self.layout(seed, size), self.layout(host_seed, size)), size)
 
 
 KINDS = {
@@ -92,6 +103,7 @@ KINDS = {
         draw_layout=fundus_layout,
         labels_of=fundus_labels,
         render=render_fundus,
+        moved_to=disc_moved_to,
     ),
     "skin": SyntheticKind(
         name="skin",
@@ -102,5 +114,6 @@ KINDS = {
         draw_layout=skin_layout,
         labels_of=skin_labels,
         render=render_skin,
+        moved_to=lesion_moved_to,
     ),
 }

@@ -223,6 +223,10 @@ class MainWindow(QMainWindow):
             self.window_level.on_image_changed()  # the slider goes back to the slice still shown
 
     def open_model(self, path) -> None:
+        current = getattr(self.document.model, "path", None)
+        if current is not None and Path(current).resolve() in self._demo_paths \
+                and Path(path).resolve() not in self._demo_paths:
+            self.panel.reset_to_defaults()  # the demo's steps were chosen for the demo model, not this one
         self.loader.open_model(path)
 
     def open_target(self, path) -> None:

@@ -106,6 +106,7 @@ def summary_record(result: AttackResult, provenance: Provenance, heatmap: Heatma
         "region_ids_sha256": region_ids_sha256,
         "heatmap": heatmap.record(result.perturbation),
         "versions": versions(),
+        **result.extra,  # e.g. "step_size": what tau "auto" gave (a window run resolves it on its thread)
         **provenance.extra,
     }
 

@@ -169,6 +169,27 @@ def iteration_frame(frame: GifFrame, target: np.ndarray) -> np.ndarray:
     return _row([_titled(image, f"iteration {frame.iteration}"), _titled(agreement, f"prediction vs target{iou}")])
 
 
+def amplified_perturbation(perturbation: np.ndarray, gain: float) -> np.ndarray:
+    """``0.5 + gain * perturbation`` as RGB uint8: grey where nothing changed, signed colour shifts."""
+    return to_uint8(np.clip(0.5 + gain * perturbation.astype(np.float32), 0.0, 1.0))
+
+
+def prediction_against_target(prediction: np.ndarray, target: np.ndarray, colors) -> np.ndarray:
+    """The prediction in the model's colours with the target's class boundaries drawn in white."""
+    picture = colorize_classes(prediction, colors)
+    target = target.astype(np.int16)
+    boundary = np.zeros(target.shape, bool)
+    boundary[1:] |= target[1:] != target[:-1]
+    boundary[:, 1:] |= target[:, 1:] != target[:, :-1]
+    picture[boundary] = (255, 255, 255)
+    return picture
+
+
+def titled_row(panels: list[tuple[np.ndarray, str]]) -> np.ndarray:
+    """RGB uint8 panels side by side, each under its title, on white, at 100 % (the README's demo figure)."""
+    return _row([_titled(panel, title) for panel, title in panels])
+
+
 def write_figure_png(path: Path, rgb: np.ndarray) -> None:
     """Write an RGB uint8 figure (heatmap, side-by-side) as a PNG."""
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))

@@ -165,9 +165,9 @@ def test_method_list_shows_short_names_and_says_what_they_stand_for(panel):
 
 # Fields that have no effect with a method's default settings (no random start, quantize off, norm linf).
 HIDDEN_BY_DEFAULT = {
-    "asma": {"quantize_fraction", "seed"},
-    "asm": {"beta", "quantize_fraction", "seed"},
-    "ssm": {"beta", "quantize_fraction", "seed"},
+    "asma": {"first_step", "quantize_fraction", "seed"},  # first_step: only with tau auto
+    "asm": {"beta", "first_step", "quantize_fraction", "seed"},
+    "ssm": {"beta", "first_step", "quantize_fraction", "seed"},
     "dag": {"quantize_fraction", "seed"},
     "pgd": {"l2_epsilon", "l2_alpha", "quantize_fraction", "seed"},
     "segpgd": {"l2_epsilon", "l2_alpha", "quantize_fraction", "seed"},

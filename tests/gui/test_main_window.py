@@ -39,8 +39,8 @@ def test_starts_on_the_demo_ready_to_run(window, demo_root, errors):
     assert window.panel.run_button.isEnabled()
     assert window.panel.method == "asma"
     method, parameters = window.panel.settings()
-    for name, value in DEMOS["fundus"].attack_parameters.items():  # the demo's measured settings
-        assert parameters[name] == pytest.approx(value), name
+    for name, value in DEMOS["fundus"].attack_parameters.items():  # the demo's settings (tau "auto")
+        assert parameters[name] == (value if isinstance(value, str) else pytest.approx(value)), name
     assert not errors.messages
     print(f"demo loaded in {window.load_seconds:.2f} s")
 
@@ -216,7 +216,8 @@ def test_export_writes_the_spec_files(qtbot, window, tmp_path):
         assert (folder / name).is_file(), name
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["method"] == "asma" and summary["config"]["iterations"] == 3
-    assert summary["config"]["tau"] == pytest.approx(DEMOS["fundus"].attack_parameters["tau"])
+    assert DEMOS["fundus"].attack_parameters["tau"] == "auto"  # the demo's rule, recorded with its value
+    assert summary["step_size"]["tau"] == "auto" and summary["config"]["tau"] == summary["step_size"]["tau_used"]
     assert summary["iterations_run"] == 3 and summary["device"] == result.device
     assert summary["model_sha256"] == sha256_file(window.document.model.path)
     assert summary["image_sha256"] == sha256_file(window.document.image.path)

@@ -36,10 +36,18 @@ class SegmentationMaskConfig(AttackConfig):
 
     iterations: int = parameter(2501, "Iterations of the attack loop (published default 2501).", minimum=1)
 
-    tau: float = parameter(1e-7, "tau: the constant perturbation multiplier (published default 1e-7).", minimum=0.0)
+    tau: float = parameter(
+        1e-7, "tau: the constant perturbation multiplier (published default 1e-7); auto: picked from the first "
+        "gradient so the first step moves pixels by first_step, with beta = 10 tau (docs/step-size.md).",
+        minimum=0.0, auto=True,
+    )
     beta: float = parameter(
         1e-6, "beta: weight of the IoU in the dynamic multiplier tau_n = beta * IoU + tau (published 1e-6; ASMA only).",
         minimum=0.0, applies_when={"method": ("asma",)},
+    )
+    first_step: float = parameter(
+        1 / 255, "With tau auto: the largest pixel change of the first step (default one 8-bit level).",
+        minimum=1e-12, maximum=1.0, applies_when={"tau": "auto"},
     )
 
 

@@ -37,6 +37,8 @@ from ...core.runner import (
 )
 from ...errors import SegAttackError
 from ...workspace.display_grid import DisplayGrid
+from ...core.attacks import create_attack
+from ...core.attacks.step_size import resolve_auto_step
 from ..background import join_thread, start_in_thread, wait_for_thread
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class AttackJob:
     display: DisplayGrid  # the live views' grid: every snapshot is reduced to it before it leaves
     output_grid: OutputGrid  # where the model's prediction lies in the image
     region: np.ndarray | None = None
+    auto_parameters: dict | None = None  # tau "auto": the panel's parameters, resolved on the attack thread
 
 
 class _Abandoned(Exception):
@@ -116,9 +119,18 @@ class AttackWorker(QObject):
     def _attack_once(self, adapter: ModelAdapter, jobs: list[AttackJob]) -> list[AttackResult]:
         """One attempt; out of memory makes ``run_with_fallback`` call it again on the CPU."""
         job = jobs[0]
-        return [run_attack(adapter, job.image, job.target, job.attack, region=job.region,
-                           on_snapshot=self._forward_snapshot, snapshot_interval=LIVE_SNAPSHOT_INTERVAL,
-                           control=self._control)]
+        attack, step_rule = job.attack, None
+        if job.auto_parameters is not None:  # one forward and backward: never on the GUI thread
+            parameters, step_rule = resolve_auto_step(adapter, attack.name, job.auto_parameters, job.image,
+                                                      job.target, job.region)
+            levels, attack = attack.grid_levels, create_attack(attack.name, **parameters)
+            attack.grid_levels = levels  # the image format's grid, set by the GUI thread
+        result = run_attack(adapter, job.image, job.target, attack, region=job.region,
+                            on_snapshot=self._forward_snapshot, snapshot_interval=LIVE_SNAPSHOT_INTERVAL,
+                            control=self._control)
+        if step_rule is not None:  # summary.json records "auto" beside the values it gave
+            result.extra["step_size"] = step_rule.record()
+        return [result]
 
     def _forward_restart(self, message: str) -> None:
         self.restarted.emit(message)

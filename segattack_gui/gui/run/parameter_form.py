@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.attacks.base import field_type, format_value, parse_number
+from ...core.attacks.step_size import AUTO, is_auto
 from ...errors import SegAttackError
 
 OWN_WIDGETS = ("iterations", "stop_iou")
@@ -107,11 +108,13 @@ class ParameterForm(QWidget):
             label = self._layout.labelForField(editor)
             if label is not None:
                 label.setToolTip(editor.toolTip())
-        for editor in self._editors.values():
+        for name, editor in self._editors.items():
             if isinstance(editor, QComboBox):
                 editor.currentTextChanged.connect(self._show_applicable)
             elif isinstance(editor, QCheckBox):
                 editor.toggled.connect(self._show_applicable)
+            elif self._fields[name].metadata.get("auto"):  # "auto" shows the rows that only it uses
+                editor.textChanged.connect(self._show_applicable)
         self._show_applicable()
 
     @Slot()
@@ -135,7 +138,7 @@ class ParameterForm(QWidget):
                           int(meta["maximum"]) if meta.get("maximum") is not None else 2**31 - 1)
             return spin
         line = QLineEdit()
-        line.setPlaceholderText("empty: off" if field.default is None else "")
+        line.setPlaceholderText("empty: off" if field.default is None else ("a number or auto" if meta.get("auto") else ""))
         return line
 
     def _write(self, name: str, value) -> None:
@@ -159,6 +162,8 @@ class ParameterForm(QWidget):
         if isinstance(editor, QSpinBox):
             return editor.value()
         text = editor.text().strip()
+        if field.metadata.get("auto") and is_auto(text):
+            return AUTO
         if not text:
             if field.default is None:
                 return None

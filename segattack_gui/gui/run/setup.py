@@ -10,6 +10,7 @@ import numpy as np
 
 from ...core.attacks import create_attack
 from ...core.attacks.base import ParameterError
+from ...core.attacks.step_size import is_auto, without_auto
 from ...core.models import ModelOutputError
 from ...errors import SegAttackError, first_line
 from ...io.inputs import feed_image_units
@@ -25,12 +26,12 @@ def prepare_run(document: AttackDocument, method: str, parameters: dict) -> tupl
     missing = document.missing_inputs()
     if missing:
         raise SegAttackError(None, missing)
-    try:
-        attack = create_attack(method, **parameters)
-    except ParameterError as error:  # named as the panel labels it
-        raise SegAttackError(None, f"{error.name.replace('_', ' ')} {error.problem}") from None
-    except ValueError as error:
-        raise SegAttackError(None, str(error)) from None
+    if is_auto(parameters.get("tau")):  # the form always holds a beta; auto sets it (beta = 10 tau)
+        parameters = {name: value for name, value in parameters.items() if name != "beta"}
+    # tau "auto" (docs/step-size.md) needs the first gradient: the worker computes it, off this thread;
+    # the rest is checked here, before any model work
+    auto_parameters = parameters if is_auto(parameters.get("tau")) else None
+    attack = _checked(lambda: create_attack(method, **without_auto(parameters)))
     image, model = document.image, document.model
     feed_image_units(model, image)  # a model on raw values reads this image's range
     attack.grid_levels = image.export_levels  # --quantize steps on the grid the image's own format holds
@@ -48,9 +49,20 @@ def prepare_run(document: AttackDocument, method: str, parameters: dict) -> tupl
                                    "erase it or paint a class of the model")
     if region is not None and region.all():
         region = None
+    provenance = document.provenance(region_used=region is not None)
     display = DisplayGrid.for_image(image.height, image.width)
     record = RunRecord(method, attack.config.as_dict(), str(model.adapter.device), image.pixels, target.copy(),
-                       grid, document.colors, document.provenance(region_used=region is not None), display,
+                       grid, document.colors, provenance, display,
                        precision=model.adapter.precision, region=None if region is None else region.copy(),
                        inputs=document.current_inputs())
-    return AttackJob(model.adapter, image.pixels, target, attack, display, grid, region), record
+    return AttackJob(model.adapter, image.pixels, target, attack, display, grid, region, auto_parameters), record
+
+
+def _checked(build):
+    """``build()``, a bad parameter named as the panel labels it."""
+    try:
+        return build()
+    except ParameterError as error:
+        raise SegAttackError(None, f"{error.name.replace('_', ' ')} {error.problem}") from None
+    except ValueError as error:
+        raise SegAttackError(None, str(error)) from None
