@@ -37,6 +37,27 @@ class EnsembleAdapter(ModelAdapter):
         self.channels_last = first.channels_last
         self.model = first.model
 
+    @property
+    def last_output_rule(self) -> str | None:
+        """How each member's output met the image, for summary.json."""
+        rules = [member.last_output_rule for member in self.members]
+        return None if not any(rules) else "; ".join(f"model {index + 1}: {rule}" for index, rule in enumerate(rules))
+
+    def output_rule(self, image_height: int, image_width: int) -> str:
+        """How the image reaches each member and its output returns to the image grid."""
+        return "; ".join(f"model {index + 1}: {member.output_rule(image_height, image_width)}"
+                         for index, member in enumerate(self.members))
+
+    @property
+    def input_range(self) -> tuple[float, float]:
+        """What [0, 1] stands for in the image's own values: one image feeds every member."""
+        return self.members[0].input_range
+
+    @input_range.setter
+    def input_range(self, value: tuple[float, float]) -> None:
+        for member in self.members:
+            member.input_range = value
+
     def output_grid(self, image_height: int, image_width: int) -> OutputGrid:
         grids = {member.output_grid(image_height, image_width) for member in self.members}
         if len(grids) > 1:
