@@ -36,7 +36,8 @@ def measure(iterations: int, rounds: int) -> list[dict]:
     window = MainWindow(demo="fundus")
     window.show()
     wait(lambda: not window.busy, app)
-    window.panel.apply_settings(stop_iou=None, iterations=iterations)
+    # Fixed steps (the demo's "auto" tau is resolved per run): both paths run the very same attack.
+    window.panel.apply_settings(stop_iou=None, iterations=iterations, tau=3e-6, beta=3e-5)
     rows = []
     for _ in range(rounds):
         method, parameters = window.panel.settings()

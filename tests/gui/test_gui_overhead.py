@@ -49,7 +49,7 @@ def gui_rate(qtbot, window) -> tuple[float, float]:
 @pytest.mark.slow
 def test_live_views_cost_little_of_the_headless_rate(qtbot, window):
     keep_freed_memory()  # as segattack-gui and segattack bench do: page faults would blur both rates
-    window.panel.apply_settings(stop_iou=None)  # every run does all its iterations
+    window.panel.apply_settings(stop_iou=None, tau=3e-6, beta=3e-5)  # every run does all its iterations, fixed steps
     run_and_wait(qtbot, window, iterations=5)  # warm up: first-call allocations on both paths
     window.panel.apply_settings(iterations=ITERATIONS)
     headless, gui, gui_thread_share, ratios = [], [], [], []
