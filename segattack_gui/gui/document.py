@@ -116,10 +116,21 @@ class AttackDocument(QObject):
 
     def set_model(self, model: LoadedModel, overrides: dict | None = None) -> list[int]:
         """A new model (``overrides``: sidecar fields the window changed for it, recorded in runs);
-        returns the target's class ids it does not know (set to background)."""
+        returns the target's class ids it does not know (set to background).
+
+        The same model file again (moved to another device or precision, given tiles, reloaded)
+        keeps the user's labels and painting; the window's overrides stay while its adapter still
+        applies them. Only another model starts its labels afresh and clears the classes it lacks."""
+        same_file = self.model is not None and self.model.sha256 == model.sha256
         self.model = model
-        self.model_overrides = dict(overrides or {})
+        if overrides is not None:
+            self.model_overrides = dict(overrides)
+        elif not (same_file and _spec_applies(model.adapter.spec, self.model_overrides)):
+            self.model_overrides = {}
         self.baseline_prediction = None
+        if same_file:
+            self.modelChanged.emit()
+            return []
         self.labels = LabelTable.of(model.adapter.class_names, model_colors(model))
         self.labelsChanged.emit()
         target = self.masks.target
@@ -263,3 +274,9 @@ class AttackDocument(QObject):
         if index != self.shown_frame:
             self.shown_frame = index
             self.shownFrameChanged.emit()
+
+
+def _spec_applies(spec, overrides: dict) -> bool:
+    """True when ``spec`` holds every overridden sidecar field's value (lists as tuples)."""
+    return all(getattr(spec, key) == (tuple(value) if isinstance(value, list) else value)
+               for key, value in overrides.items())

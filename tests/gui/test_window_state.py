@@ -195,3 +195,23 @@ def test_a_large_image_is_offered_tiles_and_the_choice_is_recorded(qtbot, window
     window.open_image(tmp_path / "large.png")  # the same image and model again: asked once only
     wait_until_idle(qtbot, window)
     assert len(asked) == 1
+
+
+def test_the_same_model_moved_keeps_labels_painting_and_overrides(qtbot, window):
+    """A device or precision change (or an out-of-memory fallback) is the same model: the user's label
+    edits, painted labels and the window's tiles stay; reloading the file drops only the tiles."""
+    loader, document = window.loader, window.document
+    loader.apply_model_overrides({"input_policy": "tile", "input_size": [128, 128]})
+    wait_until_idle(qtbot, window)
+    window.palette_widget.rename_label(1, "rim")
+    window.palette_widget.add_label()
+    paint_stroke(window)  # label 3, which the model lacks
+    loader.move_model("cpu", "bf16")
+    wait_until_idle(qtbot, window)
+    assert document.model.adapter.precision == "bf16"
+    assert document.model_overrides == {"input_policy": "tile", "input_size": [128, 128]}
+    assert document.class_names[1] == "rim" and len(document.class_names) == 4 and (window.target_mask() == 3).any()
+    window.open_model(document.model.path)  # the file again: its own sidecar, so the tiles are gone
+    wait_until_idle(qtbot, window)
+    assert document.model.adapter.spec.input_policy == "pad" and document.model_overrides == {}
+    assert document.class_names[1] == "rim"
