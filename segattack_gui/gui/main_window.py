@@ -87,7 +87,6 @@ class MainWindow(QMainWindow):
         self.error_box: QMessageBox | None = None
         self._finished_result = None
         self._close_after_export = False
-        self._exports_under_way: dict[str, RunRecord] = {}  # folder -> the run being written there
         self._settled_masks: tuple | None = None  # mask revisions the close-time question was answered for
         self._demo_paths: set[Path] = set()  # opened with the demo: kept out of Recent files
         self._build_widgets()
@@ -336,7 +335,6 @@ class MainWindow(QMainWindow):
                 run.provenance.model_sha256 == document.model.sha256  # the run's own image and model
             self.exporter.export(run, Path(folder), self.live_views.heatmap_view.style(),
                                  *((document.image, document.model.adapter) if same_inputs else ()))
-            self._exports_under_way[str(Path(folder))] = run
         except SegAttackError as error:
             self.report_error(error.one_line())
 
@@ -462,10 +460,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_exported(self, path: str) -> None:
-        run = self._exports_under_way.pop(str(Path(path)), None)
-        if run is not None:
-            run.exported_to.append(path)
-            self.run_caption.update_text()
+        self.run_caption.update_text()  # the run's record now names the folder
         self.status.show_message(f"Exported the run to {path} (segattack rerun repeats it from there)")
         self.export_finished.emit(path)
 

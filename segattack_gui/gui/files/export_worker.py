@@ -80,10 +80,11 @@ class RunExporter(QObject):
 
             return job
 
-        self.tasks.submit("export", prepare, self._on_done, self._on_failed)
+        def done(path) -> None:  # in the GUI thread: the record learns where it went
+            record.exported_to.append(str(path))
+            self.exported.emit(str(path))
 
-    def _on_done(self, path) -> None:
-        self.exported.emit(str(path))
+        self.tasks.submit("export", prepare, done, self._on_failed)
 
     def _on_failed(self, failure: JobFailed) -> None:
         error = failure.error
