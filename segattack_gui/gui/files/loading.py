@@ -45,6 +45,14 @@ def predict_on_image_grid(adapter: ModelAdapter, pixels: np.ndarray) -> tuple[np
     return prediction, adapter.output_grid(height, width).paste(prediction, height, width, fill=0)
 
 
+def rebuilt(loaded: LoadedModel, spec, device: str, precision: str) -> LoadedModel:
+    """The same network in a new adapter: another device or precision (the panel), or another
+    sidecar spec (tiles for a large image)."""
+    adapter = ModelAdapter(loaded.adapter.model, spec, device=device, precision=precision,
+                           channels_last=channels_last_pays(device))
+    return dataclasses.replace(loaded, adapter=adapter)
+
+
 def _misfit(model: LoadedModel | None, image: LoadedImage | None) -> str | None:
     """Why ``model`` cannot attack ``image`` (channels, size), or None."""
     if model is None or image is None:
@@ -174,14 +182,7 @@ class DocumentLoader(QObject):
             loaded = self.document.model
             if loaded is None or (str(loaded.adapter.device), loaded.adapter.precision) == (device, precision):
                 return None
-            adapter = loaded.adapter
-
-            def job():
-                moved = ModelAdapter(adapter.model, adapter.spec, device=device, precision=precision,
-                                     channels_last=channels_last_pays(device))
-                return dataclasses.replace(loaded, adapter=moved), None
-
-            return job
+            return lambda: (rebuilt(loaded, loaded.adapter.spec, device, precision), None)
 
         self.submit(f"move model to {device} ({precision})", prepare, self._model_done)
 
@@ -192,15 +193,8 @@ class DocumentLoader(QObject):
             loaded = self.document.model
             if loaded is None:
                 return None
-            adapter = loaded.adapter
-            spec = spec_with_overrides(adapter.spec, overrides)
-
-            def job():
-                moved = ModelAdapter(adapter.model, spec, device=str(adapter.device), precision=adapter.precision,
-                                     channels_last=channels_last_pays(str(adapter.device)))
-                return dataclasses.replace(loaded, adapter=moved), None
-
-            return job
+            spec = spec_with_overrides(loaded.adapter.spec, overrides)
+            return lambda: (rebuilt(loaded, spec, str(loaded.adapter.device), loaded.adapter.precision), None)
 
         def done(result) -> None:
             loaded, _ = result
