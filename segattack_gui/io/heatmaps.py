@@ -37,6 +37,13 @@ def nice_ceiling(value: float) -> float:
     return 10.0 ** (exponent + 1)
 
 
+def scale_top(peak: float, amplification: float = 1.0) -> float:
+    """Top of a heatmap's colour scale: a round number at or above ``peak`` (so a colour bar's ticks
+    change only now and then), divided by ``amplification``; one 8-bit step when nothing moved. The
+    window's view and the exported files both use it."""
+    return nice_ceiling(peak if peak > 0 else 1.0 / 255) / amplification
+
+
 def perturbation_magnitude(perturbation: np.ndarray) -> np.ndarray:
     """Per-pixel L2 over channels of ``adversarial - original`` (H x W float32)."""
     return np.sqrt((perturbation.astype(np.float32) ** 2).sum(axis=-1))
@@ -65,10 +72,8 @@ class HeatmapStyle:
         magnitude = np.abs(values)
         if self.amplification is None:
             moved = magnitude[magnitude > 0]
-            peak = float(np.percentile(moved, AUTO_PERCENTILE)) if moved.size else 0.0
-            return nice_ceiling(peak if peak > 0 else 1.0 / 255)
-        peak = float(magnitude.max(initial=0.0))
-        return nice_ceiling(peak if peak > 0 else 1.0 / 255) / self.amplification
+            return scale_top(float(np.percentile(moved, AUTO_PERCENTILE)) if moved.size else 0.0)
+        return scale_top(float(magnitude.max(initial=0.0)), self.amplification)
 
     def label(self, channels: int, plain: bool = False) -> str:
         """"|δ| (L2 over channels)" or "δ red"; ``plain`` spells δ out for fonts without it (figures)."""

@@ -35,7 +35,7 @@ from ...workspace.shown_frame import (
 from ...workspace.snapshot_store import to_uint8_fast
 from . import plot_style
 from .live_text import LiveText
-from ...io.heatmaps import HeatmapStyle, nice_ceiling
+from ...io.heatmaps import HeatmapStyle, scale_top
 from .refresh import CoalescingRefresh
 
 AMPLIFICATIONS = (None, 1, 2, 5, 10, 20, 50, 100)
@@ -237,8 +237,8 @@ class HeatmapView(ImagePanel):
     def _top(self, frame: ShownFrame, peak: float) -> float:
         """The scale's top: the newest frame's peak over the factor, or its bulk for "auto"."""
         if self.amplification is None:
-            return _scale_top(frame.bulk_magnitude)
-        return _scale_top(peak, self.amplification)
+            return scale_top(frame.bulk_magnitude)
+        return scale_top(peak, self.amplification)
 
     def show_frame(self, frame: ShownFrame) -> None:
         self._set_channels(frame.channels)
@@ -258,13 +258,6 @@ class HeatmapView(ImagePanel):
         self._place(frame, self.image_item)
         linf = frame.metrics.get("linf")
         self.set_caption(f"{label}, L∞ {linf:.2g}" if linf is not None else f"{label}, none yet")
-
-
-def _scale_top(peak: float, amplification: float = 1.0) -> float:
-    """Top of the colour scale: a round number at or above the peak (so the colour bar's ticks,
-    costly to lay out, change only now and then), divided by the amplification; one 8-bit step
-    when nothing has changed yet."""
-    return nice_ceiling(peak if peak > 0 else 1.0 / 255) / amplification
 
 
 class LiveViews(QWidget):
