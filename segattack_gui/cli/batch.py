@@ -10,8 +10,6 @@ it was made with the same method, parameters, model, image and target (else an e
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from ..core.fallback import OutOfMemoryFallback
 from ..core.runner import run_batch
 from ..errors import SegAttackError
 from ..io.export import export_run
-from ..io.files import make_folders, remove_empty_folders, write_file_bytes
+from ..io.files import make_folders, remove_empty_folders, write_csv_table, write_file_bytes
 from ..io.hashing import sha256_array
 from ..core.misfeed import misfeed_warnings
 from ..io.images import PLAIN_IMAGE_SUFFIXES, read_image
@@ -311,12 +309,7 @@ def summarise(out: Path, methods: Sequence[str], pairs: Sequence[Pair]) -> list[
 def write_tables(out: Path, rows: list[dict]) -> None:
     """``table.csv`` and ``table.md``, each through a renamed temporary file: a full disk leaves
     the previous table (or none), never a truncated one, and a one-line SegAttackError."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=TABLE_COLUMNS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    write_file_bytes(out / "table.csv", text.getvalue().encode("utf-8"))
+    write_csv_table(out / "table.csv", rows, TABLE_COLUMNS, ".6g")
     write_file_bytes(out / "table.md", markdown_table(rows).encode("utf-8"))
 
 

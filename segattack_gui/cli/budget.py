@@ -9,9 +9,7 @@ a batch run folder, so an interrupted ``budget`` resumes like ``batch``. The cur
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 from pathlib import Path
 from typing import Callable, Sequence
@@ -21,7 +19,7 @@ from ..core.attacks.base import format_value
 from ..core.success_curves import Answer, reached, share_within, step_budgets
 from ..errors import SegAttackError
 from ..io.curve_figure import Panel, Series, write_curve_figure
-from ..io.files import write_file_bytes
+from ..io.files import write_csv_table
 from .batch import Pair, run_experiment, run_folder
 
 DEFAULT_LINF_BUDGETS = "1/255,2/255,4/255,8/255,16/255"
@@ -109,9 +107,4 @@ def _row(method: str, norm: str, budget: float, share: float, images: int, kind:
 
 
 def write_curves(out: Path, rows: list[dict]) -> None:
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=CURVE_COLUMNS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: (f"{v:.9g}" if isinstance(v, float) else v) for k, v in row.items()})
-    write_file_bytes(out / "curves.csv", text.getvalue().encode("utf-8"))
+    write_csv_table(out / "curves.csv", rows, CURVE_COLUMNS, ".9g")

@@ -8,6 +8,8 @@ leaves a half-written file or folder behind.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import secrets
 import shutil
@@ -63,6 +65,18 @@ def write_file_bytes(path: str | os.PathLike, data: bytes) -> None:
         except OSError:
             pass
         raise SegAttackError(path, f"cannot write the file ({error.strerror or error})") from error
+
+
+def write_csv_table(path: str | os.PathLike, rows: list[dict], columns, float_format: str) -> None:
+    """Rows as CSV (floats written with ``float_format``, e.g. ".6g"), through :func:`write_file_bytes`:
+    a full disk leaves the previous table, never a truncated one."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: format(value, float_format) if isinstance(value, float) else value
+                         for key, value in row.items()})
+    write_file_bytes(path, text.getvalue().encode("utf-8"))
 
 
 def require_new_folder(destination: Path) -> None:
