@@ -16,14 +16,14 @@ from typing import Callable, Sequence
 
 from ..core.attacks import Attack
 from ..core.attacks.base import format_value
-from ..core.success_curves import Answer, reached, share_within, step_budgets
+from ..core.success_curves import Answer, reached
 from ..errors import SegAttackError
-from ..io.curve_figure import Panel, Series, write_curve_figure
+from ..io.budget_curves import CURVE_COLUMNS, SWEEP, curve_row, goal_words, one_run_rows, panels_from_rows
+from ..io.curve_figure import write_curve_figure
 from ..io.files import write_csv_table
 from .batch import Pair, run_experiment, run_folder
 
 DEFAULT_LINF_BUDGETS = "1/255,2/255,4/255,8/255,16/255"
-CURVE_COLUMNS = ("method", "norm", "budget", "reached_share", "images", "kind")
 
 
 def parse_budgets(text: str, flag: str) -> list[float]:
@@ -72,38 +72,23 @@ def run_budget(model, pairs: Sequence[Pair], attacks: Sequence[Attack], out: Pat
                run: Callable[..., list] = run_experiment, **batch_options) -> list[dict]:
     """Run every method (sweeping the budgeted ones), write ``curves.csv`` and ``curves.svg/png``;
     return the rows of curves.csv."""
-    rows, panels = [], {"linf": [], "l2": []}
+    rows, goal = [], goal_words(criterion, threshold)
     for attack in attacks:
         if not has_budget(attack):
             run(model, pairs, [attack], out, **batch_options)
             answers = _answers(out, attack.name, pairs, criterion, threshold)
-            for norm, budgets in (("linf", linf_budgets), ("l2", l2_budgets)):
-                grid = step_budgets(answers, norm, budgets)
-                shares = share_within(answers, norm, grid)
-                rows += [_row(attack.name, norm, b, s, len(answers), "one run per image") for b, s in zip(grid, shares)]
-                if grid:  # no budget given and no answer reached: nothing to draw
-                    panels[norm].append(Series(attack.name, tuple(grid), tuple(shares), steps=True))
+            rows += one_run_rows(attack.name, answers, {"linf": linf_budgets, "l2": l2_budgets}, goal)
             continue
         for norm, budgets in (("linf", linf_budgets), ("l2", l2_budgets)):
-            shares = []
             for budget in budgets:
                 folder = sweep_folder(out, norm, budget)
                 run(model, pairs, [sweep_attack(attack, norm, budget)], folder, **batch_options)
                 answers = _answers(folder, attack.name, pairs, criterion, threshold)
-                shares.append(sum(a.reached for a in answers) / len(answers))
-                rows.append(_row(attack.name, norm, budget, shares[-1], len(answers), "one run per budget"))
-            if budgets:
-                panels[norm].append(Series(attack.name, tuple(budgets), tuple(shares), steps=False))
+                share = sum(a.reached for a in answers) / len(answers)
+                rows.append(curve_row(attack.name, norm, budget, share, len(answers), SWEEP, goal))
     write_curves(out, rows)
-    goal = f"pixel accuracy >= {threshold:g}" if criterion == "pa" else f"IoU >= {threshold:g}"
-    figure = [Panel(f"L-inf budget ({goal})", "L-inf budget (x/255)", 255.0, tuple(panels["linf"])),
-              Panel(f"L2 budget ({goal})", "L2 budget ([0, 1] scale)", 1.0, tuple(panels["l2"]))]
-    write_curve_figure(out / "curves", [panel for panel in figure if panel.series])
+    write_curve_figure(out / "curves", panels_from_rows(rows, goal))
     return rows
-
-
-def _row(method: str, norm: str, budget: float, share: float, images: int, kind: str) -> dict:
-    return {"method": method, "norm": norm, "budget": budget, "reached_share": share, "images": images, "kind": kind}
 
 
 def write_curves(out: Path, rows: list[dict]) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..core.reevaluation import evaluate_adversarial
 from ..errors import SegAttackError
+from ..io.evaluations import evaluated_on_entry
 from ..io.model_files import LoadedModel, load_model
 from ..io.survival import parse_survival, survival_transform
 
@@ -47,8 +48,7 @@ def extra_evaluations(result, models: dict[str, LoadedModel], survival: list[str
     original, target = result.original, result.target
     extra: dict = {}
     if models:
-        extra["evaluated_on"] = {name: evaluate_adversarial(model.adapter, result.adversarial, original, target)
-                                 for name, model in models.items()}
+        extra["evaluated_on"] = {name: evaluated_on_entry(model, result) for name, model in models.items()}
     if survival:
         extra["survival"] = [
             {"transform": token,

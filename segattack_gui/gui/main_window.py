@@ -47,6 +47,8 @@ from .run.attack_worker import AttackJob, AttackSession
 from .run.baseline_scores import BaselineScorer
 from .run.setup import prepare_run
 from .run.summary import RunSummary
+from .run.transfer import TransferPanel
+from .views.budget_view import BudgetCurvesDialog
 from .views import plot_style
 from .views.live_views import LiveViews
 from .views.metrics_plot import MetricsPlot
@@ -141,6 +143,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
         self.run_summary = RunSummary(self.document)
         self.panel.add_settings_section(self.run_summary)
+        self.transfer = TransferPanel(self.document, self.loader)
+        self.panel.add_settings_section(self.transfer)
         self.panel.add_page("Paint target", self.palette_widget)
         self.panel_dock = QDockWidget("Controls", self)
         self.panel_dock.setObjectName("controlsDock")
@@ -283,6 +287,13 @@ class MainWindow(QMainWindow):
                      if key in summary and summary[key] != now]
         if differing:
             self.report_error(f"{differing[0]}; a Run will not repeat its numbers")
+
+    def show_budget_curves(self, folder) -> BudgetCurvesDialog:
+        """Success against budget for a ``segattack budget`` or ``batch`` folder, read off the GUI thread."""
+        self.budget_dialog = BudgetCurvesDialog(folder, self.loader.tasks.submit, self)
+        self.budget_dialog.show()
+        self.budget_dialog.load()
+        return self.budget_dialog
 
     def target_mask(self) -> np.ndarray:
         """The painted target: class ids on the image grid (uint8 H x W), a copy."""

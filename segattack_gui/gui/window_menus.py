@@ -14,10 +14,8 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from .. import __version__
 from .actions import PAUSE_SHORTCUT, RUN_SHORTCUT, make_action
-from .files.dialogs import ask_folder, ask_open_file
+from .files.dialogs import MODEL_FILTER, ask_folder, ask_open_file
 from .masks.sources import IMAGE_FILTER
-
-MODEL_FILTER = "PyTorch models (*.pt *.pth *.pt2 *.ts *.jit *.pkl *.safetensors);;All files (*)"
 
 
 class WindowMenus(QObject):
@@ -39,6 +37,9 @@ class WindowMenus(QObject):
                                             "Open a target mask (class-id, 0/255 binary or palette PNG)")
         self._add(file_menu, "Open a &run folder…", self._open_run_folder, None,
                   "Load an exported run's model, image, target, region and settings, to run it again or vary it")
+        self._add(file_menu, "Open a &batch or budget folder…", self._open_budget_folder, None,
+                  "Show the share of images reaching the target against the L-inf and L2 budget, per method, "
+                  "for a segattack budget or batch folder")
         demo_menu = file_menu.addMenu("Open &demo")
         from ..demo import DEMOS
 
@@ -63,6 +64,9 @@ class WindowMenus(QObject):
         self._add(attack_menu, "&Run", window.start_attack, RUN_SHORTCUT, "Start the attack")
         self._add(attack_menu, "&Pause / resume", self._toggle_pause, PAUSE_SHORTCUT, "Hold or continue the attack")
         self._add(attack_menu, "&Stop", window.stop_attack, "Ctrl+.", "Stop after the current iteration")
+        attack_menu.addSeparator()
+        self.evaluate_on_action = self._add(attack_menu, "&Evaluate on another model…", window.transfer.choose_model,
+                                            None, "Judge the last run's adversarial with another model (transfer)")
 
         view_menu = bar.addMenu("&View")
         view_menu.addAction(window.panel_dock.toggleViewAction())
@@ -79,6 +83,7 @@ class WindowMenus(QObject):
 
     def update_enabled(self, can_export: bool) -> None:
         self.export_action.setEnabled(can_export)
+        self.evaluate_on_action.setEnabled(can_export)
 
     # ------------------------------------------------------------------ dialogs
     def _ask_file(self, title: str, file_filter: str) -> str | None:
@@ -109,6 +114,12 @@ class WindowMenus(QObject):
         path = QFileDialog.getExistingDirectory(self.window, "Open model folder")
         if path:
             self.window.open_model(path)
+
+    @Slot()
+    def _open_budget_folder(self) -> None:
+        folder = ask_folder(self.window, "Open a segattack batch or budget folder")
+        if folder:
+            self.window.show_budget_curves(folder)
 
     @Slot()
     def _open_target(self) -> None:

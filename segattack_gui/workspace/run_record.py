@@ -8,6 +8,7 @@ the live window: opening another image, demo or run folder cannot relabel or mix
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,14 @@ class RunRecord:
     inputs: RunInputs | None = None
     started_at: float = field(default_factory=time.time)
     exported_to: list[str] = field(default_factory=list)
+    evaluated_on: dict[str, dict] = field(default_factory=dict)  # other models' judgement, by file name
+
+    def provenance_to_export(self) -> Provenance:
+        """The run's provenance with what was learnt about it since (``evaluated_on``)."""
+        if not self.evaluated_on:
+            return self.provenance
+        extra = {**self.provenance.extra, "evaluated_on": dict(self.evaluated_on)}
+        return dataclasses.replace(self.provenance, extra=extra)
 
     def __post_init__(self):
         if self.display is None:

@@ -8,6 +8,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 LAST_FOLDER_KEY = "dialogs/last_folder"
+MODEL_FILTER = "PyTorch models (*.pt *.pth *.pt2 *.ts *.jit *.pkl *.safetensors);;All files (*)"
 
 
 def ask_open_file(parent: QWidget, title: str, file_filter: str) -> str | None:

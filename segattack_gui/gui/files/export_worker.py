@@ -64,7 +64,7 @@ class RunExporter(QObject):
         DICOM/NIfTI the adversarial file read back and scored, see source_outputs.py)."""
         if record.result is None:
             raise SegAttackError(None, "there is no finished run to export yet")
-        result, provenance, colors, store = record.result, record.provenance, record.colors, record.store
+        result, provenance, colors, store = record.result, record.provenance_to_export(), record.colors, record.store
         display_target = record.display_target
         folder = Path(folder)
 

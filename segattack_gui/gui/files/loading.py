@@ -132,7 +132,29 @@ class DocumentLoader(QObject):
     # ------------------------------------------------------------------ model
     def open_model(self, path) -> None:
         path = Path(path)
+        self._with_consent(path, lambda trust: self.tasks.submit(
+            f"load model {path.name}", lambda: self._load_job(path, trust), self._model_done, self._report,
+            first=True))
 
+    def with_other_model(self, path, use: Callable[[LoadedModel], object], on_done: Callable[[object], None]) -> None:
+        """Load a model that does not replace the document's (e.g. to judge a run's adversarial on it),
+        with the same consent as ``open_model``, on the panel's device; ``use(loaded)`` runs off the GUI
+        thread and ``on_done`` receives what it returned, in the GUI thread."""
+        path = Path(path)
+
+        def load(trust: bool) -> None:
+            device, precision = self.device, self.precision
+
+            def prepare():
+                return lambda: use(load_model(path, trust_pickle=trust, device=device, precision=precision))
+
+            self.tasks.submit(f"load {path.name} to evaluate on", prepare, on_done, self._report, first=True)
+
+        self._with_consent(path, load)
+
+    def _with_consent(self, path: Path, then: Callable[[bool], None]) -> None:
+        """Inspect ``path`` without running it; a file that runs code when loaded needs the user's
+        consent (asked once per content). ``then(trust)`` queues the load; it is not called on a no."""
         def inspect():
             kind = inspect_model_file(path)
             return model_sha256(path), consent_reason(path, kind)
@@ -148,8 +170,7 @@ class DocumentLoader(QObject):
                     self.message.emit(f"Did not load {path.name}: it {reason}, which needs your consent")
                     return
                 self._remember_trust(sha256)
-            self.tasks.submit(f"load model {path.name}", lambda: self._load_job(path, trust), self._model_done,
-                              self._report, first=True)
+            then(trust)
 
         self.submit(f"inspect model {path.name}", lambda: inspect, inspected)
 

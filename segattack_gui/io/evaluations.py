@@ -1,0 +1,26 @@
+"""A run's adversarial judged by another model, as ``summary.json`` records it (``evaluated_on``).
+
+The CLI's ``--evaluate-on`` and the window's "Evaluate on another model" write the same entry:
+the scores of :func:`..core.reevaluation.evaluate_adversarial` and which file gave them (its path,
+SHA-256 and kind), so a transfer claim names the exact model it was measured on.
+"""
+
+from __future__ import annotations
+
+from ..core.reevaluation import evaluate_adversarial
+from ..errors import SegAttackError
+from .model_files import LoadedModel
+
+MODEL_FIELDS = ("model_path", "model_sha256", "model_kind")
+
+
+def evaluated_on_entry(model: LoadedModel, result) -> dict:
+    """``model``'s scores of ``result``'s float adversarial against the target and against its own
+    clean prediction, with the model file's identity; one line naming the file when it cannot judge
+    it (a target class it lacks, an image it cannot take)."""
+    try:
+        scores = evaluate_adversarial(model.adapter, result.adversarial, result.original, result.target)
+    except (ValueError, RuntimeError) as error:
+        raise SegAttackError(model.path, f"cannot judge this adversarial: {error}") from None
+    identity = model.provenance()
+    return {**scores, **{key: identity[key] for key in MODEL_FIELDS}}
