@@ -27,7 +27,7 @@ class FolderCurves:
     """The rows of one folder's curves and where they came from, in words."""
 
     rows: list[dict]
-    source: str  # "curves.csv of segattack budget" or "computed from 40 runs of segattack batch"
+    source: str  # "read from its curves.csv" or "computed from 40 runs of segattack batch"
     computed: bool  # True: from a batch folder's runs, so the criterion can be chosen again
 
 
@@ -103,14 +103,17 @@ def curves_in_folder(folder, criterion: str = "pa", threshold: float = 0.99) -> 
     the runs of a ``segattack batch`` folder (``criterion`` and ``threshold`` say what reached means)."""
     folder = Path(folder)
     if (folder / "curves.csv").is_file():
-        return FolderCurves(read_curves_csv(folder / "curves.csv"), "curves.csv of segattack budget", False)
+        return FolderCurves(read_curves_csv(folder / "curves.csv"), "read from its curves.csv", False)
     if not (folder / "table.csv").is_file():
         raise SegAttackError(folder, "holds neither curves.csv (segattack budget) nor table.csv (segattack batch)")
     answers = batch_answers(folder, criterion, threshold)
     if not answers:
         raise SegAttackError(folder, "holds no finished runs (no <method>/<image>/summary.json)")
     goal = goal_words(criterion, threshold)
-    rows = [row for method, found in answers.items() for row in one_run_rows(method, found, {}, goal)]
+    # Every curve runs to the largest norm of any run: a method that never reached still gets its flat line.
+    every = [answer for found in answers.values() for answer in found]
+    widest = {norm: [max(getattr(answer, norm) for answer in every)] for norm in ("linf", "l2")}
+    rows = [row for method, found in answers.items() for row in one_run_rows(method, found, widest, goal)]
     runs = sum(len(found) for found in answers.values())
     return FolderCurves(rows, f"computed from {runs} runs of segattack batch", True)
 

@@ -33,6 +33,7 @@ def test_a_batch_folder_gives_each_methods_curve_from_its_runs(qtbot, window, ba
     assert dialog.curves.computed and dialog.choice.isVisibleTo(dialog)
     assert dialog.figure.pixmap() is not None and not dialog.figure.pixmap().isNull()
     assert "computed from 6 runs of segattack batch" in dialog.source.text()
+    assert {row["method"] for row in dialog.curves.rows} == {"alma_prox", "pgd"}  # also one that never reached
     finals = {method: [json.loads(path.read_text())["final"] for path in (batch_folder / method).glob("*/summary.json")]
               for method in ("alma_prox", "pgd")}
     rows = dialog.curves.rows
