@@ -140,6 +140,7 @@ def run_experiment(
     on_checked: Callable[[], None] | None = None,
     evaluate_on: dict[str, LoadedModel] | None = None,
     survival: Sequence[str] = (),
+    auto_steps: dict[str, dict] | None = None,
 ) -> list[dict]:
     """Attack every pair with every method, skipping finished runs; return the table rows.
 
@@ -153,6 +154,10 @@ def run_experiment(
 
     ``evaluate_on`` (models by file name) and ``survival`` (transform tokens) add the rows of
     :mod:`.evaluations` to every run's summary and the table.
+
+    ``auto_steps`` (method -> its parameters with ``tau`` "auto"): that method's tau is picked per
+    image by the documented rule (docs/step-size.md) before any work, recorded as each run's
+    ``step_size``, and each image runs alone, since a batch shares one tau.
     """
     from .evaluations import check_targets_fit
 
@@ -160,10 +165,12 @@ def run_experiment(
     for pair in pairs:
         check_targets_fit(evaluate_on or {}, pair.target, loaded[pair][1].class_ids)
     feed_shared_units(model, [image for image, _ in loaded.values()])
+    per_image = per_image_steps(model, pairs, loaded, attacks, auto_steps or {})
     for attack in attacks:
         for pair in pairs:
             image, target = loaded[pair]
-            check_resumable(run_folder(out, attack.name, pair), attack, model, image.sha256, target.class_ids)
+            own = per_image.get((attack.name, pair), (attack, None))[0]
+            check_resumable(run_folder(out, attack.name, pair), own, model, image.sha256, target.class_ids)
     created = make_folders(out)  # only once every input has been checked
     mine = list(pairs) if team is None else team.share(pairs)
     if on_checked is not None:  # every input is fine: the work (and its progress bar) begins
@@ -171,7 +178,8 @@ def run_experiment(
     try:
         try:
             _run_pairs(model, mine, loaded, attacks, out, batch_size, progress, on_message,
-                       partial(_extra_evaluations, models=evaluate_on or {}, survival=list(survival), model=model))
+                       partial(_extra_evaluations, models=evaluate_on or {}, survival=list(survival), model=model),
+                       per_image)
         except Exception:
             if team is not None:
                 team.all_succeeded(False)  # release the other processes before failing
@@ -220,8 +228,33 @@ def _extra_evaluations(result, models, survival, model) -> dict:
     return extra_evaluations(result, models, survival, model.adapter)
 
 
-def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_message, evaluations) -> None:
-    """Run and export every (pair, method) whose run folder is not finished yet."""
+def per_image_steps(model: LoadedModel, pairs, loaded, attacks, auto_steps: dict[str, dict]) -> dict:
+    """(method, pair) -> (the attack with this image's tau, its StepRule), for the methods in ``auto_steps``."""
+    from ..core.attacks.base import ParameterError
+    from ..core.attacks.step_size import resolve_auto_step
+    from .commands import build_attack
+
+    chosen = {}
+    for attack in attacks:
+        if attack.name not in auto_steps:
+            continue
+        for pair in pairs:
+            image, target = loaded[pair]
+            try:
+                resolved, rule = resolve_auto_step(model.adapter, attack.name, auto_steps[attack.name], image.pixels,
+                                                   target.class_ids)
+            except ParameterError as error:
+                raise SegAttackError(pair.image, f"--{error.flag} {error.problem}") from None
+            own = build_attack(attack.name, resolved)
+            own.grid_levels = attack.grid_levels
+            chosen[(attack.name, pair)] = (own, rule)
+    return chosen
+
+
+def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_message, evaluations,
+               per_image: dict) -> None:
+    """Run and export every (pair, method) whose run folder is not finished yet; a method whose tau
+    is picked per image (``per_image``) runs each image alone, with its own attack."""
     colors = model_colors(model)
     fallback = OutOfMemoryFallback(model.adapter, batch_size=batch_size, on_message=on_message)
 
@@ -242,13 +275,16 @@ def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_mess
 
     for attack in attacks:
         pending = [pair for pair in pairs if not (run_folder(out, attack.name, pair) / "summary.json").is_file()]
-        for group in _same_shape_groups(pending, loaded, batch_size):
+        alone = any(key[0] == attack.name for key in per_image)
+        for group in _same_shape_groups(pending, loaded, 1 if alone else batch_size):
             images = [loaded[pair][0] for pair in group]
             targets = [loaded[pair][1] for pair in group]
-            outcomes = fallback.run(partial(attack_together, attack=attack), group)
+            own, rule = per_image.get((attack.name, group[0]), (attack, None))
+            outcomes = fallback.run(partial(attack_together, attack=own), group)
             for pair, image, target, (result, together) in zip(group, images, targets, outcomes):
+                step = {} if rule is None else {"step_size": rule.record()}
                 provenance = AttackInputs(model, image, target, None, warnings_for(pair)).provenance(
-                    batch_size=together, **evaluations(result))
+                    batch_size=together, **step, **evaluations(result))
                 folder = run_folder(out, attack.name, pair)
                 if folder.exists() and not any(folder.iterdir()):
                     folder.rmdir()

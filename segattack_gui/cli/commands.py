@@ -57,21 +57,32 @@ def method_parameters(arguments: argparse.Namespace, method: str) -> dict:
     return given
 
 
-def batch_attacks(arguments: argparse.Namespace) -> list:
-    """One attack per listed method; each flag goes to the methods that take it, and must fit one."""
+def batch_attacks(arguments: argparse.Namespace) -> tuple[list, dict[str, dict]]:
+    """One attack per listed method; each flag goes to the methods that take it, and must fit one.
+
+    Also, per method given ``--tau auto``, its parameters: the step is then picked per image
+    (docs/step-size.md) and every image runs alone with its own tau (see ``batch.run_experiment``).
+    """
+    from ..core.attacks.step_size import is_auto, without_auto
+
     methods = [name.strip().lower() for name in arguments.methods.split(",") if name.strip()]
     if not methods:
         raise SegAttackError("--methods", "names no method")
     given = _given_parameters(arguments)
-    if "auto" in (given.get("tau"), given.get("beta")):
-        raise SegAttackError("--tau", "auto is picked per image by `segattack attack` and the window; "
-                                      "batch takes a number")
     accepted = {method: _accepted_parameters(method, "--methods") for method in methods}
     unused = sorted(set(given) - set().union(*accepted.values()))
     if unused:
         takers = f"{methods[0]} takes" if len(methods) == 1 else f"none of {', '.join(methods)} takes"
         raise SegAttackError("--" + unused[0].replace("_", "-"), f"{takers} no such parameter")
-    return [build_attack(method, {k: v for k, v in given.items() if k in accepted[method]}) for method in methods]
+    if is_auto(given.get("tau")) and given.get("beta") is not None:
+        raise SegAttackError("--beta", "is set by --tau auto (beta = 10 tau, the published ratio); leave it out")
+    attacks, auto_steps = [], {}
+    for method in methods:
+        parameters = {k: v for k, v in given.items() if k in accepted[method]}
+        attacks.append(build_attack(method, without_auto(parameters)))  # every other value checked now
+        if is_auto(parameters.get("tau")):
+            auto_steps[method] = parameters
+    return attacks, auto_steps
 
 
 def build_attack(method: str, parameters: dict):
@@ -252,7 +263,7 @@ def batch_command(arguments: argparse.Namespace) -> int:
     from ..io.files import require_writable_folder
     from .distributed import join, leave
 
-    attacks = batch_attacks(arguments)
+    attacks, auto_steps = batch_attacks(arguments)
     survival_tokens(arguments.survival)  # a bad list fails before any work
     if arguments.batch_size < 1:
         raise SegAttackError("--batch-size", "must be at least 1")
@@ -263,12 +274,12 @@ def batch_command(arguments: argparse.Namespace) -> int:
     except ValueError as error:
         raise SegAttackError("--device", str(error)) from None
     try:
-        return _run_batch_command(arguments, attacks, seed, team)
+        return _run_batch_command(arguments, attacks, auto_steps, seed, team)
     finally:
         leave(team)
 
 
-def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, team) -> int:
+def _run_batch_command(arguments: argparse.Namespace, attacks: list, auto_steps: dict, seed: int, team) -> int:
     from ..core.runner import AttackInterrupted
     from ..io.model_files import load_model
     from .batch import make_pairs, run_experiment
@@ -300,7 +311,7 @@ def _run_batch_command(arguments: argparse.Namespace, attacks: list, seed: int, 
                               mask_threshold=arguments.mask_threshold, mask_class=arguments.mask_class,
                               progress=progress, on_message=warn, team=team,
                               on_checked=start_bar, evaluate_on=others,
-                              survival=survival_tokens(arguments.survival))
+                              survival=survival_tokens(arguments.survival), auto_steps=auto_steps)
     except AttackInterrupted as interrupted:  # finished run folders stay: the batch resumes from them
         kept = arguments.out.is_dir() and any(arguments.out.iterdir())  # runs finished before the failure
         outcome = f"the finished runs in {arguments.out} are kept; run again to resume" if kept else None
@@ -325,7 +336,7 @@ def budget_command(arguments: argparse.Namespace) -> int:
     from .batch import make_pairs
     from .budget import parse_budgets, run_budget
 
-    attacks = batch_attacks(arguments)
+    attacks, auto_steps = batch_attacks(arguments)
     linf_budgets = parse_budgets(arguments.linf_budgets, "--linf-budgets")
     l2_budgets = parse_budgets(arguments.l2_budgets, "--l2-budgets")
     if not 0 <= arguments.threshold <= 1:
@@ -344,7 +355,7 @@ def budget_command(arguments: argparse.Namespace) -> int:
         rows = run_budget(model, pairs, attacks, arguments.out, linf_budgets=linf_budgets, l2_budgets=l2_budgets,
                           criterion=arguments.success, threshold=arguments.threshold,
                           batch_size=arguments.batch_size, mask_threshold=arguments.mask_threshold,
-                          mask_class=arguments.mask_class, on_message=warn)
+                          mask_class=arguments.mask_class, on_message=warn, auto_steps=auto_steps)
     except AttackInterrupted as interrupted:
         raise model_failure(arguments.model, interrupted, f"finished runs in {arguments.out} are kept") from None
     for row in rows:

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from segattack_gui.cli import main
 from segattack_gui.cli.batch import TABLE_COLUMNS, seeded_derangement
@@ -155,3 +156,41 @@ def test_a_bad_survival_list_exits_2(files, dataset, tmp_path, capsys):
     assert run_batch(files, dataset, tmp_path / "bad", "--survival", "jpeg101") == 2
     assert "--survival: 'jpeg101' is no transform" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_tau_auto_picks_each_images_step_records_it_and_resumes(files, dataset, tmp_path, capsys):
+    """``--tau auto`` in a batch: each image's tau from its own first gradient (as `attack` picks it),
+    recorded as step_size; the image runs alone, and a second call resumes rather than refusing."""
+    from segattack_gui.core.attacks.step_size import resolve_auto_step
+    from segattack_gui.io.images import read_image
+    from segattack_gui.io.model_files import load_model
+
+    images, masks = dataset
+    out = tmp_path / "auto"
+    command = ["batch", "--model", str(files["torchscript"]), "--images", str(images), "--masks", str(masks),
+               "--pairing", "same-name", "--methods", "asma,pgd", "--iterations", "8", "--tau", "auto",
+               "--first-step", "2/255", "--batch-size", "3", "--out", str(out), "--quiet"]
+    assert main(command) == 0
+    model = load_model(files["torchscript"])
+    for case in ("case0", "case1", "case2"):
+        summary = json.loads((out / "asma" / case / "summary.json").read_text())
+        step = summary["step_size"]
+        assert step["tau"] == "auto" and step["first_step"] == pytest.approx(2 / 255)
+        assert summary["config"]["tau"] == step["tau_used"] and summary["config"]["beta"] == step["beta_used"]
+        assert summary["batch_size"] == 1
+        image = read_image(images / f"{case}.png").pixels
+        target = np.asarray(Image.open(masks / f"{case}.png")) > 127
+        expected, _ = resolve_auto_step(model.adapter, "asma", {"tau": "auto", "first_step": 2 / 255, "iterations": 8},
+                                        image, target.astype(np.int64))
+        assert step["tau_used"] == pytest.approx(expected["tau"], rel=1e-5)
+        pgd = json.loads((out / "pgd" / case / "summary.json").read_text())
+        assert "step_size" not in pgd and pgd["batch_size"] == 3  # the other method still batches
+    assert main(command) == 0  # resumes: the picked steps are the recorded ones
+
+
+def test_beta_with_tau_auto_is_refused_before_any_work(files, dataset, tmp_path, capsys):
+    images, masks = dataset
+    code = main(["batch", "--model", str(files["torchscript"]), "--images", str(images), "--masks", str(masks),
+                 "--methods", "asma", "--tau", "auto", "--beta", "1e-5", "--out", str(tmp_path / "c"), "--quiet"])
+    assert code == 2 and "--beta: is set by --tau auto" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
