@@ -1,9 +1,12 @@
-"""Write a small held-out synthetic dataset (images + ground-truth masks) for `segattack batch`.
+"""Write a small held-out synthetic dataset (images, ground-truth masks, targets) for `segattack batch`.
 
     python scripts/demo_dataset.py --kind fundus --count 8 --out demo_data/fundus
+    segattack batch --model resources/models/fundus_unet.pt --images demo_data/fundus/images \
+        --targets demo_data/fundus/targets --methods asma --tau auto --first-step 3/255 ...
 
 Samples come from the held-out stream the demo models never trained on, skipping
-the shipped demo image.
+the shipped demo image. ``targets/`` holds each image's target chosen by the demo's own rule
+(another generated image's structure placed on this one's, see ``demo.catalog.pick_target``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from segattack_gui.demo.catalog import DEMO_SAMPLE, HELDOUT_STREAM, sample_seed
+from segattack_gui.demo.catalog import DEMO_SAMPLE, HELDOUT_STREAM, pick_target, sample_seed
 from segattack_gui.demo.synthetic import KINDS
 from segattack_gui.io.masks import write_class_png
 
@@ -25,16 +28,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     arguments = parser.parse_args()
     kind = KINDS[arguments.kind]
-    images, masks = arguments.out / "images", arguments.out / "masks"
-    images.mkdir(parents=True, exist_ok=True)
-    masks.mkdir(parents=True, exist_ok=True)
+    images, masks, targets = arguments.out / "images", arguments.out / "masks", arguments.out / "targets"
+    for folder in (images, masks, targets):
+        folder.mkdir(parents=True, exist_ok=True)
     indices = [i for i in range(arguments.count + 1) if i != DEMO_SAMPLE[arguments.kind]][: arguments.count]
     for index in indices:
-        pixels, labels = kind.generate(sample_seed(HELDOUT_STREAM, index))
+        host = sample_seed(HELDOUT_STREAM, index)
+        pixels, labels = kind.generate(host)
         name = f"{arguments.kind}_{index:03d}.png"
+        colors = [tuple(c) for c in kind.colors]
         Image.fromarray(pixels).save(images / name)
-        write_class_png(masks / name, labels, [tuple(c) for c in kind.colors])
-    print(f"wrote {arguments.count} images and masks to {arguments.out}")
+        write_class_png(masks / name, labels, colors)
+        write_class_png(targets / name, pick_target(kind, host)[0], colors)
+    print(f"wrote {arguments.count} images, masks and targets to {arguments.out}")
 
 
 if __name__ == "__main__":
