@@ -24,7 +24,12 @@ TRAIN_STREAM, HELDOUT_STREAM, TARGET_STREAM = 0, 1, 2
 # structures well: a clearly visible disc of middle size (other eyes' discs, the targets,
 # are then larger or smaller); a lesion with hairs across it.
 DEMO_SAMPLE = {"fundus": 11, "skin": 4}
-TARGET_IOU_RANGE = (0.55, 0.65)  # the attack's IoU of the truth against the target we aim for
+TARGET_CHANGED_SHARE = 0.0223
+"""Share of the image's pixels whose class the demo's target changes. It sets how much the attack
+must do, so both demos ask for the same: 2.2 %, what the fundus demo's target (another eye's disc and
+cup on this eye's disc) re-labels, 1461 of 65536 pixels. (The first rule, an IoU of 0.6 between truth
+and target, asked for three times as many pixels on the skin demo, where the IoU counts the lesion
+alone, as on the fundus demo, where it is a mean with the background's.)"""
 
 
 def sample_seed(stream: int, index: int, seed: int = SEED) -> list[int]:
@@ -165,6 +170,11 @@ def structure_iou(first: np.ndarray, second: np.ndarray, num_classes: int) -> fl
     return float(np.mean(scores)) if scores else 1.0
 
 
+def changed_share(truth: np.ndarray, target: np.ndarray) -> float:
+    """Share of the pixels whose class ``target`` changes from ``truth``."""
+    return float((truth != target).mean())
+
+
 def pick_target(kind: SyntheticKind, host_seed: list[int], seed: int = SEED, candidates: int = 400
                 ) -> tuple[np.ndarray, int]:
     """The paper's protocol: the structure of *another* generated image as the target, placed
@@ -172,15 +182,14 @@ def pick_target(kind: SyntheticKind, host_seed: list[int], seed: int = SEED, can
     disc-centred crops; a lesion where the lesion is).
 
     Among ``candidates`` images of the target stream, take the one whose moved structure
-    scores closest to the middle of ``TARGET_IOU_RANGE`` against the demo's truth (the IoU an
-    attack starts from): clearly another structure, yet one this image could plausibly hold.
+    re-labels a share of the image closest to ``TARGET_CHANGED_SHARE``: another structure,
+    one this image could plausibly hold, asking the same of the attack in every demo.
     """
     truth = kind.labels_of(kind.layout(host_seed), IMAGE_SIZE)
-    goal = sum(TARGET_IOU_RANGE) / 2
     best_index, best_gap, best_labels = -1, np.inf, None
     for index in range(candidates):
         labels = kind.labels_moved(sample_seed(TARGET_STREAM, index, seed), host_seed)
-        gap = abs(structure_iou(truth, labels, len(kind.classes)) - goal)
+        gap = abs(changed_share(truth, labels) - TARGET_CHANGED_SHARE)
         if gap < best_gap:
             best_index, best_gap, best_labels = index, gap, labels
     return best_labels, best_index

@@ -116,7 +116,7 @@ def render_skin(rng: np.random.Generator, layout: SkinLayout, size: int = IMAGE_
     image[..., 2] -= redness
 
     labels = skin_labels(layout, size).astype(np.float32)
-    edge_sigma = rng.uniform(1.0, 3.0) * scale
+    edge_sigma = rng.uniform(2.5, 7.0) * scale  # a lesion's pigment fades into the skin over pixels
     lesion_alpha = cv2.GaussianBlur(labels, (0, 0), edge_sigma)
     # pigment: darker towards an off-centre core, blotchy, with dots and globules
     pigment_dark = np.array([rng.uniform(0.25, 0.45), rng.uniform(0.13, 0.25), rng.uniform(0.08, 0.18)], np.float32)

@@ -73,7 +73,7 @@ PLANS = {
     # of 0.6 to be steered (issue 18); this one, on images with faint discs, lookalikes, haze and
     # uneven light, is moved like the paper's model (README, "The demo").
     "fundus": TrainingPlan(widths=(8, 16, 32, 64, 128)),
-    "skin": TrainingPlan(widths=(8, 16, 32, 64, 128), epochs=16, colour_jitter=0.0),
+    "skin": TrainingPlan(widths=(8, 16, 32, 64, 128), epochs=16),
 }
 QUICK_PLAN = TrainingPlan(train_images=6, heldout_images=2, epochs=1, batch_size=6, calibration_images=2)
 
