@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -34,6 +35,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--size", type=int, default=256, help="side of the generated images (the demo's: 256)")
     parser.add_argument("--only", choices=["ours", "adv-lib"], help="run one side only")
+    parser.add_argument("--penalty-gradient", nargs="+", choices=["exact", "reference"], default=["exact", "reference"],
+                        help="SegAttack's slopes of the penalty to run, each its own row (see alma_prox.py)")
     parser.add_argument("--timing-rounds", type=int, default=0, metavar="R",
                         help="also time both R times, alternately, for --timing-iterations on the first batch "
                         "(medians: a machine shared with other jobs slows both alike)")
@@ -49,12 +52,17 @@ def main() -> int:
     samples = [generate_fundus(1000 + index, size=arguments.size) for index in range(arguments.images + 1)]
     images = [image.astype(np.float32) / 255 for image, _ in samples[:-1]]
     targets = [labels.astype(np.int64) for _, labels in samples[1:]]
-    config = ALMAProxConfig(iterations=arguments.iterations)
-    runners = [run for name, run in (("ours", run_ours), ("adv-lib", run_adv_lib)) if arguments.only in (None, name)]
+    configs = [ALMAProxConfig(iterations=arguments.iterations, penalty_gradient=slope)
+               for slope in arguments.penalty_gradient]
+    runners = []
+    if arguments.only in (None, "ours"):
+        runners += [(run_ours, config) for config in configs]
+    if arguments.only in (None, "adv-lib"):
+        runners.append((run_adv_lib, configs[0]))  # adv-lib reads only the shared fields
     outcomes = []
     for start in range(0, len(images), arguments.batch_size):  # interleaved, so a busy machine slows both alike
         chunk = slice(start, start + arguments.batch_size)
-        for index, run in enumerate(runners):
+        for index, (run, config) in enumerate(runners):
             outcome = run(adapter, images[chunk], targets[chunk], config, arguments.batch_size)
             if len(outcomes) <= index:
                 outcomes.append(outcome)
@@ -62,20 +70,22 @@ def main() -> int:
                 outcomes[index].add(outcome)
     timings = {}
     if arguments.timing_rounds:
-        short = ALMAProxConfig(iterations=arguments.timing_iterations)
         first = slice(0, arguments.batch_size)
-        for run in runners:  # warm-up: adv-lib compiles its prox on the first call
-            run(adapter, images[first], targets[first], ALMAProxConfig(iterations=2), arguments.batch_size)
+        for run, config in runners:  # warm-up: adv-lib compiles its prox on the first call
+            run(adapter, images[first], targets[first], replace(config, iterations=2), arguments.batch_size)
         for _ in range(arguments.timing_rounds):
-            for run in runners:
+            for run, config in runners:
+                short = replace(config, iterations=arguments.timing_iterations)
                 outcome = run(adapter, images[first], targets[first], short, arguments.batch_size)
                 timings.setdefault(outcome.label, []).append(outcome.image_iterations_per_second)
     print(f"{arguments.images} fundus images of {arguments.size}x{arguments.size}, {arguments.iterations} iterations, batch {arguments.batch_size}, "
           f"{torch.get_num_threads()} threads, torch {torch.__version__}")
-    print("| implementation | reached 99 % | median L-inf (reached) | image-iterations/s |")
-    print("|---|---|---|---|")
+    everyone = [all(reached) for reached in zip(*(outcome.reached for outcome in outcomes))]
+    print(f"| implementation | reached 99 % | median L-inf (reached) | median L-inf on the {sum(everyone)} images "
+          "all reached | image-iterations/s |")
+    print("|---|---|---|---|---|")
     for outcome in outcomes:
-        print(outcome.row())
+        print(outcome.row(everyone))
     for label, rates in timings.items():
         print(f"{label}: median {np.median(rates):.2f} image-iterations/s over {len(rates)} alternating rounds of "
               f"{arguments.timing_iterations} iterations (each: {', '.join(f'{r:.2f}' for r in rates)})")

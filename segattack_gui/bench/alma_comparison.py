@@ -57,18 +57,20 @@ class Outcome:
     def images(self) -> int:
         return len(self.reached)
 
-    @property
-    def median_linf_reached(self) -> float:
-        values = [v for v, ok in zip(self.linf, self.reached) if ok]
+    def median_linf(self, among: list[bool] | None = None) -> float:
+        """Median L-inf of the images reached (or of those marked in ``among``, e.g. every
+        implementation's common successes: medians of different image sets do not compare)."""
+        chosen = self.reached if among is None else among
+        values = [v for v, ok in zip(self.linf, chosen) if ok]
         return float(np.median(values)) if values else float("nan")
 
     @property
     def image_iterations_per_second(self) -> float:
         return self.images * self.iterations / self.seconds
 
-    def row(self) -> str:
-        return (f"| {self.label} | {sum(self.reached)}/{self.images} | {self.median_linf_reached * 255:.3f}/255 "
-                f"| {self.image_iterations_per_second:.2f} |")
+    def row(self, common: list[bool]) -> str:
+        return (f"| {self.label} | {sum(self.reached)}/{self.images} | {self.median_linf() * 255:.3f}/255 "
+                f"| {self.median_linf(common) * 255:.3f}/255 | {self.image_iterations_per_second:.2f} |")
 
 
 def score(adapter: ModelAdapter, x: torch.Tensor, x0: torch.Tensor, target: torch.Tensor,
@@ -94,7 +96,7 @@ def run_ours(adapter, images, targets, config: ALMAProxConfig, batch_size: int) 
         ok, size = score(adapter, x, x0, target, config.success_share)
         reached += ok
         linf += size
-    return Outcome("SegAttack alma_prox", reached, linf, seconds, config.iterations)
+    return Outcome(f"SegAttack alma_prox ({config.penalty_gradient})", reached, linf, seconds, config.iterations)
 
 
 def run_adv_lib(adapter, images, targets, config: ALMAProxConfig, batch_size: int) -> Outcome:

@@ -181,3 +181,17 @@ def test_alma_prox_on_a_four_class_model():
     result = run_attack(adapter, image, target, create_attack("alma_prox", iterations=300, learning_rate=0.01))
     assert result.final["pixel_accuracy"] >= 0.99
     assert 0.2 <= result.final["linf"] <= 0.2 * 1.1
+
+
+def test_reference_slope_is_adv_libs_and_is_what_the_reference_penalty_backpropagates():
+    """adv-lib 0.2.8's backward of P2 on y >= 0: mu y + 2 mu rho y + rho^2 y^2 / 2 (by hand at one point)."""
+    from segattack_gui.core.attacks.alma_prox import SLOPES, reference_slope
+
+    y, rho, mu = torch.tensor([0.5, -0.5]), torch.tensor([2.0, 2.0]), torch.tensor([0.25, 0.25])
+    by_hand = torch.tensor([0.25 * 0.5 + 2 * 0.25 * 2 * 0.5 + 4 * 0.25 / 2, 0.25 / (1 + 2 * 0.5) ** 2])
+    assert torch.allclose(reference_slope(y, rho, mu), by_hand)
+    penalised, slope = SLOPES["reference"]
+    y = y.clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(penalised(y, rho, mu).sum(), y)
+    assert torch.allclose(gradient, by_hand) and slope is reference_slope
+    assert torch.allclose(penalised(y, rho, mu), penalty(y, rho, mu))  # the same penalty, another slope
