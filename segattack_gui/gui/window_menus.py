@@ -67,6 +67,9 @@ class WindowMenus(QObject):
         attack_menu.addSeparator()
         self.evaluate_on_action = self._add(attack_menu, "&Evaluate on another model…", window.transfer.choose_model,
                                             None, "Judge the last run's adversarial with another model (transfer)")
+        self.evaluate_on_folder_action = self._add(
+            attack_menu, "Evaluate on another model &folder…", window.transfer.choose_model_folder, None,
+            "Judge the last run's adversarial with a model folder (nnU-Net, MONAI bundle, save_pretrained)")
 
         view_menu = bar.addMenu("&View")
         view_menu.addAction(window.panel_dock.toggleViewAction())
@@ -84,6 +87,7 @@ class WindowMenus(QObject):
     def update_enabled(self, can_export: bool) -> None:
         self.export_action.setEnabled(can_export)
         self.evaluate_on_action.setEnabled(can_export)
+        self.evaluate_on_folder_action.setEnabled(can_export)
 
     # ------------------------------------------------------------------ dialogs
     def _ask_file(self, title: str, file_filter: str) -> str | None:

@@ -84,3 +84,13 @@ def test_a_new_run_starts_without_the_last_runs_rows(qtbot, window, tmp_path):
     run_and_wait(qtbot, window, iterations=2)
     assert window.document.run.evaluated_on == {} and window.transfer.empty_note.isVisibleTo(window)
     assert np.isfinite(window.document.run.result.final["iou"])
+
+
+def test_a_model_folder_judges_the_run_too(qtbot, window, errors, nnunet_folder):
+    """nnU-Net folders are what a fold comparison uses: the folder itself is the model."""
+    run_and_wait(qtbot, window, iterations=2)
+    with qtbot.waitSignal(window.transfer.evaluated, timeout=120_000) as evaluated:
+        window.transfer.evaluate_on(nnunet_folder)
+    entry = window.document.run.evaluated_on[evaluated.args[0]]
+    assert evaluated.args[0] == nnunet_folder.name and entry["model_kind"] == "nnunet" and errors.messages == []
+    assert 0.0 <= entry["iou"] <= 1.0 and 0.0 <= entry["pixel_accuracy_vs_clean"] <= 1.0

@@ -13,11 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ...errors import SegAttackError
 from ...io.evaluations import evaluated_on_entry
-from ..files.dialogs import MODEL_FILTER, ask_open_file
+from ..files.dialogs import MODEL_FILTER, ask_folder, ask_open_file
 
 HINT = ("Judge the finished run's adversarial with another model (a fold, an architecture, a colleague's "
         "model): IoU and pixel accuracy against the target, and how far its prediction moved from its own "
@@ -54,11 +54,19 @@ class TransferPanel(QGroupBox):
         self.empty_note.setStyleSheet("color: #555;")
         self.empty_note.setWordWrap(True)
         layout.addWidget(self.empty_note)
+        buttons = QHBoxLayout()
         self.button = QPushButton("Evaluate on another model…")
         self.button.setObjectName("evaluateOnButton")
         self.button.setToolTip(HINT)
         self.button.clicked.connect(self.choose_model)
-        layout.addWidget(self.button)
+        self.folder_button = QPushButton("Folder…")
+        self.folder_button.setObjectName("evaluateOnFolderButton")
+        self.folder_button.setToolTip("The other model is a folder: an nnU-Net trained model, a MONAI bundle, "
+                                      "a save_pretrained folder")
+        self.folder_button.clicked.connect(self.choose_model_folder)
+        buttons.addWidget(self.button, 1)
+        buttons.addWidget(self.folder_button)
+        layout.addLayout(buttons)
         document.runStarted.connect(self.show_run)
         document.runFinished.connect(self.show_run)
         self.show_run()
@@ -68,6 +76,12 @@ class TransferPanel(QGroupBox):
         path = ask_open_file(self, "Evaluate the adversarial on another model", MODEL_FILTER)
         if path:
             self.evaluate_on(path)
+
+    @Slot()
+    def choose_model_folder(self) -> None:
+        folder = ask_folder(self, "Evaluate the adversarial on a model folder")
+        if folder:
+            self.evaluate_on(folder)
 
     def evaluate_on(self, path) -> None:
         """Judge the finished run's adversarial with the model at ``path`` (file or folder)."""
@@ -103,3 +117,4 @@ class TransferPanel(QGroupBox):
             self.rows.addRow(QLabel(key), value)
         self.empty_note.setVisible(not entries)
         self.button.setEnabled(finished)
+        self.folder_button.setEnabled(finished)
