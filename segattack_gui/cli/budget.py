@@ -73,12 +73,13 @@ def run_budget(model, pairs: Sequence[Pair], attacks: Sequence[Attack], out: Pat
     """Run every method (sweeping the budgeted ones), write ``curves.csv`` and ``curves.svg/png``;
     return the rows of curves.csv."""
     rows, goal = [], goal_words(criterion, threshold)
-    for attack in attacks:
-        if not has_budget(attack):
-            run(model, pairs, [attack], out, **batch_options)
-            answers = _answers(out, attack.name, pairs, criterion, threshold)
-            rows += one_run_rows(attack.name, answers, {"linf": linf_budgets, "l2": l2_budgets}, goal)
-            continue
+    once = [attack for attack in attacks if not has_budget(attack)]
+    if once:  # in one call, so OUT/table.csv and table.md hold every one of them
+        run(model, pairs, once, out, **batch_options)
+    for attack in once:
+        answers = _answers(out, attack.name, pairs, criterion, threshold)
+        rows += one_run_rows(attack.name, answers, {"linf": linf_budgets, "l2": l2_budgets}, goal)
+    for attack in (attack for attack in attacks if has_budget(attack)):
         for norm, budgets in (("linf", linf_budgets), ("l2", l2_budgets)):
             for budget in budgets:
                 folder = sweep_folder(out, norm, budget)

@@ -22,12 +22,14 @@ def test_budget_writes_curves_that_agree_with_the_run_folders(files, dataset, tm
     images, masks = dataset
     out = tmp_path / "budget"
     code = main(["budget", "--model", str(files["torchscript"]), "--images", str(images), "--masks", str(masks),
-                 "--methods", "alma_prox,pgd", "--iterations", "40", "--learning-rate", "0.01",
+                 "--methods", "alma_prox,pdpgd,pgd", "--iterations", "40", "--learning-rate", "0.01",
                  "--linf-budgets", "4/255,16/255,64/255", "--l2-budgets", "1,4", "--out", str(out), "--quiet"])
     assert code == 0
     with (out / "curves.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert {row["reached_when"] for row in rows} == {"pixel accuracy >= 0.99"}  # the criterion travels with the data
+    with (out / "table.csv").open() as handle:  # every method without a budget, in one table
+        assert {row["method"] for row in csv.DictReader(handle)} == {"alma_prox", "pdpgd"}
     # One-run method: at each budget, the share of its answers that reached 99 % within it.
     answers = [json.loads((out / "alma_prox" / f"case{i}" / "summary.json").read_text())["final"] for i in range(3)]
     for row in (r for r in rows if r["method"] == "alma_prox" and r["norm"] == "linf"):
