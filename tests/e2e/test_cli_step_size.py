@@ -42,11 +42,16 @@ def test_tau_auto_conflicts_are_one_line(files, tmp_path, capsys):
     assert not any((tmp_path / name).exists() for name in "abc")
 
 
-def test_batch_takes_no_tau_auto(files, tmp_path, capsys):
-    images = files["folder"] / "images"
+def test_batch_picks_the_same_tau_as_attack_for_the_same_image(files, tmp_path, capsys):
+    images, targets = files["folder"] / "images", files["folder"] / "targets"
     images.mkdir()
+    targets.mkdir()
     (images / "image.png").write_bytes(files["image"].read_bytes())
-    code = main(["batch", "--model", str(files["torchscript"]), "--images", str(images), "--targets",
-                 str(files["folder"]), "--methods", "asma", "--tau", "auto", "--out", str(tmp_path / "batch")])
-    assert code == 2
-    assert "--tau: auto" in capsys.readouterr().err
+    (targets / "image.png").write_bytes(files["target"].read_bytes())
+    assert main(["batch", "--model", str(files["torchscript"]), "--images", str(images), "--targets", str(targets),
+                 "--methods", "asma", "--tau", "auto", "--iterations", "5", "--out", str(tmp_path / "batch"),
+                 "--quiet"]) == 0
+    assert _attack(files, tmp_path / "single", "--tau", "auto", "--iterations", "5") == 0
+    batch = json.loads((tmp_path / "batch" / "asma" / "image" / "summary.json").read_text())["step_size"]
+    single = json.loads((tmp_path / "single" / "summary.json").read_text())["step_size"]
+    assert batch == single
