@@ -81,6 +81,7 @@ def test_a_model_that_cannot_judge_the_target_is_one_line_and_changes_nothing(qt
 def test_a_new_run_starts_without_the_last_runs_rows(qtbot, window, tmp_path):
     run_and_wait(qtbot, window, iterations=2)
     evaluate(qtbot, window, other_model(tmp_path))
+    wait_until_idle(qtbot, window)  # Run waits for loading jobs, the evaluation's included
     run_and_wait(qtbot, window, iterations=2)
     assert window.document.run.evaluated_on == {} and window.transfer.empty_note.isVisibleTo(window)
     assert np.isfinite(window.document.run.result.final["iou"])
