@@ -192,6 +192,8 @@ def print_evaluations(extra: dict) -> None:
     for name, scores in extra.get("evaluated_on", {}).items():
         print(f"  on {name}: IoU {scores['iou']:.4f}  PA {scores['pixel_accuracy']:.4f}  "
               f"(vs its clean prediction: PA {scores['pixel_accuracy_vs_clean']:.4f})")
+        for warning in scores.get("warnings", ()):
+            warn(f"{name}: {warning}")
     for row in extra.get("survival", []):
         print(f"  after {row['transform']}: IoU {row['iou']:.4f}  PA {row['pixel_accuracy']:.4f}")
 

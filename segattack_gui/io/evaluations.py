@@ -1,12 +1,15 @@
 """A run's adversarial judged by another model, as ``summary.json`` records it (``evaluated_on``).
 
 The CLI's ``--evaluate-on`` and the window's "Evaluate on another model" write the same entry:
-the scores of :func:`..core.reevaluation.evaluate_adversarial` and which file gave them (its path,
-SHA-256 and kind), so a transfer claim names the exact model it was measured on.
+the scores of :func:`..core.reevaluation.evaluate_adversarial`, which file gave them (its path,
+SHA-256 and kind), so a transfer claim names the exact model it was measured on, and the signs
+that this model may be fed otherwise than it was trained (:mod:`..core.misfeed`): a transfer
+number from a misfed model is noise that looks like a finding.
 """
 
 from __future__ import annotations
 
+from ..core.misfeed import misfeed_warnings
 from ..core.reevaluation import evaluate_adversarial
 from ..errors import SegAttackError
 from .model_files import LoadedModel
@@ -20,7 +23,8 @@ def evaluated_on_entry(model: LoadedModel, result) -> dict:
     it (a target class it lacks, an image it cannot take)."""
     try:
         scores = evaluate_adversarial(model.adapter, result.adversarial, result.original, result.target)
+        warnings = misfeed_warnings(model.adapter, result.original, result.target)
     except (ValueError, RuntimeError) as error:
         raise SegAttackError(model.path, f"cannot judge this adversarial: {error}") from None
     identity = model.provenance()
-    return {**scores, **{key: identity[key] for key in MODEL_FIELDS}}
+    return {**scores, **{key: identity[key] for key in MODEL_FIELDS}, "warnings": list(warnings)}

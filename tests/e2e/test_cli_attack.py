@@ -210,6 +210,7 @@ def test_evaluate_on_and_survival_rows(files, tmp_path, capsys):
     assert on_copy["iou"] == pytest.approx(summary["final"]["iou"], abs=1e-6)
     assert on_copy["pixel_accuracy"] == pytest.approx(summary["final"]["pixel_accuracy"], abs=1e-6)
     assert on_copy["model_sha256"] == summary["model_sha256"] and on_copy["model_path"].endswith("copy.ts")
+    assert on_copy["warnings"] == list(summary["warnings"])  # the same model looks misfed the same way
     rows = {row["transform"]: row for row in summary["survival"]}
     assert list(rows) == ["png8", "jpeg50"]
     assert rows["png8"]["iou"] == pytest.approx(summary["final_quantized"]["iou"], abs=1e-6)

@@ -95,3 +95,23 @@ def test_a_model_folder_judges_the_run_too(qtbot, window, errors, nnunet_folder)
     entry = window.document.run.evaluated_on[evaluated.args[0]]
     assert evaluated.args[0] == nnunet_folder.name and entry["model_kind"] == "nnunet" and errors.messages == []
     assert 0.0 <= entry["iou"] <= 1.0 and 0.0 <= entry["pixel_accuracy_vs_clean"] <= 1.0
+
+
+class AllBackground(torch.nn.Module):
+    """A model fed otherwise than trained, as it looks from outside: background everywhere."""
+
+    def forward(self, x):
+        return torch.cat([x[:, :1] * 0 + 5, x[:, :1] * 0, x[:, :1] * 0], dim=1)
+
+
+def test_a_model_that_looks_misfed_is_scored_with_a_warning(qtbot, window, errors, tmp_path):
+    """A transfer number from a misfed model is noise that looks like a finding: it says so."""
+    run_and_wait(qtbot, window, iterations=2)
+    path = tmp_path / "all_background.ts"
+    torch.jit.save(torch.jit.script(AllBackground()), str(path))
+    evaluate(qtbot, window, path)
+    entry = window.document.run.evaluated_on[path.name]
+    assert len(entry["warnings"]) == 1 and "may be fed otherwise than it was trained" in entry["warnings"][0]
+    assert any(path.name in message and "Warning" in message for message in errors.messages)
+    shown = [label.text() for label in window.transfer.findChildren(QLabel) if label.objectName() == "transferRow"]
+    assert "⚠" in shown[0]

@@ -96,6 +96,8 @@ class TransferPanel(QGroupBox):
             key = entry_key(record.evaluated_on, path.name, entry.get("model_sha256"))
             record.evaluated_on[key] = entry
             self.loader.message.emit(f"{key} on the run's adversarial: {describe(entry)}")
+            for warning in entry.get("warnings", ()):
+                self.loader.failed.emit(f"Warning: {key}: {warning}")
             self.show_run()
             self.evaluated.emit(key)
 
@@ -110,8 +112,11 @@ class TransferPanel(QGroupBox):
             self.rows.removeRow(0)
         entries = record.evaluated_on if finished else {}
         for key, entry in entries.items():
-            value = QLabel(describe(entry))
+            warnings = entry.get("warnings") or []
+            value = QLabel(describe(entry) + "".join(f"\n⚠ {warning}" for warning in warnings))
             value.setWordWrap(True)
+            if warnings:
+                value.setStyleSheet("color: #9a4d00;")
             value.setObjectName("transferRow")
             value.setToolTip(f"{entry.get('model_path')}\nSHA-256 {entry.get('model_sha256')}")
             self.rows.addRow(QLabel(key), value)
