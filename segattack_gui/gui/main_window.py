@@ -47,6 +47,7 @@ from .run.attack_worker import AttackJob, AttackSession
 from .run.baseline_scores import BaselineScorer
 from .run.setup import prepare_run
 from .run.summary import RunSummary
+from .files.run_folder_opening import open_run_folder
 from .run.transfer import TransferPanel
 from .views.budget_view import BudgetCurvesDialog
 from .views import plot_style
@@ -192,9 +193,9 @@ class MainWindow(QMainWindow):
         self.loader.message.connect(self.status.show_message)
         self.loader.tasks.busyChanged.connect(self._update_readiness)
         self.loader.tasks.idle.connect(self.loading_idle)
-        self.loader.imageLoaded.connect(lambda path: self._remember("image", path))
-        self.loader.modelLoaded.connect(lambda path: self._remember("model", path))
-        self.loader.targetLoaded.connect(lambda path: self._remember("target", path))
+        self.loader.imageLoaded.connect(lambda path: self.remember_recent("image", path))
+        self.loader.modelLoaded.connect(lambda path: self.remember_recent("model", path))
+        self.loader.targetLoaded.connect(lambda path: self.remember_recent("target", path))
         self.exporter.exported.connect(self._on_exported)
         self.exporter.failed.connect(self._on_export_failed)
         self.exporter.tasks.idle.connect(self._close_if_asked)
@@ -242,51 +243,8 @@ class MainWindow(QMainWindow):
 
     def open_run_folder(self, folder) -> None:
         """An exported run's model, image, target, region and settings, ready to run again or to vary
-        (what ``segattack rerun`` repeats headless). The files load in the background, in order."""
-        from ..io.run_folders import read_run_folder, recorded_attack, recorded_file
-
-        try:
-            record = read_run_folder(Path(folder))
-            recorded_attack(record)  # its settings must make an attack: a hand-edited summary may not
-            inputs = {key: recorded_file(record, key, "open it by hand") for key in ("model_path", "image_path")}
-        except SegAttackError as error:
-            self.report_error(error.one_line())
-            return
-        if not self.mask_files.settle_before_replacing("Opening a run folder"):  # its masks replace these
-            return
-        summary = record.summary
-        self.open_model(inputs["model_path"])
-        self.loader.open_image(inputs["image_path"])
-        self.open_target(record.target_file)
-        if record.region_file is not None:
-            self.open_region(record.region_file)
-        else:
-            self.document.replace_region(None)  # that run could change every pixel
-        if summary.get("model_overrides"):  # e.g. the tiles chosen for a large image
-            self.loader.apply_model_overrides(summary["model_overrides"])
-        self.panel.apply_settings(summary["method"], **summary["config"])
-        self.panel.set_precision(summary.get("precision", "fp32"))
-        # Queued behind the loads: then the document holds what was opened (or what a failed load left).
-        self.loader.submit("check the run's files", lambda: (lambda: None),
-                           lambda _: self._warn_if_not_the_recorded_files(record.summary))
-        self._remember("run", str(record.folder))
-        stopped = (f"; it was stopped at iteration {summary['iterations_run']}: press Stop there, or "
-                   "`segattack rerun` repeats it exactly" if record.stopped_by_user else "")
-        self.status.show_message(f"Opening the run in {record.folder}: {summary['method']}, "
-                                 f"{summary['iterations_run']} iterations recorded{stopped}")
-
-    def _warn_if_not_the_recorded_files(self, summary: dict) -> None:
-        """Run repeats an opened run only with the files it recorded; say so when they are others."""
-        model, image = self.document.model, self.document.image
-        differing = [f"{path}: is not the {what} the run used (its SHA-256 differs)"
-                     for what, path, now, key in (
-                         ("model", model and model.path, model and model.sha256, "model_sha256"),
-                         ("model's sidecar", model and model.sidecar_path, model and model.sidecar_sha256,
-                          "sidecar_sha256"),
-                         ("image", image and image.path, image and image.sha256, "image_sha256"))
-                     if key in summary and summary[key] != now]
-        if differing:
-            self.report_error(f"{differing[0]}; a Run will not repeat its numbers")
+        (:mod:`.files.run_folder_opening`); the files load in the background, in order."""
+        open_run_folder(self, folder)
 
     def show_budget_curves(self, folder) -> BudgetCurvesDialog:
         """Success against budget for a ``segattack budget`` or ``batch`` folder, read off the GUI thread."""
@@ -529,7 +487,7 @@ class MainWindow(QMainWindow):
                                         getattr(self.document.model, "path", None)) if path is not None]
         self.setWindowTitle("SegAttack" + (" — " + " · ".join(parts) if parts else ""))
 
-    def _remember(self, kind: str, path: str) -> None:
+    def remember_recent(self, kind: str, path: str) -> None:
         """Recent files are the user's own: the demo, opened at every start, would push them out."""
         if Path(path).resolve() not in self._demo_paths:
             self.recent.add(kind, path)
