@@ -204,7 +204,8 @@ def rerun_command(arguments: argparse.Namespace) -> int:
     from ..io.inputs import load_attack_inputs
     from ..io.run_folders import read_run_folder, recorded_attack, recorded_file
     from ..io.source_outputs import source_outputs
-    from .rerun import check_inputs_match, compare_with_record, version_notes
+    from ..io.model_files import load_model
+    from .rerun import check_inputs_match, compare_judgements, compare_with_record, version_notes
 
     if not (math.isfinite(arguments.tolerance) and arguments.tolerance >= 0):
         raise SegAttackError("--tolerance", f"must be a number >= 0, not {arguments.tolerance}")
@@ -250,6 +251,10 @@ def rerun_command(arguments: argparse.Namespace) -> int:
     result, _ = run_one(inputs, attack, model_path, quiet=arguments.quiet, stop_at=stop_at)
     result, files = source_outputs(result, inputs.image, inputs.model.adapter)
     comparison = compare_with_record(record, result, arguments.tolerance)
+    notes += compare_judgements(comparison, record, result, inputs.model.adapter,
+                                lambda path: load_model(path, trust_pickle=arguments.trust_model,
+                                                        device=inputs.model.adapter.device,
+                                                        precision=summary.get("precision", "fp32")))
     if arguments.out is not None:
         overrides = {"model_overrides": summary["model_overrides"]} if summary.get("model_overrides") else {}
         export_run(result, arguments.out, inputs.provenance(rerun_of=recorded_path(record.folder), **overrides),

@@ -3,8 +3,9 @@
 A run folder records all an attack read: the method with every parameter, the seed, device and
 precision, the model, its sidecar and the image by path and SHA-256, and the target (and region)
 as the class ids used (``target.png``, ``region.png``). A rerun checks that each input is the one
-recorded, attacks again, and compares every per-iteration metric, the final, 8-bit and best scores
-and the adversarial image with what the folder holds. That is the reproducibility a paper's
+recorded, attacks again, and compares every per-iteration metric, the final, 8-bit and best scores,
+the adversarial image, and the survival and other-model rows (judged again) with what the folder
+holds. That is the reproducibility a paper's
 reviewer asks for, checked by the tool rather than asserted.
 """
 
@@ -151,6 +152,49 @@ def compare_with_record(record: RecordedRun, result: AttackResult, tolerance: fl
                            float(record.adversarial[worst]), float(result.adversarial[worst]))
             comparison.parts.append("the adversarial image")
     return comparison
+
+
+JUDGED_SCORES = ("iou", "pixel_accuracy", "iou_vs_clean", "pixel_accuracy_vs_clean")
+
+
+def compare_judgements(comparison: Comparison, record: RecordedRun, result: AttackResult, adapter,
+                       load_model) -> list[str]:
+    """The recorded ``survival`` rows (the attacked model, ``adapter``, on each transform) and
+    ``evaluated_on`` rows (each other model, loaded by ``load_model(path)`` from its recorded place
+    and checked by SHA-256) judged again on the rerun's adversarial; returns notes on the rows that
+    could not be (a model no longer there, or another file now)."""
+    from ..core.reevaluation import evaluate_adversarial
+    from ..io.evaluations import evaluated_on_entry
+    from ..io.survival import survival_transform
+
+    summary, notes = record.summary, []
+    for row in summary.get("survival") or []:
+        now = evaluate_adversarial(adapter, survival_transform(row["transform"])(result.adversarial),
+                                   result.original, result.target)
+        for name in JUDGED_SCORES:
+            if name in row:
+                comparison.add(f"survival {row['transform']} {name}", float(row[name]), now[name])
+    if summary.get("survival"):
+        comparison.parts.append("the survival rows")
+    judged = 0
+    for key, entry in (summary.get("evaluated_on") or {}).items():
+        path = entry.get("model_path")
+        if not path or not Path(path).exists():
+            notes.append(f"evaluated_on {key}: its model is not at {path or 'a recorded place'}; not judged again")
+            continue
+        model = load_model(Path(path))
+        if entry.get("model_sha256") not in (None, model.sha256):
+            notes.append(f"evaluated_on {key}: {path} is not the model recorded (its SHA-256 differs); not judged again")
+            continue
+        now = evaluated_on_entry(model, result)
+        for name in JUDGED_SCORES:
+            if name in entry:
+                comparison.add(f"evaluated_on {key} {name}", float(entry[name]), now[name])
+        judged += 1
+    if judged:
+        whose = "1 other model's" if judged == 1 else f"{judged} other models'"
+        comparison.parts.append(f"{whose} scores")
+    return notes
 
 
 def _compare_history(comparison: Comparison, recorded: dict[str, np.ndarray], history: dict[str, np.ndarray]) -> None:

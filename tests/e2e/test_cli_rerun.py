@@ -255,3 +255,30 @@ def test_a_tiled_run_records_its_override_and_reruns_identical(tmp_path, capsys)
     capsys.readouterr()
     assert main(["rerun", str(out), "--quiet"]) == 0
     assert "reproduced: identical" in capsys.readouterr().out
+
+
+def test_the_other_models_and_survival_rows_are_judged_again(files, tmp_path, capsys):
+    """A transfer or survival number is a result too: rerun repeats it, and catches a changed one."""
+    copy = files["folder"] / "judge.ts"
+    copy.write_bytes(files["torchscript"].read_bytes())
+    (files["folder"] / "judge.json").write_text((files["folder"] / "threshold.json").read_text())
+    out = tmp_path / "judged"
+    assert attack(files, out, "--iterations", "10", "--tau", "2e-4", "--evaluate-on", str(copy),
+                  "--survival", "png8,jpeg75") == 0
+    capsys.readouterr()
+    assert rerun(out) == 0
+    output = capsys.readouterr().out
+    assert "reproduced: identical" in output and "the survival rows" in output and "1 other model's scores" in output
+
+    summary_path = out / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["evaluated_on"]["judge.ts"]["iou"] += 0.25  # as if the other model had scored otherwise
+    summary_path.write_text(json.dumps(summary))
+    assert rerun(out) == 1
+    assert "differs: evaluated_on judge.ts iou" in capsys.readouterr().out
+
+    copy.unlink()
+    summary["evaluated_on"]["judge.ts"]["iou"] -= 0.25
+    summary_path.write_text(json.dumps(summary))
+    assert rerun(out) == 0
+    assert "evaluated_on judge.ts: its model is not at" in capsys.readouterr().err
