@@ -10,15 +10,15 @@ a batch run folder, so an interrupted ``budget`` resumes like ``batch``. The cur
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Callable, Sequence
 
 from ..core.attacks import Attack
 from ..core.attacks.base import format_value
-from ..core.success_curves import Answer, reached
+from ..core.success_curves import Answer
 from ..errors import SegAttackError
-from ..io.budget_curves import CURVE_COLUMNS, SWEEP, curve_row, goal_words, one_run_rows, panels_from_rows
+from ..io.budget_curves import (CURVE_COLUMNS, SWEEP, curve_row, goal_words, one_run_rows, panels_from_rows,
+                                run_answer)
 from ..io.curve_figure import write_curve_figure
 from ..io.files import write_csv_table
 from .batch import Pair, run_experiment, run_folder
@@ -59,12 +59,7 @@ def sweep_folder(out: Path, norm: str, budget: float) -> Path:
 
 
 def _answers(folder: Path, method: str, pairs: Sequence[Pair], criterion: str, threshold: float) -> list[Answer]:
-    answers = []
-    for pair in pairs:
-        summary = json.loads((run_folder(folder, method, pair) / "summary.json").read_text(encoding="utf-8"))
-        final = summary["final"]
-        answers.append(Answer(reached(final, criterion, threshold), final["linf"], final["l2"]))
-    return answers
+    return [run_answer(run_folder(folder, method, pair) / "summary.json", criterion, threshold) for pair in pairs]
 
 
 def run_budget(model, pairs: Sequence[Pair], attacks: Sequence[Attack], out: Path, *, linf_budgets: list[float],

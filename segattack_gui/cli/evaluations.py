@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core.reevaluation import evaluate_adversarial
 from ..errors import SegAttackError
-from ..io.evaluations import evaluated_on_entry
+from ..io.evaluations import evaluated_on_entry, survival_entry
 from ..io.model_files import LoadedModel, load_model
-from ..io.survival import parse_survival, survival_transform
+from ..io.survival import parse_survival
 
 
 def survival_tokens(text: str) -> list[str]:
@@ -45,16 +44,11 @@ def check_targets_fit(models: dict[str, LoadedModel], target_path: Path, target)
 def extra_evaluations(result, models: dict[str, LoadedModel], survival: list[str], adapter) -> dict:
     """``evaluated_on`` (each other model on the float adversarial) and ``survival`` (the attacked model
     on the transformed adversarial), for ``summary.json``."""
-    original, target = result.original, result.target
     extra: dict = {}
     if models:
         extra["evaluated_on"] = {name: evaluated_on_entry(model, result) for name, model in models.items()}
     if survival:
-        extra["survival"] = [
-            {"transform": token,
-             **evaluate_adversarial(adapter, survival_transform(token)(result.adversarial), original, target)}
-            for token in survival
-        ]
+        extra["survival"] = [survival_entry(adapter, result, token) for token in survival]
     return extra
 
 

@@ -163,14 +163,11 @@ def compare_judgements(comparison: Comparison, record: RecordedRun, result: Atta
     ``evaluated_on`` rows (each other model, loaded by ``load_model(path)`` from its recorded place
     and checked by SHA-256) judged again on the rerun's adversarial; returns notes on the rows that
     could not be (a model no longer there, or another file now)."""
-    from ..core.reevaluation import evaluate_adversarial
-    from ..io.evaluations import evaluated_on_entry
-    from ..io.survival import survival_transform
+    from ..io.evaluations import evaluated_on_entry, survival_entry
 
     summary, notes = record.summary, []
     for row in summary.get("survival") or []:
-        now = evaluate_adversarial(adapter, survival_transform(row["transform"])(result.adversarial),
-                                   result.original, result.target)
+        now = survival_entry(adapter, result, row["transform"])
         for name in JUDGED_SCORES:
             if name in row:
                 comparison.add(f"survival {row['transform']} {name}", float(row[name]), now[name])

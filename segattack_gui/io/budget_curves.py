@@ -84,17 +84,21 @@ def read_curves_csv(path: Path) -> list[dict]:
         raise SegAttackError(path, f"cannot be read as curves ({error})") from None
 
 
+def run_answer(summary_path: Path, criterion: str, threshold: float) -> Answer:
+    """One run folder's answer, from its ``summary.json``: did it reach, and its norms."""
+    try:
+        final = json.loads(Path(summary_path).read_text(encoding="utf-8"))["final"]
+        return Answer(reached(final, criterion, threshold), float(final["linf"]), float(final["l2"]))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SegAttackError(summary_path, f"is not a finished run's summary ({error})") from None
+
+
 def batch_answers(folder: Path, criterion: str, threshold: float) -> dict[str, list[Answer]]:
-    """Per method sub-folder of a batch folder, every run's answer (did it reach, and its norms)."""
+    """Per method sub-folder of a batch folder, every run's answer."""
     answers: dict[str, list[Answer]] = {}
     for method_folder in sorted(path for path in Path(folder).iterdir() if path.is_dir()):
         for summary_path in sorted(method_folder.glob("*/summary.json")):
-            try:
-                final = json.loads(summary_path.read_text(encoding="utf-8"))["final"]
-                answer = Answer(reached(final, criterion, threshold), float(final["linf"]), float(final["l2"]))
-            except (OSError, ValueError, KeyError, TypeError) as error:
-                raise SegAttackError(summary_path, f"is not a finished run's summary ({error})") from None
-            answers.setdefault(method_folder.name, []).append(answer)
+            answers.setdefault(method_folder.name, []).append(run_answer(summary_path, criterion, threshold))
     return answers
 
 

@@ -13,6 +13,7 @@ from ..core.misfeed import misfeed_warnings
 from ..core.reevaluation import evaluate_adversarial
 from ..errors import SegAttackError
 from .model_files import LoadedModel
+from .survival import survival_transform
 
 MODEL_FIELDS = ("model_path", "model_sha256", "model_kind")
 
@@ -28,3 +29,10 @@ def evaluated_on_entry(model: LoadedModel, result) -> dict:
         raise SegAttackError(model.path, f"cannot judge this adversarial: {error}") from None
     identity = model.provenance()
     return {**scores, **{key: identity[key] for key in MODEL_FIELDS}, "warnings": list(warnings)}
+
+
+def survival_entry(adapter, result, token: str) -> dict:
+    """The attacked model (``adapter``) on ``result``'s adversarial after the transform ``token``
+    (``png8``, ``jpeg75`` ...): a ``survival`` row of ``summary.json``."""
+    transformed = survival_transform(token)(result.adversarial)
+    return {"transform": token, **evaluate_adversarial(adapter, transformed, result.original, result.target)}
