@@ -231,8 +231,7 @@ def _extra_evaluations(result, models, survival, model) -> dict:
 def per_image_steps(model: LoadedModel, pairs, loaded, attacks, auto_steps: dict[str, dict]) -> dict:
     """(method, pair) -> (the attack with this image's tau, its StepRule), for the methods in ``auto_steps``."""
     from ..core.attacks.base import ParameterError
-    from ..core.attacks.step_size import resolve_auto_step
-    from .commands import build_attack
+    from ..core.attacks.step_size import with_auto_step
 
     chosen = {}
     for attack in attacks:
@@ -241,13 +240,10 @@ def per_image_steps(model: LoadedModel, pairs, loaded, attacks, auto_steps: dict
         for pair in pairs:
             image, target = loaded[pair]
             try:
-                resolved, rule = resolve_auto_step(model.adapter, attack.name, auto_steps[attack.name], image.pixels,
-                                                   target.class_ids)
+                chosen[(attack.name, pair)] = with_auto_step(model.adapter, attack, auto_steps[attack.name],
+                                                             image.pixels, target.class_ids)
             except ParameterError as error:
-                raise SegAttackError(pair.image, f"--{error.flag} {error.problem}") from None
-            own = build_attack(attack.name, resolved)
-            own.grid_levels = attack.grid_levels
-            chosen[(attack.name, pair)] = (own, rule)
+                raise SegAttackError(pair.image, f"{error.flag} {error.problem}") from None
     return chosen
 
 

@@ -100,15 +100,16 @@ def build_attack(method: str, parameters: dict):
 def resolve_auto_parameters(inputs, method: str, parameters: dict, attack):
     """``attack`` itself, or for ``--tau auto`` the attack with the rule's tau and beta, and the rule."""
     from ..core.attacks.base import ParameterError
-    from ..core.attacks.step_size import resolve_auto_step
+    from ..core.attacks.step_size import is_auto, with_auto_step
 
+    if not is_auto(parameters.get("tau")):
+        return attack, None
     region = None if inputs.region is None else inputs.region.class_ids > 0
     try:
-        resolved, rule = resolve_auto_step(inputs.model.adapter, method, parameters, inputs.image.pixels,
-                                           inputs.target.class_ids, region)
+        return with_auto_step(inputs.model.adapter, attack, parameters, inputs.image.pixels,
+                              inputs.target.class_ids, region)
     except ParameterError as error:
         raise SegAttackError(error.flag, error.problem) from None
-    return (attack, None) if rule is None else (build_attack(method, resolved), rule)
 
 
 def _demo_paths(name: str) -> tuple[Path, Path, Path]:

@@ -194,3 +194,19 @@ def test_beta_with_tau_auto_is_refused_before_any_work(files, dataset, tmp_path,
                  "--methods", "asma", "--tau", "auto", "--beta", "1e-5", "--out", str(tmp_path / "c"), "--quiet"])
     assert code == 2 and "--beta: is set by --tau auto" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def test_tau_auto_on_an_image_already_at_its_target_is_one_line_naming_it(files, tmp_path, capsys):
+    """The threshold model predicts background everywhere here: an all-background target gives a zero
+    first gradient, so the rule cannot scale a step; the line names the image and the flag once."""
+    images, targets = tmp_path / "images", tmp_path / "targets"
+    images.mkdir()
+    targets.mkdir()
+    (images / "case.png").write_bytes(files["image"].read_bytes())
+    height, width = np.asarray(Image.open(files["image"])).shape[:2]
+    Image.fromarray(np.zeros((height, width), np.uint8)).save(targets / "case.png")
+    code = main(["batch", "--model", str(files["torchscript"]), "--images", str(images), "--targets", str(targets),
+                 "--methods", "asma", "--tau", "auto", "--out", str(tmp_path / "out"), "--quiet"])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2
+    assert error.startswith(f"segattack: error: {images / 'case.png'}: --tau auto cannot be used: the first gradient")

@@ -90,6 +90,17 @@ def resolve_auto_step(adapter, method: str, parameters: dict, image: np.ndarray,
     return resolved, StepRule(float(first_step), tau, beta, float(largest), float(iou))
 
 
+def with_auto_step(adapter, attack, parameters: dict, image: np.ndarray, target: np.ndarray,
+                   region: np.ndarray | None = None):
+    """``attack`` built again with the rule's tau (and beta) for this image, keeping the image
+    format's grid (``grid_levels``), and the :class:`StepRule`; ``parameters`` hold tau "auto".
+    The CLI's ``attack`` and ``batch`` and the window's attack thread all build it here."""
+    resolved, rule = resolve_auto_step(adapter, attack.name, parameters, image, target, region)
+    rebuilt = create_attack(attack.name, **resolved)
+    rebuilt.grid_levels = attack.grid_levels
+    return rebuilt, rule
+
+
 def _first_gradient(adapter, attack, image, target, region) -> tuple[float, float, float]:
     """max |grad J(x_0)| (over the region), the first multiplier of ``attack`` and IoU_0: the
     runner's first iteration, up to its step."""

@@ -37,8 +37,7 @@ from ...core.runner import (
 )
 from ...errors import SegAttackError
 from ...workspace.display_grid import DisplayGrid
-from ...core.attacks import create_attack
-from ...core.attacks.step_size import resolve_auto_step
+from ...core.attacks.step_size import with_auto_step
 from ..background import join_thread, start_in_thread, wait_for_thread
 
 log = logging.getLogger(__name__)
@@ -121,10 +120,8 @@ class AttackWorker(QObject):
         job = jobs[0]
         attack, step_rule = job.attack, None
         if job.auto_parameters is not None:  # one forward and backward: never on the GUI thread
-            parameters, step_rule = resolve_auto_step(adapter, attack.name, job.auto_parameters, job.image,
-                                                      job.target, job.region)
-            levels, attack = attack.grid_levels, create_attack(attack.name, **parameters)
-            attack.grid_levels = levels  # the image format's grid, set by the GUI thread
+            attack, step_rule = with_auto_step(adapter, attack, job.auto_parameters, job.image, job.target,
+                                               job.region)
         result = run_attack(adapter, job.image, job.target, attack, region=job.region,
                             on_snapshot=self._forward_snapshot, snapshot_interval=LIVE_SNAPSHOT_INTERVAL,
                             control=self._control)
