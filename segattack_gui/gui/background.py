@@ -85,6 +85,17 @@ class JobFailed(Exception):
         self.error = error
         self.trace = trace
 
+    def one_line(self, unexpected: str) -> str:
+        """What the user reads: a SegAttackError's own line; any other error as ``unexpected`` with
+        ``{error}`` replaced by its type and text, its traceback written to the log."""
+        from ..errors import SegAttackError
+
+        if isinstance(self.error, SegAttackError):
+            return self.error.one_line()
+        line = unexpected.replace("{error}", f"{type(self.error).__name__}: {self.error}")  # a path may hold braces
+        log.error("%s\n%s", line, self.trace)
+        return line
+
 
 class _JobWorker(QObject):
     succeeded = Signal(object)

@@ -87,12 +87,7 @@ class RunExporter(QObject):
         self.tasks.submit("export", prepare, done, self._on_failed)
 
     def _on_failed(self, failure: JobFailed) -> None:
-        error = failure.error
-        if isinstance(error, SegAttackError):
-            self.failed.emit(error.one_line())
-        else:
-            log.error("export failed:\n%s", failure.trace)
-            self.failed.emit(f"export failed ({type(error).__name__}: {error}); nothing was written")
+        self.failed.emit(failure.one_line("export failed ({error}); nothing was written"))
 
     def shutdown(self) -> None:
         """Let a running export finish (it is atomic either way): a half-written run is never left."""

@@ -96,12 +96,7 @@ class DocumentLoader(QObject):
         self.tasks.submit(name, prepare, on_done, self._report)
 
     def _report(self, failure: JobFailed) -> None:
-        error = failure.error
-        if isinstance(error, SegAttackError):
-            self.failed.emit(error.one_line())
-        else:
-            log.error("background job failed:\n%s", failure.trace)
-            self.failed.emit(f"unexpected error: {type(error).__name__}: {error} (details in the log)")
+        self.failed.emit(failure.one_line("unexpected error: {error} (details in the log)"))
 
     # ------------------------------------------------------------------ image
     def open_image(self, path, slice_index: int | None = None, axis: int | None = None) -> None:

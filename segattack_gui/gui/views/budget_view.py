@@ -99,9 +99,7 @@ class BudgetCurvesDialog(QDialog):
                     self._show, self._failed)
 
     def _failed(self, failure) -> None:
-        error = failure.error
-        self.source.setText(error.one_line() if isinstance(error, SegAttackError)
-                            else f"{self.folder}: cannot read curves ({type(error).__name__}: {error})")
+        self.source.setText(failure.one_line(f"{self.folder}: cannot read curves (" + "{error})"))
         self.source.setStyleSheet("color: #b00020;")
         self.shown.emit()
 
