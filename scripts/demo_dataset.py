@@ -6,7 +6,8 @@
 
 Samples come from the held-out stream the demo models never trained on, skipping
 the shipped demo image. ``targets/`` holds each image's target chosen by the demo's own rule
-(another generated image's structure placed on this one's, see ``demo.catalog.pick_target``).
+(another generated image's structure placed on this one's, see ``demo.catalog.pick_target``);
+``--direction shrink`` picks targets that erase part of the structure instead of growing it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from segattack_gui.demo.catalog import DEMO_SAMPLE, HELDOUT_STREAM, pick_target, sample_seed
+from segattack_gui.demo.catalog import DEMO_SAMPLE, DIRECTIONS, HELDOUT_STREAM, pick_target, sample_seed
 from segattack_gui.demo.synthetic import KINDS
 from segattack_gui.io.masks import write_class_png
 
@@ -26,6 +27,8 @@ def main() -> None:
     parser.add_argument("--kind", choices=sorted(KINDS), default="fundus")
     parser.add_argument("--count", type=int, default=8)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--direction", choices=DIRECTIONS, default="grow",
+                        help="targets that grow the structure (the demo's rule) or shrink it")
     arguments = parser.parse_args()
     kind = KINDS[arguments.kind]
     images, masks, targets = arguments.out / "images", arguments.out / "masks", arguments.out / "targets"
@@ -39,7 +42,7 @@ def main() -> None:
         colors = [tuple(c) for c in kind.colors]
         Image.fromarray(pixels).save(images / name)
         write_class_png(masks / name, labels, colors)
-        write_class_png(targets / name, pick_target(kind, host)[0], colors)
+        write_class_png(targets / name, pick_target(kind, host, direction=arguments.direction)[0], colors)
     print(f"wrote {arguments.count} images, masks and targets to {arguments.out}")
 
 

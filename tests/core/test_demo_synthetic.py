@@ -12,10 +12,11 @@ from PIL import Image
 from segattack_gui.assets import resource_root
 from segattack_gui.core.architectures import PaddedUNet
 from segattack_gui.demo import DEMOS, train_demo_models
-from segattack_gui.demo.catalog import (DEMO_SAMPLE, TARGET_CHANGED_SHARE, changed_share, structure_iou,
+from segattack_gui.demo.catalog import (DEMO_SAMPLE, HELDOUT_STREAM, SHARE_TOLERANCE, TARGET_CHANGED_SHARE,
+                                        changed_share, pick_target, sample_seed, size_change, structure_iou,
                                         write_class_png)
 from segattack_gui.demo.synthetic import KINDS, generate_fundus, generate_skin
-from segattack_gui.demo.training import dice_per_class
+from segattack_gui.demo.training import dice_per_class, write_demo_inputs
 
 SIDECAR_KEYS = [
     "description", "classes", "colors", "mean", "std", "input_size", "output",
@@ -189,8 +190,31 @@ def test_shipped_target_is_another_structure_where_this_one_is(name):
     assert changed_share(truth, target) == pytest.approx(TARGET_CHANGED_SHARE, abs=0.001)  # the same task
     assert structure_iou(truth, target, classes) < 0.85  # clearly another structure
     assert set(np.unique(target)) == set(np.unique(truth))
+    assert size_change(truth, target) > 0  # both demos ask the structure to grow (the cheaper direction)
     # placed where the image's own structure is (the paper's disc-centred crops): same centre
     assert np.allclose(np.argwhere(target > 0).mean(0), np.argwhere(truth > 0).mean(0), atol=3.0)
+
+
+@pytest.mark.parametrize("name", ["fundus", "skin"])
+def test_the_shipped_inputs_are_what_the_generator_writes(name, tmp_path):
+    # image, truth and target are a pure function of the seeds and the rule: none was picked by hand
+    write_demo_inputs(tmp_path, KINDS[name])
+    for field in ("image", "truth", "target"):
+        written, shipped = Image.open(DEMOS[name].path(field, tmp_path)), Image.open(DEMOS[name].path(field))
+        assert np.array_equal(np.array(written), np.array(shipped)), field
+
+
+def test_a_target_can_be_asked_to_grow_or_to_shrink_the_structure():
+    kind = KINDS["skin"]
+    host = sample_seed(HELDOUT_STREAM, DEMO_SAMPLE["skin"])
+    truth = kind.labels_only(host)
+    grown, _ = pick_target(kind, host, direction="grow")
+    shrunk, _ = pick_target(kind, host, direction="shrink")
+    assert size_change(truth, grown) > 0 > size_change(truth, shrunk)
+    for target in (grown, shrunk):
+        assert abs(changed_share(truth, target) - TARGET_CHANGED_SHARE) <= SHARE_TOLERANCE
+    with pytest.raises(ValueError, match="direction"):
+        pick_target(kind, host, direction="sideways")
 
 
 def test_a_moved_structure_keeps_its_shape_and_goes_where_the_host_is():

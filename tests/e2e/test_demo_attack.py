@@ -17,7 +17,7 @@ def _read_rgb(path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"), np.float64) / 255.0
 
 
-@pytest.mark.parametrize("name", ["fundus"])
+@pytest.mark.parametrize("name", ["fundus", "skin"])
 def test_the_demo_attack_reaches_the_target_with_an_invisible_perturbation(name, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["attack", "--demo", name, "--out", str(out), "--quiet"]) == 0
