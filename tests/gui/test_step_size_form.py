@@ -17,8 +17,10 @@ def test_the_form_takes_auto_for_tau_and_then_shows_first_step(window):
     form = panel.parameter_form
     form.editor("tau").setText("1e-7")
     assert "first_step" not in form.shown_fields()  # first_step does nothing with a number
+    assert "beta" in form.shown_fields()
     form.editor("tau").setText("auto")
     assert "first_step" in form.shown_fields()
+    assert "beta" not in form.shown_fields()  # auto sets beta = 10 tau: a typed beta would do nothing
     method, parameters = panel.settings()
     assert parameters["tau"] == AUTO
     form.editor("beta").setText("1e-6")

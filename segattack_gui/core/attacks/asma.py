@@ -43,7 +43,7 @@ class SegmentationMaskConfig(AttackConfig):
     )
     beta: float = parameter(
         1e-6, "beta: weight of the IoU in the dynamic multiplier tau_n = beta * IoU + tau (published 1e-6; ASMA only).",
-        minimum=0.0, applies_when={"method": ("asma",)},
+        minimum=0.0, applies_when={"method": ("asma",)}, applies_unless={"tau": "auto"},
     )
     first_step: float = parameter(
         1 / 255, "With tau auto: the largest pixel change of the first step (default one 8-bit level).",

@@ -61,17 +61,19 @@ def _check_kind(config_type: type, spec: dataclasses.Field, value) -> None:
 
 
 def parameter(default, help: str, minimum: float | None = None, maximum: float | None = None, choices=None,
-              applies_when: dict | None = None, auto: bool = False):
+              applies_when: dict | None = None, applies_unless: dict | None = None, auto: bool = False):
     """A configuration field whose ``help`` becomes the GUI tooltip and the CLI help.
 
     ``applies_when`` says when the field has an effect, so the GUI can hide it otherwise:
     ``{"norm": "l2"}`` (another field's value), ``{"method": ("asma",)}`` (a tuple: any of
-    these); a field the config lacks never matches. ``None``: always. ``auto``: the CLI and the
+    these); a field the config lacks never matches. ``None``: always. ``applies_unless``, in the
+    same form, says when another field overrides it (beta while tau is "auto"). ``auto``: the CLI and the
     GUI also take the word "auto", resolved to a number before the attack is built
     (:mod:`.step_size`); the config itself always holds the number.
     """
     return field(default=default, metadata={"help": help, "minimum": minimum, "maximum": maximum, "choices": choices,
-                                            "applies_when": applies_when, "auto": auto})
+                                            "applies_when": applies_when, "applies_unless": applies_unless,
+                                            "auto": auto})
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ Every method's config is a frozen dataclass whose fields carry ``help``, ``minim
 form from them means a method added to ``METHODS`` appears in the GUI with its
 parameters and tooltips, with no GUI change. Floats are typed as text so 1e-7 reads
 as 1e-7; they are checked when the attack starts. A field whose ``applies_when`` does
-not hold (beta on ASM, the L2 radius under norm linf) has no effect, so its row is
-hidden; it keeps its value, which the run still records.
+not hold (beta on ASM, the L2 radius under norm linf), or whose ``applies_unless`` does
+(beta while tau reads auto, which sets it), has no effect, so its row is hidden; it keeps its
+value, which the run still records.
 """
 
 from __future__ import annotations
@@ -52,9 +53,12 @@ def tooltip(field: dataclasses.Field) -> str:
 
 def applies(field: dataclasses.Field, settings: dict) -> bool:
     """Whether the field has an effect under ``settings`` (the method and the other fields' values)."""
-    conditions = field.metadata.get("applies_when") or {}
-    return all(name in settings and settings[name] in (wanted if isinstance(wanted, tuple) else (wanted,))
-               for name, wanted in conditions.items())
+    def holds(name: str, wanted) -> bool:
+        return name in settings and settings[name] in (wanted if isinstance(wanted, tuple) else (wanted,))
+
+    needed = field.metadata.get("applies_when") or {}
+    overridden = field.metadata.get("applies_unless") or {}
+    return all(holds(*item) for item in needed.items()) and not any(holds(*item) for item in overridden.items())
 
 
 def ordered_fields(config_type: type) -> list[dataclasses.Field]:
