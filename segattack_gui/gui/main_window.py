@@ -170,6 +170,7 @@ class MainWindow(QMainWindow):
             signal.connect(self._update_readiness)
         self.canvas.cursorMoved.connect(self.status.show_cursor)
         self.window_level.sliceChosen.connect(self._open_slice)
+        self.window_level.windowChanged.connect(self.live_views.set_display_window)
         document.imageChanged.connect(self.window_level.on_image_changed)  # after the binding shows [0, 1] pixels
         panel.runRequested.connect(self.start_attack)
         panel.pauseRequested.connect(session.pause)

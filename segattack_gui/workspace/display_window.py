@@ -69,7 +69,23 @@ def inverted(image) -> bool:
 
 def display_pixels(image, window: DisplayWindow) -> np.ndarray:
     """float32 H x W x 1 in [0, 1]: the image as the window shows it (MONOCHROME1 inverted)."""
-    shown = np.clip((raw_values(image) - window.low) / max(window.width, 1e-12), 0.0, 1.0)
+    return _through(raw_values(image), image, window)
+
+
+def windowed_adversarial(original: np.ndarray, perturbation: np.ndarray, image, window: DisplayWindow
+                         ) -> np.ndarray:
+    """An attacked frame of ``image`` (its clean [0, 1] pixels and the perturbation, H x W x 1 on any
+    grid) as ``window`` shows it, float32 H x W x 1 in [0, 1].
+
+    Built from the clean pixels and the perturbation, not from the uint8 frame the views keep: on a
+    CT whose [0, 1] range spans 4096 HU one 8-bit step is 16 HU, a tenth of a brain window's width,
+    and most of an attack's change."""
+    unit = np.clip(np.asarray(original, np.float32) + perturbation, 0.0, 1.0)[..., 0]
+    return _through(image.value_scale.to_raw(unit), image, window)
+
+
+def _through(values: np.ndarray, image, window: DisplayWindow) -> np.ndarray:
+    shown = np.clip((values - window.low) / max(window.width, 1e-12), 0.0, 1.0)
     if inverted(image):
         shown = 1.0 - shown
     return shown.astype(np.float32)[..., np.newaxis]

@@ -31,6 +31,7 @@ class ShownFrame:
     peak_magnitude: float  # largest per-pixel L2 over channels in the newest frame
     image_shape: tuple[int, int]  # the image's own height and width: the views stretch the frame over it
     bulk_magnitude: float = 0.0  # 99th percentile of the moved pixels' magnitude in the newest frame ("auto" scale)
+    original: np.ndarray | None = None  # the clean image on the display grid, float [0, 1] (for a display window)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -56,7 +57,7 @@ def shown_frame(document) -> ShownFrame | None:
         total = run.latest.total_iterations if run.latest is not None else run.config.get("iterations")
         return ShownFrame(frame.iteration, total, frame, frame.prediction, run.display_target,
                           not replaying and not run.finished, newest.peak_abs, newest.peak_magnitude,
-                          run.original.shape[:2], newest.bulk_magnitude)
+                          run.original.shape[:2], newest.bulk_magnitude, run.display_original)
     image = document.image
     if image is None:
         return None
@@ -70,4 +71,4 @@ def shown_frame(document) -> ShownFrame | None:
     pixels = display.image(image.pixels)
     clean = KeptFrame.from_arrays(0, pixels, pixels, None, document.baseline_scores)
     return ShownFrame(None, None, clean, prediction, display.labels(target), False, 0.0, 0.0,
-                      (image.height, image.width))
+                      (image.height, image.width), original=pixels)

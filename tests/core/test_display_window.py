@@ -15,6 +15,7 @@ from segattack_gui.workspace.display_window import (
     display_pixels,
     dragged,
     has_window,
+    windowed_adversarial,
 )
 
 
@@ -24,6 +25,16 @@ def test_ct_defaults_to_soft_tissue_and_shows_hu_through_it():
     hu = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array - 1024.0
     shown = display_pixels(image, DisplayWindow(40.0, 400.0))[..., 0]
     np.testing.assert_allclose(shown, np.clip((hu + 160.0) / 400.0, 0, 1), atol=1e-6)
+
+
+def test_an_attacked_frame_shows_through_the_window_with_its_perturbation():
+    image = read_image(get_testdata_file("CT_small.dcm"))
+    hu = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array - 1024.0
+    change = np.zeros_like(hu)
+    change[10:20, 10:20] = 6.0  # HU: well under one 8-bit step of this image's [0, 1] range
+    perturbation = (change / image.value_scale.span).astype(np.float32)[..., None]
+    shown = windowed_adversarial(image.pixels, perturbation, image, DisplayWindow(40.0, 80.0))[..., 0]
+    np.testing.assert_allclose(shown, np.clip(hu + change, 0, 80) / 80.0, atol=1e-4)  # float32 [0, 1] of 16 bits
 
 
 def test_mr_defaults_to_its_percentiles_and_monochrome1_is_inverted():

@@ -54,6 +54,22 @@ def test_ct_opens_in_grey_through_the_soft_tissue_window(qtbot, window, errors):
     assert np.array_equal(window.document.image.pixels, attacked)  # display only
 
 
+def live_grey(window) -> np.ndarray:
+    """The adversarial view's image as drawn now (grey levels 0..255)."""
+    window.live_views.redraw()
+    return window.live_views.adversarial_view.image_item.image.astype(int)
+
+
+def test_the_live_views_show_a_ct_through_the_canvas_window(qtbot, window):
+    open_and_wait(qtbot, window, CT)
+    hu = pydicom.dcmread(CT).pixel_array - 1024.0
+    assert np.abs(live_grey(window) - expected_grey(hu, 40, 400)).max() <= 1  # not the raw range in grey
+    bar = window.window_level
+    bar.preset_combo.setCurrentText("bone")
+    bar.preset_combo.activated.emit(bar.preset_combo.currentIndex())
+    assert np.abs(live_grey(window) - expected_grey(hu, 400, 1800)).max() <= 1
+
+
 def test_ctrl_drag_changes_width_and_level(qtbot, window):
     open_and_wait(qtbot, window, CT)
     bar, viewport = window.window_level, window.canvas.viewport()
@@ -159,6 +175,11 @@ def test_window_run_on_ct_exports_a_dicom_scored_as_read_back(qtbot, window, tmp
     window.document.replace_target(target.astype(np.uint8), "painted")
     window.panel.apply_settings("pgd", epsilon=100 / 65535, alpha=10 / 65535, quantize=True)
     run_and_wait(qtbot, window, iterations=10)
+    # the live view draws the attacked CT through the soft-tissue window, perturbation included
+    from segattack_gui.workspace.shown_frame import shown_frame
+    kept_change = shown_frame(window.document).kept.perturbation()[..., 0] * window.document.image.value_scale.span
+    assert np.abs(kept_change).max() > 10  # HU: more than the window's rounding hides
+    assert np.abs(live_grey(window) - expected_grey(hu + kept_change, 40, 400)).max() <= 1
     folder = tmp_path / "run"
     with qtbot.waitSignal(window.export_finished, timeout=60_000):
         window.export_results(folder)

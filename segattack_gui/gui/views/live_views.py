@@ -4,7 +4,8 @@ and the perturbation heatmap with a colour bar.
 All three draw one :class:`ShownFrame` (the newest snapshot or a replayed one), chosen by
 :func:`shown_frame` from the document. Document changes only mark the views dirty; a
 coalescing timer redraws them (see :mod:`refresh`), so drawing never keeps pace with the
-attack. Images use pyqtgraph ``ImageItem`` with levels set here, never auto-levels.
+attack. Images use pyqtgraph ``ImageItem`` with levels set here, never auto-levels. A greyscale
+DICOM or NIfTI image is drawn through the canvas's display window (``set_display_window``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...workspace.display_window import DisplayWindow, has_window, windowed_adversarial
 from ...workspace.shown_frame import (
     AGREE,
     AGREEMENT_COLORS,
@@ -111,8 +113,9 @@ class AdversarialView(ImagePanel):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Adversarial image", "adversarialView", parent)
 
-    def show_frame(self, frame: ShownFrame) -> None:
-        self.image_item.setImage(display_uint8(frame.kept.adversarial), autoLevels=False, levels=(0, 255))
+    def show_frame(self, frame: ShownFrame, pixels: np.ndarray) -> None:
+        """``pixels``: the frame's adversarial as shown (kept uint8, or through a display window)."""
+        self.image_item.setImage(display_uint8(pixels), autoLevels=False, levels=(0, 255))
         self._place(frame, self.image_item)
         if frame.iteration is None:
             self.set_caption("clean, no attack yet")
@@ -157,9 +160,9 @@ class PredictionView(ImagePanel):
         self.legend_entries[OUTSIDE].setVisible(False)  # only where the model's output misses part of the image
         self.codes: np.ndarray | None = None
 
-    def show_frame(self, frame: ShownFrame) -> None:
+    def show_frame(self, frame: ShownFrame, pixels: np.ndarray) -> None:
         # Dimmed by its levels (white maps to 55 % grey), so the colours on top stand out; no copy needed.
-        self.image_item.setImage(display_uint8(frame.kept.adversarial), autoLevels=False, levels=(0, 255 / 0.55))
+        self.image_item.setImage(display_uint8(pixels), autoLevels=False, levels=(0, 255 / 0.55))
         self.codes = agreement_map(frame.prediction, frame.target)
         self.overlay_item.setImage(self.codes, autoLevels=False, levels=(0, 255))
         self._place(frame, self.image_item, self.overlay_item)
@@ -282,6 +285,20 @@ class LiveViews(QWidget):
             signal.connect(self.refresh.mark_dirty)
         self.heatmap_view.mode_combo.currentIndexChanged.connect(self.refresh.mark_dirty)
         self.heatmap_view.amplify_combo.currentIndexChanged.connect(self.refresh.mark_dirty)
+        self.display_window: DisplayWindow | None = None
+
+    @Slot(object)
+    def set_display_window(self, window: DisplayWindow | None) -> None:
+        """Draw a greyscale medical image through ``window``, as the canvas shows it (None: as kept)."""
+        self.display_window = window
+        self.refresh.mark_dirty()
+
+    def _shown_pixels(self, frame: ShownFrame) -> np.ndarray:
+        image = self.document.image
+        if (self.display_window is None or frame.original is None or not has_window(image)
+                or frame.original.shape[:2] != frame.kept.adversarial.shape[:2]):
+            return frame.kept.adversarial
+        return windowed_adversarial(frame.original, frame.kept.perturbation(), image, self.display_window)
 
     @Slot()
     def redraw(self) -> None:
@@ -290,8 +307,9 @@ class LiveViews(QWidget):
             for view in (self.adversarial_view, self.prediction_view, self.heatmap_view):
                 view.clear()
             return
-        self.adversarial_view.show_frame(frame)
-        self.prediction_view.show_frame(frame)
+        pixels = self._shown_pixels(frame)
+        self.adversarial_view.show_frame(frame, pixels)
+        self.prediction_view.show_frame(frame, pixels)
         self.heatmap_view.show_frame(frame)
         self.redrawn.emit()
 

@@ -1,8 +1,8 @@
 """Window/level, slice choice and the value under the cursor for DICOM and NIfTI images.
 
 Shown only for a greyscale medical image. The canvas shows the image through the window
-(``workspace.display_window``); the attack, the exports and the live views keep the image's own
-values. Ctrl + drag on the canvas changes width (across) and level (up/down); the presets are the
+(``workspace.display_window``), and so do the live views (``windowChanged``); the attack and the
+exports keep the image's own values. Ctrl + drag on the canvas changes width (across) and level (up/down); the presets are the
 usual CT windows; the slider picks the frame or slice of a multi-frame file, a series or a volume.
 The status bar reads the value under the cursor in the image's units (e.g. "-812 HU").
 """
@@ -30,9 +30,11 @@ CUSTOM = "custom"
 
 
 class WindowLevelBar(QWidget):
-    """The controls above the canvas; ``sliceChosen(index)`` asks for another slice of the file."""
+    """The controls above the canvas; ``sliceChosen(index)`` asks for another slice of the file,
+    ``windowChanged(window)`` tells the live views the window shown (None: the image has none)."""
 
     sliceChosen = Signal(int)
+    windowChanged = Signal(object)
 
     def __init__(self, canvas, document, parent: QWidget | None = None):
         super().__init__(parent)
@@ -73,6 +75,7 @@ class WindowLevelBar(QWidget):
         self.value_label.setText("")
         if not has_window(image):
             self.display_window = None
+            self.windowChanged.emit(None)
             self.setVisible(False)
             return
         self.preset_combo.clear()
@@ -101,6 +104,7 @@ class WindowLevelBar(QWidget):
             name = PERCENTILE if window == percentile_window(image) else CUSTOM
         self.preset_combo.setCurrentText(name)
         self.canvas.show_pixels(display_pixels(image, window))
+        self.windowChanged.emit(window)
 
     def _feed_units(self) -> None:
         """A model on raw values reads the image's range (the window never changes what it is fed)."""
