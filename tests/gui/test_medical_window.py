@@ -180,6 +180,12 @@ def test_window_run_on_ct_exports_a_dicom_scored_as_read_back(qtbot, window, tmp
     kept_change = shown_frame(window.document).kept.perturbation()[..., 0] * window.document.image.value_scale.span
     assert np.abs(kept_change).max() > 10  # HU: more than the window's rounding hides
     assert np.abs(live_grey(window) - expected_grey(hu + kept_change, 40, 400)).max() <= 1
+    # the summary names what its second values score, and gives the norms in HU
+    summary = window.run_summary
+    assert summary.caption.text() == "float / DICOM as saved"
+    result = window.document.run.result
+    span = window.document.image.value_scale.span
+    assert f"{result.final_quantized['linf'] * span:.4g} HU)" in summary.values["linf"].text()
     folder = tmp_path / "run"
     with qtbot.waitSignal(window.export_finished, timeout=60_000):
         window.export_results(folder)
