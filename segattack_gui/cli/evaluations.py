@@ -43,10 +43,12 @@ def check_targets_fit(models: dict[str, LoadedModel], target_path: Path, target)
 
 def extra_evaluations(result, models: dict[str, LoadedModel], survival: list[str], adapter) -> dict:
     """``evaluated_on`` (each other model on the float adversarial) and ``survival`` (the attacked model
-    on the transformed adversarial), for ``summary.json``."""
+    on the transformed adversarial), for ``summary.json``. The other models read the image's values
+    as the attacked one (``adapter``) did."""
     extra: dict = {}
     if models:
-        extra["evaluated_on"] = {name: evaluated_on_entry(model, result) for name, model in models.items()}
+        extra["evaluated_on"] = {name: evaluated_on_entry(model, result, adapter.input_range)
+                                 for name, model in models.items()}
     if survival:
         extra["survival"] = [survival_entry(adapter, result, token) for token in survival]
     return extra
@@ -64,6 +66,7 @@ def with_ensemble(inputs, members: dict[str, LoadedModel]):
     try:
         adapter = EnsembleAdapter([inputs.model.adapter, *(model.adapter for model in members.values())])
         adapter.output_grid(inputs.image.height, inputs.image.width)
+        adapter.input_range = inputs.model.adapter.input_range  # every member reads the image's own values
     except ValueError as error:
         raise SegAttackError("--ensemble", str(error)) from None
     model = dataclasses.replace(inputs.model, adapter=adapter)

@@ -183,7 +183,7 @@ def compare_judgements(comparison: Comparison, record: RecordedRun, result: Atta
         if entry.get("model_sha256") not in (None, model.sha256):
             notes.append(f"evaluated_on {key}: {path} is not the model recorded (its SHA-256 differs); not judged again")
             continue
-        now = evaluated_on_entry(model, result)
+        now = evaluated_on_entry(model, result, adapter.input_range)
         for name in JUDGED_SCORES:
             if name in entry:
                 comparison.add(f"evaluated_on {key} {name}", float(entry[name]), now[name])

@@ -18,10 +18,18 @@ from .survival import survival_transform
 MODEL_FIELDS = ("model_path", "model_sha256", "model_kind")
 
 
-def evaluated_on_entry(model: LoadedModel, result) -> dict:
+def evaluated_on_entry(model: LoadedModel, result, input_range: tuple[float, float] | None) -> dict:
     """``model``'s scores of ``result``'s float adversarial against the target and against its own
     clean prediction, with the model file's identity; one line naming the file when it cannot judge
-    it (a target class it lacks, an image it cannot take)."""
+    it (a target class it lacks, an image it cannot take).
+
+    ``input_range``: what the image's [0, 1] stands for in its own values (HU for a CT; the attacked
+    model's ``adapter.input_range``), which a model on raw values must read, as the attacked one did;
+    None where unknown."""
+    if model.adapter.spec.input_units == "raw" and input_range is None:
+        raise SegAttackError(model.path, 'takes raw values ("input_units": "raw") but the attacked image\'s '
+                                         "value range is unknown")
+    model.adapter.input_range = input_range or (0.0, 1.0)
     try:
         scores = evaluate_adversarial(model.adapter, result.adversarial, result.original, result.target)
         warnings = misfeed_warnings(model.adapter, result.original, result.target)

@@ -171,3 +171,24 @@ def test_dicom_pixels_round_trip_through_a_second_reading(raw_model, tmp_path):
     stored = pydicom.dcmread(io.BytesIO((out / "adversarial.dcm").read_bytes())).pixel_array
     assert np.array_equal(again.value_scale.grid_steps(again.pixels[..., 0]) - 32768, stored)
     assert gzip.decompress((out / "target.nii.gz").read_bytes())[344:348] == b"n+1\x00"
+
+
+def test_other_models_on_raw_hu_read_the_ct_in_hu_too(raw_model, tmp_path):
+    # --evaluate-on and --ensemble models taking raw values must be fed the image's HU, as the attacked
+    # model is: a copy of the attacked model judges the adversarial exactly as the model itself does.
+    copy = tmp_path / "copy" / "dense.pt"
+    copy.parent.mkdir()
+    copy.write_bytes(raw_model.read_bytes())
+    copy.with_suffix(".json").write_bytes(raw_model.with_suffix(".json").read_bytes())
+    hu = pydicom.dcmread(CT).pixel_array - 1024.0
+    Image.fromarray(flipped_square_target(hu).astype(np.uint8) * 255).save(tmp_path / "target.png")
+    inputs = ["--model", str(raw_model), "--image", CT, "--target", str(tmp_path / "target.png"), "--quiet", *PGD]
+    out = tmp_path / "judged"
+    assert main(["attack", *inputs, "--out", str(out), "--evaluate-on", str(copy), "--survival", "none"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["evaluated_on"]["dense.pt"]["iou"] == pytest.approx(summary["final"]["iou"], abs=1e-9)
+    assert summary["evaluated_on"]["dense.pt"]["warnings"] == []
+    out = tmp_path / "ensemble"
+    assert main(["attack", *inputs, "--out", str(out), "--ensemble", str(copy), "--survival", "none"]) == 0
+    ensemble = json.loads((out / "summary.json").read_text())
+    assert ensemble["final"]["iou"] == pytest.approx(summary["final"]["iou"], abs=1e-6)  # two equal members

@@ -186,6 +186,16 @@ def test_window_run_on_ct_exports_a_dicom_scored_as_read_back(qtbot, window, tmp
     result = window.document.run.result
     span = window.document.image.value_scale.span
     assert f"{result.final_quantized['linf'] * span:.4g} HU)" in summary.values["linf"].text()
+    # a copy of the raw-HU model, judging from the window, reads the CT in HU as the attacked one did
+    import shutil
+
+    copy = tmp_path / "copy" / "dense.pt"
+    copy.parent.mkdir()
+    shutil.copy(model_path, copy)
+    shutil.copy(model_path.with_suffix(".json"), copy.with_suffix(".json"))
+    with qtbot.waitSignal(window.transfer.evaluated, timeout=60_000):
+        window.transfer.evaluate_on(copy)
+    assert window.document.run.evaluated_on["dense.pt"]["iou"] == pytest.approx(result.final["iou"], abs=1e-9)
     folder = tmp_path / "run"
     with qtbot.waitSignal(window.export_finished, timeout=60_000):
         window.export_results(folder)

@@ -91,6 +91,8 @@ class TransferPanel(QGroupBox):
                                                           "first").one_line())
             return
         path, result = Path(path), record.result
+        value_range = record.provenance.image_value_range  # what the run's [0, 1] stands for (HU for a CT)
+        input_range = None if value_range is None else (value_range["low"], value_range["high"])
 
         def done(entry: dict) -> None:
             key = entry_key(record.evaluated_on, path.name, entry.get("model_sha256"))
@@ -101,7 +103,7 @@ class TransferPanel(QGroupBox):
             self.show_run()
             self.evaluated.emit(key)
 
-        self.loader.with_other_model(path, lambda loaded: evaluated_on_entry(loaded, result), done)
+        self.loader.with_other_model(path, lambda loaded: evaluated_on_entry(loaded, result, input_range), done)
 
     @Slot()
     def show_run(self) -> None:
