@@ -6,6 +6,12 @@ set (a seeded derangement, as Ozbulak et al. did on the glaucoma set);
 Every (image, method) pair gets its own run folder; a folder that already holds a
 ``summary.json`` is reused, so an interrupted batch resumes where it stopped, provided
 it was made with the same method, parameters, model, image and target (else an error).
+
+Images may be DICOM files or NIfTI images as well as PNG, JPEG, TIFF and BMP: each DICOM or NIfTI
+file gives its middle frame or slice (as ``segattack attack`` without ``--slice``), a NIfTI label
+map target is read from that slice, and the run folder holds the adversarial in the source's format,
+scored as read back (:mod:`..io.source_outputs`). Images on different value ranges run in different
+groups, each fed its own range (a model on raw values reads every image in its own units).
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ from ..core.fallback import OutOfMemoryFallback
 from ..core.runner import run_batch
 from ..errors import SegAttackError
 from ..io.export import export_run
+from ..io.source_outputs import source_outputs
 from ..io.files import make_folders, remove_empty_folders, write_csv_table, write_file_bytes
 from ..io.hashing import sha256_array
 from ..core.misfeed import misfeed_warnings
-from ..io.images import PLAIN_IMAGE_SUFFIXES, read_image
-from ..io.inputs import AttackInputs, check_image_fits, feed_shared_units, model_colors, read_target
+from ..io.images import IMAGE_SUFFIXES, PLAIN_IMAGE_SUFFIXES, read_image
+from ..io.inputs import AttackInputs, check_image_fits, feed_image_units, model_colors, read_target
 from ..io.model_files import LoadedModel
 from .distributed import Team
 
@@ -47,24 +54,33 @@ class Pair:
     target: Path
 
 
-def list_images(folder: Path) -> list[Path]:
-    """The image files of ``folder`` in name order; hidden files (macOS ``._a.png``) are not data."""
+def list_images(folder: Path, plain_only: bool = False) -> list[Path]:
+    """The image files of ``folder`` in name order; hidden files (macOS ``._a.png``) are not data.
+    ``plain_only``: PNG, JPEG, TIFF and BMP alone (a DICOM or NIfTI file there is an error)."""
     if not folder.is_dir():
         raise SegAttackError(folder, "is not a folder")
     images = sorted(p for p in folder.iterdir()
-                    if p.suffix.lower() in PLAIN_IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
+                    if p.name.lower().endswith(tuple(IMAGE_SUFFIXES)) and not p.name.startswith(".") and p.is_file())
+    medical = [p for p in images if not p.name.lower().endswith(tuple(PLAIN_IMAGE_SUFFIXES))]
+    if plain_only and medical:
+        raise SegAttackError(medical[0], "is a DICOM or NIfTI image; a universal perturbation takes PNG, JPEG, "
+                                         "TIFF and BMP images (segattack batch takes DICOM and NIfTI)")
     if not images:
-        medical = any(p.name.lower().endswith((".dcm", ".dicom", ".nii", ".nii.gz")) for p in folder.iterdir())
-        hint = ("; DICOM and NIfTI images are attacked one at a time with segattack attack "
-                "(docs/medical-images.md)") if medical else ""
-        raise SegAttackError(folder, f"holds no images (.png, .jpg, .tif, .bmp){hint}")
+        raise SegAttackError(folder, "holds no images (.png, .jpg, .tif, .bmp, .dcm, .nii, .nii.gz)")
     return images
+
+
+def file_stem(path: Path) -> str:
+    """The name without its suffix, both of ``.nii.gz`` included: an image's run folder, and the name
+    its mask and target are found by."""
+    name = path.name
+    return name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else path.stem
 
 
 def _by_stem(files: list[Path]) -> dict[str, list[Path]]:
     by_stem: dict[str, list[Path]] = {}
     for path in files:
-        by_stem.setdefault(path.stem, []).append(path)
+        by_stem.setdefault(file_stem(path), []).append(path)
     return by_stem
 
 
@@ -73,9 +89,9 @@ def _masks_for(images: list[Path], folder: Path) -> list[Path]:
     by_stem = _by_stem(list_images(folder))
     masks = []
     for image in images:
-        candidates = by_stem.get(image.stem, [])
+        candidates = by_stem.get(file_stem(image), [])
         if not candidates:
-            raise SegAttackError(folder, f"has no mask named {image.stem}.* for {image.name}")
+            raise SegAttackError(folder, f"has no mask named {file_stem(image)}.* for {image.name}")
         if len(candidates) > 1:
             raise SegAttackError(folder, f"has two masks for {image.name}: {candidates[0].name} and "
                                          f"{candidates[1].name}; keep one")
@@ -116,13 +132,15 @@ def make_pairs(images_dir: Path, masks_dir: Path | None, targets_dir: Path | Non
 
 
 def run_folder(out: Path, method: str, pair: Pair) -> Path:
-    return out / method / pair.image.stem
+    return out / method / file_stem(pair.image)
 
 
 def _load_pair(model: LoadedModel, pair: Pair, mask_threshold: int, mask_class: int | None):
     image = read_image(pair.image)
     check_image_fits(model, image)
-    return image, read_target(model, pair.target, (image.height, image.width), mask_threshold, mask_class)
+    feed_image_units(model, image)  # a model on raw values and an image of unknown range: said here, first
+    return image, read_target(model, pair.target, (image.height, image.width), mask_threshold, mask_class,
+                              image.source)
 
 
 def run_experiment(
@@ -164,7 +182,6 @@ def run_experiment(
     loaded = {pair: _load_pair(model, pair, mask_threshold, mask_class) for pair in pairs}
     for pair in pairs:
         check_targets_fit(evaluate_on or {}, pair.target, loaded[pair][1].class_ids)
-    feed_shared_units(model, [image for image, _ in loaded.values()])
     per_image = per_image_steps(model, pairs, loaded, attacks, auto_steps or {})
     for attack in attacks:
         for pair in pairs:
@@ -239,6 +256,7 @@ def per_image_steps(model: LoadedModel, pairs, loaded, attacks, auto_steps: dict
             continue
         for pair in pairs:
             image, target = loaded[pair]
+            feed_image_units(model, image)
             try:
                 chosen[(attack.name, pair)] = with_auto_step(model.adapter, attack, auto_steps[attack.name],
                                                              image.pixels, target.class_ids)
@@ -275,25 +293,30 @@ def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_mess
         for group in _same_shape_groups(pending, loaded, 1 if alone else batch_size):
             images = [loaded[pair][0] for pair in group]
             targets = [loaded[pair][1] for pair in group]
+            feed_image_units(model, images[0])  # one value range per group
             own, rule = per_image.get((attack.name, group[0]), (attack, None))
+            own.grid_levels = images[0].export_levels  # --quantize steps on the exported file's grid
             outcomes = fallback.run(partial(attack_together, attack=own), group)
             for pair, image, target, (result, together) in zip(group, images, targets, outcomes):
+                result, files = source_outputs(result, image, model.adapter)
                 step = {} if rule is None else {"step_size": rule.record()}
                 provenance = AttackInputs(model, image, target, None, warnings_for(pair)).provenance(
                     batch_size=together, **step, **evaluations(result))
                 folder = run_folder(out, attack.name, pair)
                 if folder.exists() and not any(folder.iterdir()):
                     folder.rmdir()
-                export_run(result, folder, provenance, colors)
+                export_run(result, folder, provenance, colors, extra_files=files)
                 if progress:
                     progress(f"{attack.name} {pair.image.name} -> {pair.target.name}: "
                              f"IoU {result.final['iou']:.3f} L2 {result.final['l2']:.3f}")
 
 
 def _same_shape_groups(pairs, loaded, batch_size: int):
+    """Batches of pairs whose images share a shape, a value range and an export grid."""
     groups: dict[tuple, list[Pair]] = {}
     for pair in pairs:
-        groups.setdefault(loaded[pair][0].pixels.shape, []).append(pair)
+        image = loaded[pair][0]
+        groups.setdefault((image.pixels.shape, image.value_scale, image.export_levels), []).append(pair)
     for members in groups.values():
         for start in range(0, len(members), max(1, batch_size)):
             yield members[start : start + max(1, batch_size)]

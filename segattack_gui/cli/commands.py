@@ -391,7 +391,7 @@ def universal_command(arguments: argparse.Namespace) -> int:
     out = arguments.out
     require_new_folder(out)  # checked before any work, so a clash or a typo costs nothing
     require_writable_folder(out)
-    images = list_images(arguments.images)
+    images = list_images(arguments.images, plain_only=True)
     try:
         model = load_model(arguments.model, trust_pickle=arguments.trust_model, device=arguments.device,
                            precision=arguments.precision, fold=arguments.fold)

@@ -216,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     batch = commands.add_parser("batch", help="the paper's protocol over a dataset: run folders plus table.csv/md")
     batch.add_argument("--model", type=Path, required=True, help=MODEL_HELP)
-    batch.add_argument("--images", type=Path, required=True, help="folder of images")
+    batch.add_argument("--images", type=Path, required=True,
+                       help="folder of images (PNG, JPEG, TIFF, BMP; DICOM and NIfTI files: their middle slice)")
     batch.add_argument("--masks", type=Path, help="folder of masks named like the images")
     batch.add_argument("--pairing", choices=["shuffle", "same-name"], default="shuffle",
                        help="shuffle: each image towards another image's mask (a derangement seeded by --seed); "
@@ -233,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     budget = commands.add_parser("budget", help="share of images reaching the target against the L-inf and L2 "
                                  "budget, per method: curves.csv and curves.svg/png")
     budget.add_argument("--model", type=Path, required=True, help="TorchScript, state dict (+ sidecar) or pickled model")
-    budget.add_argument("--images", type=Path, required=True, help="folder of images")
+    budget.add_argument("--images", type=Path, required=True,
+                        help="folder of images (PNG, JPEG, TIFF, BMP; DICOM and NIfTI files: their middle slice)")
     budget.add_argument("--masks", type=Path, help="folder of masks named like the images")
     budget.add_argument("--pairing", choices=["shuffle", "same-name"], default="shuffle",
                         help="as for batch (default shuffle)")

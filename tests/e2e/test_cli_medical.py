@@ -192,3 +192,54 @@ def test_other_models_on_raw_hu_read_the_ct_in_hu_too(raw_model, tmp_path):
     assert main(["attack", *inputs, "--out", str(out), "--ensemble", str(copy), "--survival", "none"]) == 0
     ensemble = json.loads((out / "summary.json").read_text())
     assert ensemble["final"]["iou"] == pytest.approx(summary["final"]["iou"], abs=1e-6)  # two equal members
+
+
+def test_batch_attacks_dicom_and_nifti_files_and_writes_each_back_in_its_format(raw_model, tmp_path):
+    images, targets = tmp_path / "images", tmp_path / "targets"
+    images.mkdir()
+    targets.mkdir()
+    (images / "chest.dcm").write_bytes(open(CT, "rb").read())
+    hu = pydicom.dcmread(CT).pixel_array - 1024.0
+    chest_target = flipped_square_target(hu)
+    Image.fromarray(chest_target.astype(np.uint8) * 255).save(targets / "chest.png")
+    volume = np.random.default_rng(0).integers(-200, 400, (40, 36, 3)).astype(np.int16)  # int16: another range
+    affine = np.diag([0.7, 0.7, 3.0, 1.0])
+    nibabel.save(nibabel.Nifti1Image(volume, affine), str(images / "head.nii.gz"))
+    head_target = dense_prediction(np.rot90(volume[:, :, 1]).astype(np.float64))  # the middle slice, as shown
+    head_target[5:15, 5:15] = ~head_target[5:15, 5:15]
+    labels = np.zeros(volume.shape, np.uint8)
+    labels[:, :, 1] = np.rot90(head_target, -1)
+    nibabel.save(nibabel.Nifti1Image(labels, affine), str(targets / "head.nii.gz"))
+    out = tmp_path / "batch"
+    assert main(["batch", "--model", str(raw_model), "--images", str(images), "--targets", str(targets),
+                 "--methods", "pgd", "--epsilon", "100/65535", "--alpha", "10/65535", "--iterations", "30",
+                 "--quantize", "--out", str(out), "--quiet"]) == 0
+
+    chest = json.loads((out / "pgd" / "chest" / "summary.json").read_text())
+    written = pydicom.dcmread(out / "pgd" / "chest" / "adversarial.dcm")
+    change = written.pixel_array - 1024.0 - hu
+    assert 0 < np.abs(change).max() == chest["final_quantized"]["linf_raw"] <= 100  # HU, read as HU
+    assert chest["final_quantized"]["iou"] == pytest.approx(
+        foreground_iou(dense_prediction(hu + change), chest_target), abs=1e-6)
+    assert chest["final_quantized"]["iou"] > foreground_iou(dense_prediction(hu), chest_target)
+
+    head = json.loads((out / "pgd" / "head" / "summary.json").read_text())
+    assert head["image_slice"] == {"index": 1, "axis": 2, "count": 3}
+    stored = np.asarray(nibabel.load(out / "pgd" / "head" / "adversarial.nii.gz").dataobj)
+    assert np.array_equal(stored[:, :, [0, 2]], volume[:, :, [0, 2]])
+    head_change = stored[:, :, 1].astype(np.float64) - volume[:, :, 1]
+    assert 0 < np.abs(head_change).max() == head["final_quantized"]["linf_raw"] <= 100
+    prediction = dense_prediction(np.rot90(stored[:, :, 1]).astype(np.float64))
+    assert head["final_quantized"]["iou"] == pytest.approx(foreground_iou(prediction, head_target), abs=1e-6)
+    assert "| PGD | 2 |" in (out / "table.md").read_text()
+
+
+def test_a_universal_perturbation_refuses_dicom_in_one_line(raw_model, tmp_path, capsys):
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "chest.dcm").write_bytes(open(CT, "rb").read())
+    Image.fromarray(np.zeros((128, 128), np.uint8)).save(tmp_path / "target.png")
+    assert main(["universal", "--model", str(raw_model), "--images", str(images), "--target",
+                 str(tmp_path / "target.png"), "--out", str(tmp_path / "u")]) == 2
+    assert "chest.dcm: is a DICOM or NIfTI image" in _one_error(capsys)
+    assert not (tmp_path / "u").exists()
