@@ -35,7 +35,7 @@ from ..io.files import make_folders, remove_empty_folders, write_csv_table, writ
 from ..io.hashing import sha256_array
 from ..core.misfeed import misfeed_warnings
 from ..io.images import IMAGE_SUFFIXES, PLAIN_IMAGE_SUFFIXES, read_image
-from ..io.inputs import AttackInputs, check_image_fits, feed_image_units, model_colors, read_target
+from ..io.inputs import AttackInputs, check_image_fits, feed_image_units, model_colors, read_target, value_range
 from ..io.model_files import LoadedModel
 from .distributed import Team
 
@@ -66,7 +66,8 @@ def list_images(folder: Path, plain_only: bool = False) -> list[Path]:
         raise SegAttackError(medical[0], "is a DICOM or NIfTI image; a universal perturbation takes PNG, JPEG, "
                                          "TIFF and BMP images (segattack batch takes DICOM and NIfTI)")
     if not images:
-        raise SegAttackError(folder, "holds no images (.png, .jpg, .tif, .bmp, .dcm, .nii, .nii.gz)")
+        kinds = ".png, .jpg, .tif, .bmp" + ("" if plain_only else ", .dcm, .nii, .nii.gz")
+        raise SegAttackError(folder, f"holds no images ({kinds})")
     return images
 
 
@@ -239,10 +240,10 @@ def check_resumable(folder: Path, attack: Attack, model: LoadedModel, image_sha2
                                            "or delete the folder to run it again with these settings")
 
 
-def _extra_evaluations(result, models, survival, model) -> dict:
+def _extra_evaluations(result, image, models, survival, model) -> dict:
     from .evaluations import extra_evaluations
 
-    return extra_evaluations(result, models, survival, model.adapter)
+    return extra_evaluations(result, models, survival, model.adapter, value_range(image))
 
 
 def per_image_steps(model: LoadedModel, pairs, loaded, attacks, auto_steps: dict[str, dict]) -> dict:
@@ -290,7 +291,8 @@ def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_mess
     for attack in attacks:
         pending = [pair for pair in pairs if not (run_folder(out, attack.name, pair) / "summary.json").is_file()]
         alone = any(key[0] == attack.name for key in per_image)
-        for group in _same_shape_groups(pending, loaded, 1 if alone else batch_size):
+        raw_values = model.adapter.spec.input_units == "raw"
+        for group in _same_shape_groups(pending, loaded, 1 if alone else batch_size, raw_values):
             images = [loaded[pair][0] for pair in group]
             targets = [loaded[pair][1] for pair in group]
             feed_image_units(model, images[0])  # one value range per group
@@ -301,7 +303,7 @@ def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_mess
                 result, files = source_outputs(result, image, model.adapter)
                 step = {} if rule is None else {"step_size": rule.record()}
                 provenance = AttackInputs(model, image, target, None, warnings_for(pair)).provenance(
-                    batch_size=together, **step, **evaluations(result))
+                    batch_size=together, **step, **evaluations(result, image))
                 folder = run_folder(out, attack.name, pair)
                 if folder.exists() and not any(folder.iterdir()):
                     folder.rmdir()
@@ -311,12 +313,14 @@ def _run_pairs(model, pairs, loaded, attacks, out, batch_size, progress, on_mess
                              f"IoU {result.final['iou']:.3f} L2 {result.final['l2']:.3f}")
 
 
-def _same_shape_groups(pairs, loaded, batch_size: int):
-    """Batches of pairs whose images share a shape, a value range and an export grid."""
+def _same_shape_groups(pairs, loaded, batch_size: int, raw_values: bool):
+    """Batches of pairs whose images share a shape and an export grid, and, for a model on raw values
+    (``raw_values``), a value range (fed to the model once per batch)."""
     groups: dict[tuple, list[Pair]] = {}
     for pair in pairs:
         image = loaded[pair][0]
-        groups.setdefault((image.pixels.shape, image.value_scale, image.export_levels), []).append(pair)
+        scale = image.value_scale if raw_values else None
+        groups.setdefault((image.pixels.shape, scale, image.export_levels), []).append(pair)
     for members in groups.values():
         for start in range(0, len(members), max(1, batch_size)):
             yield members[start : start + max(1, batch_size)]

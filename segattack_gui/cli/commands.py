@@ -124,7 +124,7 @@ def attack_command(arguments: argparse.Namespace) -> int:
     from ..io.export import export_run
     from ..io.source_outputs import source_outputs
     from ..io.files import require_new_folder, require_writable_folder
-    from ..io.inputs import load_attack_inputs
+    from ..io.inputs import load_attack_inputs, value_range
 
     if arguments.demo:
         given = [flag for flag in ("model", "image", "target") if getattr(arguments, flag) is not None]
@@ -174,7 +174,7 @@ def attack_command(arguments: argparse.Namespace) -> int:
         warn(warning)
     result, frames = run_one(inputs, attack, model_path, quiet=arguments.quiet, keep_frames=arguments.gif)
     result, files = source_outputs(result, inputs.image, inputs.model.adapter)
-    extra = extra_evaluations(result, others, survival, inputs.model.adapter)
+    extra = extra_evaluations(result, others, survival, inputs.model.adapter, value_range(inputs.image))
     if ensemble:
         extra["ensemble"] = ensemble
     if step_rule is not None:
@@ -202,7 +202,7 @@ def print_evaluations(extra: dict) -> None:
 def rerun_command(arguments: argparse.Namespace) -> int:
     from ..io.export import export_run
     from ..io.files import recorded_path, require_new_folder, require_writable_folder
-    from ..io.inputs import load_attack_inputs
+    from ..io.inputs import load_attack_inputs, value_range
     from ..io.run_folders import read_run_folder, recorded_attack, recorded_file
     from ..io.source_outputs import source_outputs
     from ..io.model_files import load_model
@@ -252,7 +252,7 @@ def rerun_command(arguments: argparse.Namespace) -> int:
     result, _ = run_one(inputs, attack, model_path, quiet=arguments.quiet, stop_at=stop_at)
     result, files = source_outputs(result, inputs.image, inputs.model.adapter)
     comparison = compare_with_record(record, result, arguments.tolerance)
-    notes += compare_judgements(comparison, record, result, inputs.model.adapter,
+    notes += compare_judgements(comparison, record, result, inputs.model.adapter, value_range(inputs.image),
                                 lambda path: load_model(path, trust_pickle=arguments.trust_model,
                                                         device=inputs.model.adapter.device,
                                                         precision=summary.get("precision", "fp32")))

@@ -41,13 +41,14 @@ def check_targets_fit(models: dict[str, LoadedModel], target_path: Path, target)
                                               f"has {model.adapter.num_classes} classes")
 
 
-def extra_evaluations(result, models: dict[str, LoadedModel], survival: list[str], adapter) -> dict:
-    """``evaluated_on`` (each other model on the float adversarial) and ``survival`` (the attacked model
-    on the transformed adversarial), for ``summary.json``. The other models read the image's values
-    as the attacked one (``adapter``) did."""
+def extra_evaluations(result, models: dict[str, LoadedModel], survival: list[str], adapter,
+                      input_range: tuple[float, float] | None) -> dict:
+    """``evaluated_on`` (each other model on the float adversarial) and ``survival`` (the attacked model,
+    ``adapter``, on the transformed adversarial), for ``summary.json``. The other models read the
+    image's own values (``input_range``, ``io.inputs.value_range``) as the attacked one did."""
     extra: dict = {}
     if models:
-        extra["evaluated_on"] = {name: evaluated_on_entry(model, result, adapter.input_range)
+        extra["evaluated_on"] = {name: evaluated_on_entry(model, result, input_range)
                                  for name, model in models.items()}
     if survival:
         extra["survival"] = [survival_entry(adapter, result, token) for token in survival]
@@ -60,13 +61,15 @@ def with_ensemble(inputs, members: dict[str, LoadedModel]):
     import dataclasses
 
     from ..core.ensemble import EnsembleAdapter
+    from ..io.inputs import feed_image_units
 
     if not members:
         return inputs, None
+    for member in members.values():  # every member reads the image's own values (a raw one: or says why not)
+        feed_image_units(member, inputs.image)
     try:
         adapter = EnsembleAdapter([inputs.model.adapter, *(model.adapter for model in members.values())])
         adapter.output_grid(inputs.image.height, inputs.image.width)
-        adapter.input_range = inputs.model.adapter.input_range  # every member reads the image's own values
     except ValueError as error:
         raise SegAttackError("--ensemble", str(error)) from None
     model = dataclasses.replace(inputs.model, adapter=adapter)

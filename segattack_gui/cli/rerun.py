@@ -158,7 +158,7 @@ JUDGED_SCORES = ("iou", "pixel_accuracy", "iou_vs_clean", "pixel_accuracy_vs_cle
 
 
 def compare_judgements(comparison: Comparison, record: RecordedRun, result: AttackResult, adapter,
-                       load_model) -> list[str]:
+                       input_range: tuple[float, float] | None, load_model) -> list[str]:
     """The recorded ``survival`` rows (the attacked model, ``adapter``, on each transform) and
     ``evaluated_on`` rows (each other model, loaded by ``load_model(path)`` from its recorded place
     and checked by SHA-256) judged again on the rerun's adversarial; returns notes on the rows that
@@ -183,7 +183,7 @@ def compare_judgements(comparison: Comparison, record: RecordedRun, result: Atta
         if entry.get("model_sha256") not in (None, model.sha256):
             notes.append(f"evaluated_on {key}: {path} is not the model recorded (its SHA-256 differs); not judged again")
             continue
-        now = evaluated_on_entry(model, result, adapter.input_range)
+        now = evaluated_on_entry(model, result, input_range)
         for name in JUDGED_SCORES:
             if name in entry:
                 comparison.add(f"evaluated_on {key} {name}", float(entry[name]), now[name])

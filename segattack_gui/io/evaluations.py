@@ -23,8 +23,8 @@ def evaluated_on_entry(model: LoadedModel, result, input_range: tuple[float, flo
     clean prediction, with the model file's identity; one line naming the file when it cannot judge
     it (a target class it lacks, an image it cannot take).
 
-    ``input_range``: what the image's [0, 1] stands for in its own values (HU for a CT; the attacked
-    model's ``adapter.input_range``), which a model on raw values must read, as the attacked one did;
+    ``input_range``: what the image's [0, 1] stands for in its own values (HU for a CT,
+    ``io.inputs.value_range``), which a model on raw values must read, as the attacked one did;
     None where unknown."""
     if model.adapter.spec.input_units == "raw" and input_range is None:
         raise SegAttackError(model.path, 'takes raw values ("input_units": "raw") but the attacked image\'s '

@@ -108,7 +108,7 @@ class DecodedFile:
 
 
 PLAIN_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
-"""PNG, JPEG, TIFF, BMP: what batch and universal runs take."""
+"""PNG, JPEG, TIFF, BMP: what a universal perturbation takes (batch takes DICOM and NIfTI too)."""
 IMAGE_SUFFIXES = PLAIN_IMAGE_SUFFIXES | {".dcm", ".dicom", ".nii", ".nii.gz"}
 """File suffixes of the formats read here (PNG, JPEG, TIFF, BMP, DICOM, NIfTI); DICOM files without
 a suffix are recognised by their DICM marker."""

@@ -99,8 +99,14 @@ def feed_image_units(model: LoadedModel, image: LoadedImage) -> None:
     model.adapter.input_range = (0.0, 1.0) if scale is None else (scale.low, scale.high)
 
 
+def value_range(image: LoadedImage) -> tuple[float, float] | None:
+    """What ``image``'s [0, 1] stands for in its own values (HU for a CT); None where unknown."""
+    scale = image.value_scale
+    return None if scale is None else (scale.low, scale.high)
+
+
 def feed_shared_units(model: LoadedModel, images: list[LoadedImage]) -> None:
-    """:func:`feed_image_units` for a set attacked with one adapter (batch, universal): a model on
+    """:func:`feed_image_units` for a set attacked with one adapter (a universal perturbation): a model on
     raw values needs them all on one value range, else the first that differs is named."""
     first = images[0]
     if model.adapter.spec.input_units == "raw":

@@ -77,9 +77,9 @@ def windowed_adversarial(original: np.ndarray, perturbation: np.ndarray, image, 
     """An attacked frame of ``image`` (its clean [0, 1] pixels and the perturbation, H x W x 1 on any
     grid) as ``window`` shows it, float32 H x W x 1 in [0, 1].
 
-    Built from the clean pixels and the perturbation, not from the uint8 frame the views keep: on a
-    CT whose [0, 1] range spans 4096 HU one 8-bit step is 16 HU, a tenth of a brain window's width,
-    and most of an attack's change."""
+    Built from the clean pixels and the perturbation, not from the uint8 frame the views keep: a
+    16-bit CT's [0, 1] range spans 65535 HU, so one 8-bit step is 257 HU, more than a soft-tissue
+    window's width and most attacks' whole change."""
     unit = np.clip(np.asarray(original, np.float32) + perturbation, 0.0, 1.0)[..., 0]
     return _through(image.value_scale.to_raw(unit), image, window)
 

@@ -243,3 +243,29 @@ def test_a_universal_perturbation_refuses_dicom_in_one_line(raw_model, tmp_path,
                  str(tmp_path / "target.png"), "--out", str(tmp_path / "u")]) == 2
     assert "chest.dcm: is a DICOM or NIfTI image" in _one_error(capsys)
     assert not (tmp_path / "u").exists()
+
+
+def test_a_batch_reads_each_image_in_its_own_units_even_when_shapes_match(raw_model, tmp_path):
+    # Two CTs of one size on different value ranges (another Rescale Intercept): --batch-size 2 must not
+    # put them in one batch fed one range; each run equals the same attack made alone.
+    images, targets = tmp_path / "images", tmp_path / "targets"
+    images.mkdir()
+    targets.mkdir()
+    shifted = pydicom.dcmread(CT)
+    shifted.RescaleIntercept = -824  # 200 HU brighter, and a range 200 HU higher
+    shifted.save_as(images / "b.dcm")
+    (images / "a.dcm").write_bytes(open(CT, "rb").read())
+    hu = pydicom.dcmread(CT).pixel_array - 1024.0
+    for name, values in (("a", hu), ("b", hu + 200)):
+        Image.fromarray(flipped_square_target(values).astype(np.uint8) * 255).save(targets / f"{name}.png")
+    out = tmp_path / "batch"
+    assert main(["batch", "--model", str(raw_model), "--images", str(images), "--targets", str(targets),
+                 "--methods", "pgd", *PGD[2:], "--batch-size", "2", "--out", str(out), "--quiet"]) == 0
+    for name in ("a", "b"):
+        alone = tmp_path / f"alone_{name}"
+        assert main(["attack", "--model", str(raw_model), "--image", str(images / f"{name}.dcm"), "--target",
+                     str(targets / f"{name}.png"), "--out", str(alone), "--quiet", *PGD]) == 0
+        batched = json.loads((out / "pgd" / name / "summary.json").read_text())
+        expected = json.loads((alone / "summary.json").read_text())
+        assert batched["final"]["iou"] == pytest.approx(expected["final"]["iou"], abs=1e-6), name
+        assert batched["final"]["iou"] > 0.9

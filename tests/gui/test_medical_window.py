@@ -209,3 +209,8 @@ def test_window_run_on_ct_exports_a_dicom_scored_as_read_back(qtbot, window, tmp
     iou = np.logical_and(attacked, target).sum() / np.logical_or(attacked, target).sum()
     assert summary["final_quantized"]["iou"] == pytest.approx(iou, abs=1e-6)
     assert summary["final_quantized"]["iou"] > np.logical_and(clean, target).sum() / np.logical_or(clean, target).sum()
+    # another image opened: the run's frames stay as kept, not read through that image's units and window
+    open_and_wait(qtbot, window, get_testdata_file("MR_small.dcm"))
+    frame = shown_frame(window.document)
+    assert frame.iteration == 10 and window.window_level.display_window is not None
+    assert np.array_equal(live_grey(window), frame.kept.adversarial[..., 0])

@@ -100,6 +100,7 @@ class RunSummary(QGroupBox):
         self.setVisible(run is not None)
         if run is None:
             return
+        self.caption.setText(f"float / {saved_file_words(run.provenance)}")
         result = run.result
         if result is None:
             for label in self.values.values():
@@ -113,7 +114,6 @@ class RunSummary(QGroupBox):
         reason = STOP_REASONS.get(result.stop_reason, result.stop_reason.replace("_", " "))
         self.values["ended"].setText(f"{result.iterations_run} iterations, {reason}")
         self.values["time"].setText(f"{result.seconds:.1f} s, {rate:.1f} it/s on {result.device}, {result.precision}")
-        self.caption.setText(f"float / {saved_file_words(run.provenance)}")
         for key, digits in (("iou", 3), ("pixel_accuracy", 3), ("l2", 3), ("linf", 4)):
             self.values[key].setText(f"{final[key]:.{digits}f} / {rounded[key]:.{digits}f}")
         if run.provenance.image_slice is not None:  # DICOM / NIfTI: the norms in its units too
