@@ -1,9 +1,9 @@
 """Render the real main window on the fundus demo after a short attack, for the README.
 
-    python scripts/screenshot.py [--out docs/screenshot.png] [--iterations 300] [--seconds 120] [--threads N]
+    python scripts/screenshot.py [--out docs/screenshot.png] [--iterations N] [--seconds 120] [--threads N]
 
 Runs offscreen (no display needed): opens the demo exactly as ``segattack-gui`` does,
-presses Run, lets the attack go for ``--iterations`` (or stops it after ``--seconds``),
+presses Run with the demo's own settings (``--iterations`` overrides its count), stops it after ``--seconds``,
 then grabs the window with ``QWidget.grab()``. Without the shipped demo files it builds
 a quick, untrained demo in a temporary folder and says so.
 """
@@ -55,7 +55,7 @@ def wait(milliseconds: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPOSITORY / "docs" / "screenshot.png")
-    parser.add_argument("--iterations", type=int, default=300, help="the demo's own setting")
+    parser.add_argument("--iterations", type=int, help="default: the demo's own setting")
     parser.add_argument("--seconds", type=float, default=120.0, help="stop the attack after this long")
     parser.add_argument("--width", type=int, default=1440)
     parser.add_argument("--height", type=int, default=900)
@@ -81,7 +81,8 @@ def main() -> int:
         wait(50)
     finished = []
     window.attack_finished.connect(finished.append)
-    window.panel.apply_settings(iterations=options.iterations)
+    if options.iterations:
+        window.panel.apply_settings(iterations=options.iterations)
     if options.amplify:  # else "auto": the bulk of the moved pixels sets the scale
         window.live_views.heatmap_view.amplify_combo.setCurrentText(f"×{options.amplify}")
     if not window.start_attack():
