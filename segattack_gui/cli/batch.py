@@ -35,6 +35,7 @@ from ..io.files import make_folders, remove_empty_folders, write_csv_table, writ
 from ..io.hashing import sha256_array
 from ..core.misfeed import misfeed_warnings
 from ..io.images import IMAGE_SUFFIXES, PLAIN_IMAGE_SUFFIXES, read_image
+from ..io.medical.reading import is_medical_path
 from ..io.inputs import AttackInputs, check_image_fits, feed_image_units, model_colors, read_target, value_range
 from ..io.model_files import LoadedModel
 from .distributed import Team
@@ -60,7 +61,7 @@ def list_images(folder: Path, plain_only: bool = False) -> list[Path]:
     if not folder.is_dir():
         raise SegAttackError(folder, "is not a folder")
     images = sorted(p for p in folder.iterdir()
-                    if p.name.lower().endswith(tuple(IMAGE_SUFFIXES)) and not p.name.startswith(".") and p.is_file())
+                    if not p.name.startswith(".") and p.is_file() and (_known_suffix(p) or is_medical_path(p)))
     medical = [p for p in images if not p.name.lower().endswith(tuple(PLAIN_IMAGE_SUFFIXES))]
     if plain_only and medical:
         raise SegAttackError(medical[0], "is a DICOM or NIfTI image; a universal perturbation takes PNG, JPEG, "
@@ -71,11 +72,18 @@ def list_images(folder: Path, plain_only: bool = False) -> list[Path]:
     return images
 
 
+def _known_suffix(path: Path) -> str | None:
+    """The image suffix ``path`` ends with (``.nii.gz`` whole), or None (a DICOM file is often named
+    without one, or by its UID: ``1.2.840.113619.2.55.3``)."""
+    lower = path.name.lower()
+    return next((suffix for suffix in sorted(IMAGE_SUFFIXES, key=len, reverse=True) if lower.endswith(suffix)), None)
+
+
 def file_stem(path: Path) -> str:
-    """The name without its suffix, both of ``.nii.gz`` included: an image's run folder, and the name
-    its mask and target are found by."""
-    name = path.name
-    return name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else path.stem
+    """The name without its image suffix (a DICOM named by its UID keeps every dot): an image's run
+    folder, and the name its mask and target are found by."""
+    suffix = _known_suffix(path)
+    return path.name[: -len(suffix)] if suffix else path.name
 
 
 def _by_stem(files: list[Path]) -> dict[str, list[Path]]:

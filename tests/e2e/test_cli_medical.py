@@ -269,3 +269,19 @@ def test_a_batch_reads_each_image_in_its_own_units_even_when_shapes_match(raw_mo
         expected = json.loads((alone / "summary.json").read_text())
         assert batched["final"]["iou"] == pytest.approx(expected["final"]["iou"], abs=1e-6), name
         assert batched["final"]["iou"] > 0.9
+
+
+def test_a_batch_finds_dicom_files_named_by_uid_or_without_a_suffix(raw_model, tmp_path):
+    images, targets = tmp_path / "images", tmp_path / "targets"
+    images.mkdir()
+    targets.mkdir()
+    hu = pydicom.dcmread(CT).pixel_array - 1024.0
+    for name in ("1.2.840.10008.3", "IM0002"):  # as PACS exports name them
+        (images / name).write_bytes(open(CT, "rb").read())
+        Image.fromarray(flipped_square_target(hu).astype(np.uint8) * 255).save(targets / f"{name}.png")
+    (images / "notes.txt").write_text("not an image")
+    out = tmp_path / "batch"
+    assert main(["batch", "--model", str(raw_model), "--images", str(images), "--targets", str(targets),
+                 "--methods", "pgd", *PGD[2:], "--out", str(out), "--quiet"]) == 0
+    assert sorted(path.name for path in (out / "pgd").iterdir()) == ["1.2.840.10008.3", "IM0002"]
+    assert (out / "pgd" / "IM0002" / "adversarial.dcm").is_file()
