@@ -206,15 +206,12 @@ def rerun_command(arguments: argparse.Namespace) -> int:
     from ..io.run_folders import read_run_folder, recorded_attack, recorded_file
     from ..io.source_outputs import source_outputs
     from ..io.model_files import load_model
-    from .rerun import check_inputs_match, compare_judgements, compare_with_record, version_notes
+    from .rerun import check_inputs_match, compare_judgements, compare_with_record, recorded_ensemble, version_notes
 
     if not (math.isfinite(arguments.tolerance) and arguments.tolerance >= 0):
         raise SegAttackError("--tolerance", f"must be a number >= 0, not {arguments.tolerance}")
     record = read_run_folder(arguments.run)
     summary = record.summary
-    if summary.get("ensemble"):
-        raise SegAttackError(record.folder / "summary.json", f"was crafted on an ensemble of "
-                             f"{len(summary['ensemble']) + 1} models, which rerun does not repeat yet")
     if arguments.out is not None:
         if arguments.out.absolute().is_relative_to(record.folder.absolute()):
             raise SegAttackError("--out", "is inside the run folder it repeats; choose a folder beside it")
@@ -237,6 +234,12 @@ def rerun_command(arguments: argparse.Namespace) -> int:
         raise SegAttackError("--device", f"{error}; the run used {recorded_device}: pass --device cpu to repeat it "
                                          "here (the numbers may then differ in the last digits)") from None
     checked, notes = check_inputs_match(record, inputs)
+    members = recorded_ensemble(record, lambda path, fold: load_model(
+        path, trust_pickle=arguments.trust_model, device=inputs.model.adapter.device,
+        precision=summary.get("precision", "fp32"), fold=fold))
+    inputs, ensemble = with_ensemble(inputs, members)
+    if members:
+        checked.append(f"the ensemble's {len(members)} other model{'s' if len(members) > 1 else ''}")
     notes += version_notes(summary)
     if str(inputs.model.adapter.device) != recorded_device:
         notes.append(f"the run used {recorded_device}, this rerun {inputs.model.adapter.device}: "
@@ -258,6 +261,8 @@ def rerun_command(arguments: argparse.Namespace) -> int:
                                                         precision=summary.get("precision", "fp32")))
     if arguments.out is not None:
         overrides = {"model_overrides": summary["model_overrides"]} if summary.get("model_overrides") else {}
+        if ensemble:
+            overrides["ensemble"] = ensemble
         export_run(result, arguments.out, inputs.provenance(rerun_of=recorded_path(record.folder), **overrides),
                    inputs.colors, extra_files=files)
     print_outcome(result, arguments.out, inputs.image.value_scale.units if inputs.image.value_scale else "")

@@ -25,6 +25,23 @@ from ..io.inputs import AttackInputs
 from ..io.run_folders import SCORE_PARTS, RecordedRun
 
 
+def recorded_ensemble(record: RecordedRun, load_model) -> dict:
+    """The other models of an ``--ensemble`` run (``summary.json``'s ``ensemble``), each loaded by
+    ``load_model(path, fold)`` from its recorded place and checked by SHA-256, by file name as the
+    attack keyed them; a member gone or changed is one line (without it the run cannot be repeated)."""
+    members = {}
+    for entry in record.summary.get("ensemble") or []:
+        path = Path(entry["model_path"]) if entry.get("model_path") else None
+        if path is None or not path.exists():
+            raise SegAttackError(record.folder / "summary.json", f"was crafted on an ensemble whose member "
+                                 f"{path or '(no recorded place)'} is gone; the run cannot be repeated without it")
+        model = load_model(path, entry.get("model_fold"))
+        if entry.get("model_sha256") not in (None, model.sha256):
+            raise SegAttackError(path, "is not the ensemble member the run used (its SHA-256 differs)")
+        members[path.name] = model
+    return members
+
+
 def check_inputs_match(record: RecordedRun, inputs: AttackInputs) -> tuple[list[str], list[str]]:
     """Refuse inputs that are not the recorded ones; return what was checked and notes on what
     could not be (a folder written before the field existed)."""

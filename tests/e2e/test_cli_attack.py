@@ -260,5 +260,13 @@ def test_an_ensemble_of_a_model_and_its_copy_attacks_like_the_model(files, tmp_p
     assert two["final"]["l2"] == pytest.approx(one["final"]["l2"], rel=1e-5)
     assert two["ensemble"][0]["model_sha256"] == hashlib.sha256(copy.read_bytes()).hexdigest()
     capsys.readouterr()
+    assert main(["rerun", str(paired), "--quiet", "--out", str(tmp_path / "again")]) == 0  # the members loaded again
+    said = capsys.readouterr().out
+    assert "the ensemble's 1 other model match" in said and "reproduced: identical" in said
+    assert json.loads((tmp_path / "again" / "summary.json").read_text())["ensemble"] == two["ensemble"]
+    copy.write_bytes(files["torchscript"].read_bytes() + b" ")  # the member changed since
     assert main(["rerun", str(paired), "--quiet"]) == 2
-    assert "was crafted on an ensemble of 2 models" in capsys.readouterr().err
+    assert "twin.ts: is not the ensemble member the run used" in capsys.readouterr().err
+    copy.unlink()
+    assert main(["rerun", str(paired), "--quiet"]) == 2
+    assert "was crafted on an ensemble whose member" in capsys.readouterr().err
