@@ -62,8 +62,8 @@ def list_images(folder: Path, plain_only: bool = False) -> list[Path]:
         raise SegAttackError(folder, "is not a folder")
     images = sorted(p for p in folder.iterdir()
                     if not p.name.startswith(".") and p.is_file() and (_known_suffix(p) or is_medical_path(p)))
-    medical = [p for p in images if not p.name.lower().endswith(tuple(PLAIN_IMAGE_SUFFIXES))]
-    if plain_only and medical:
+    medical = [p for p in images if not p.name.lower().endswith(tuple(PLAIN_IMAGE_SUFFIXES))] if plain_only else []
+    if medical:
         raise SegAttackError(medical[0], "is a DICOM or NIfTI image; a universal perturbation takes PNG, JPEG, "
                                          "TIFF and BMP images (segattack batch takes DICOM and NIfTI)")
     if not images:
@@ -76,7 +76,7 @@ def _known_suffix(path: Path) -> str | None:
     """The image suffix ``path`` ends with (``.nii.gz`` whole), or None (a DICOM file is often named
     without one, or by its UID: ``1.2.840.113619.2.55.3``)."""
     lower = path.name.lower()
-    return next((suffix for suffix in sorted(IMAGE_SUFFIXES, key=len, reverse=True) if lower.endswith(suffix)), None)
+    return next((suffix for suffix in IMAGE_SUFFIXES if lower.endswith(suffix)), None)  # none ends another
 
 
 def file_stem(path: Path) -> str:

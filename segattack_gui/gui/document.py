@@ -222,7 +222,7 @@ class AttackDocument(QObject):
         """The identities a run records, to tell later whether the window still holds them."""
         return RunInputs(self.image.path.name if self.image else "image", self.image_sha256,
                          self.model.path.name if self.model else "model",
-                         self.model.sha256 if self.model else None, self.masks.revisions())
+                         self.model.sha256 if self.model else None, self.masks.revisions(), self._image_slice())
 
     def run_differences(self) -> list[str]:
         """What differs between the last run's inputs and the window's ("image", "model", "masks")."""
@@ -230,7 +230,10 @@ class AttackDocument(QObject):
         if run is None or run.inputs is None:
             return []
         return run.inputs.differences(self.image_sha256, self.model.sha256 if self.model else None,
-                                      self.masks.revisions())
+                                      self.masks.revisions(), self._image_slice())
+
+    def _image_slice(self) -> dict | None:
+        return image_record(self.image)["image_slice"] if self.image else None
 
     # ------------------------------------------------------------------ runs
     def begin_run(self, record: RunRecord) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from ..core.misfeed import misfeed_warnings
 from ..core.reevaluation import evaluate_adversarial
 from ..errors import SegAttackError
+from .inputs import feed_value_range
 from .model_files import LoadedModel
 from .survival import survival_transform
 
@@ -26,10 +27,7 @@ def evaluated_on_entry(model: LoadedModel, result, input_range: tuple[float, flo
     ``input_range``: what the image's [0, 1] stands for in its own values (HU for a CT,
     ``io.inputs.value_range``), which a model on raw values must read, as the attacked one did;
     None where unknown."""
-    if model.adapter.spec.input_units == "raw" and input_range is None:
-        raise SegAttackError(model.path, 'takes raw values ("input_units": "raw") but the attacked image\'s '
-                                         "value range is unknown")
-    model.adapter.input_range = input_range or (0.0, 1.0)
+    feed_value_range(model, input_range, model.path)
     try:
         scores = evaluate_adversarial(model.adapter, result.adversarial, result.original, result.target)
         warnings = misfeed_warnings(model.adapter, result.original, result.target)

@@ -90,13 +90,19 @@ def read_target(model: LoadedModel, path: Path, shape: tuple[int, int], threshol
 
 
 def feed_image_units(model: LoadedModel, image: LoadedImage) -> None:
-    """Tell the adapter what [0, 1] stands for in ``image``'s own values, for a model that takes
-    raw values (sidecar ``"input_units": "raw"``); a model on [0, 1] ignores it."""
-    scale = image.value_scale
-    if model.adapter.spec.input_units == "raw" and scale is None:
-        raise SegAttackError(image.path, 'the model takes raw values ("input_units": "raw") but this image\'s '
-                                         "value range is unknown")
-    model.adapter.input_range = (0.0, 1.0) if scale is None else (scale.low, scale.high)
+    """:func:`feed_value_range` with ``image``'s own range."""
+    feed_value_range(model, value_range(image), image.path)
+
+
+def feed_value_range(model: LoadedModel, input_range: tuple[float, float] | None, named) -> None:
+    """Tell the adapter what [0, 1] stands for in the image's own values (``input_range``, from
+    :func:`value_range`; None: unknown), for a model that takes raw values (sidecar
+    ``"input_units": "raw"``); a model on [0, 1] ignores it. Such a model with no range to read is
+    one line naming ``named`` (the image, or the other model asked to judge it)."""
+    if model.adapter.spec.input_units == "raw" and input_range is None:
+        raise SegAttackError(named, 'the model takes raw values ("input_units": "raw") but the image\'s '
+                                    "value range is unknown")
+    model.adapter.input_range = (0.0, 1.0) if input_range is None else input_range
 
 
 def value_range(image: LoadedImage) -> tuple[float, float] | None:

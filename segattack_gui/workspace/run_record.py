@@ -33,12 +33,14 @@ class RunInputs:
     model_name: str
     model_sha256: str | None
     mask_revisions: tuple[int, int]  # (target, region) revisions of the painted masks
+    image_slice: dict | None = None  # the DICOM frame / NIfTI slice (one file holds many images)
 
     def differences(self, image_sha256: str | None, model_sha256: str | None,
-                    mask_revisions: tuple[int, int] | None) -> list[str]:
-        """What changed since the run, in words ("image", "model", "target or region")."""
+                    mask_revisions: tuple[int, int] | None, image_slice: dict | None = None) -> list[str]:
+        """What changed since the run, in words ("image", "model", "target or region"); another
+        slice of the same file is another image."""
         changed = []
-        if image_sha256 != self.image_sha256:
+        if image_sha256 != self.image_sha256 or image_slice != self.image_slice:
             changed.append("image")
         if model_sha256 != self.model_sha256:
             changed.append("model")

@@ -116,6 +116,27 @@ def test_volume_slices_come_from_the_slider_and_mr_uses_percentiles(qtbot, windo
     assert np.allclose(image.value_scale.to_raw(image.pixels[..., 0]), np.rot90(volume[:, :, 3]), atol=5e-3)
 
 
+def test_another_slice_of_the_run_file_is_another_image(qtbot, window, tmp_path):
+    from tests.gui.window_fixtures import run_and_wait
+
+    volume = np.stack([np.full((32, 32), 100 * k, np.int16) + np.arange(32, dtype=np.int16) for k in range(3)], -1)
+    nibabel.save(nibabel.Nifti1Image(volume, np.eye(4)), str(tmp_path / "ct.nii.gz"))
+    open_and_wait(qtbot, window, tmp_path / "ct.nii.gz")
+    target = np.zeros((32, 32), np.uint8)
+    target[8:24, 8:24] = 1
+    window.document.replace_target(target, "painted")
+    run_and_wait(qtbot, window, iterations=1)
+    assert window.document.run_differences() == []
+    with qtbot.waitSignal(window.loader.imageLoaded, timeout=30_000):
+        window.window_level.slice_slider.setValue(2)  # the same file, so the same SHA-256
+    wait_until_idle(qtbot, window)
+    assert window.document.run_differences() == ["image"]
+    assert "now holds another image" in window.run_caption.text()
+    window.live_views.redraw()  # the run's frames, not read through this slice's window
+    kept = window.document.run.store.newest().adversarial[..., 0]
+    assert np.array_equal(window.live_views.adversarial_view.image_item.image, kept)
+
+
 def test_bad_medical_file_is_a_message_and_the_window_stays(qtbot, window, errors):
     before = window.document.image
     open_and_wait(qtbot, window, get_testdata_file("MR_truncated.dcm"))

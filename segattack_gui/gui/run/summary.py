@@ -13,6 +13,8 @@ from __future__ import annotations
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QWidget
 
+from ...io.medical.nifti import is_nifti_path
+
 ROWS = (
     ("ended", "Ended", "Iterations run and why the run stopped"),
     ("time", "Time", "Wall time of the attack loop and the iteration rate"),
@@ -47,8 +49,7 @@ def saved_file_words(provenance) -> str:
     """What the second value of each pair scores: the 8-bit PNG, or a DICOM / NIfTI on its own grid."""
     if provenance.image_slice is None:
         return "8-bit PNG"
-    name = (provenance.image_path or "").lower()
-    return "NIfTI as saved" if name.endswith((".nii", ".nii.gz")) else "DICOM as saved"
+    return "NIfTI as saved" if is_nifti_path(provenance.image_path or "") else "DICOM as saved"
 
 
 def in_units(pair: tuple[float, float], value_range: dict | None) -> str:

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...io.inputs import image_record
 from ...workspace.display_window import DisplayWindow, has_window, windowed_adversarial
 from ...workspace.shown_frame import (
     AGREE,
@@ -296,19 +295,11 @@ class LiveViews(QWidget):
 
     def _shown_pixels(self, frame: ShownFrame) -> np.ndarray:
         image = self.document.image
-        if (self.display_window is None or frame.original is None or not has_window(image)
-                or not self._of_this_image(frame, image)):
+        # a run made on another image, or another slice, stays as kept: this one's units would misread it
+        of_another_image = frame.iteration is not None and "image" in self.document.run_differences()
+        if self.display_window is None or frame.original is None or not has_window(image) or of_another_image:
             return frame.kept.adversarial
         return windowed_adversarial(frame.original, frame.kept.perturbation(), image, self.display_window)
-
-    def _of_this_image(self, frame: ShownFrame, image) -> bool:
-        """Whether ``frame`` shows the open image (a run made on another image, or another slice,
-        stays as kept: the open image's units and window would misread it)."""
-        if frame.iteration is None:
-            return True
-        run = self.document.run
-        return (run is not None and run.provenance.image_sha256 == image.sha256
-                and run.provenance.image_slice == image_record(image)["image_slice"])
 
     @Slot()
     def redraw(self) -> None:
