@@ -137,6 +137,25 @@ def test_another_slice_of_the_run_file_is_another_image(qtbot, window, tmp_path)
     assert np.array_equal(window.live_views.adversarial_view.image_item.image, kept)
 
 
+def test_a_run_folder_opens_on_the_slice_it_attacked(qtbot, window, tmp_path):
+    from tests.gui.window_fixtures import run_and_wait
+
+    volume = np.stack([np.full((32, 32), 100 * k, np.int16) + np.arange(32, dtype=np.int16) for k in range(3)], -1)
+    nibabel.save(nibabel.Nifti1Image(volume, np.eye(4)), str(tmp_path / "ct.nii.gz"))
+    window.loader.open_image(tmp_path / "ct.nii.gz", slice_index=0)
+    wait_until_idle(qtbot, window)
+    target = np.zeros((32, 32), np.uint8)
+    target[8:24, 8:24] = 1
+    window.document.replace_target(target, "painted")
+    run_and_wait(qtbot, window, iterations=1)
+    with qtbot.waitSignal(window.export_finished, timeout=60_000):
+        window.export_results(tmp_path / "run")
+    open_and_wait(qtbot, window, tmp_path / "ct.nii.gz")  # the middle slice, 1
+    window.open_run_folder(tmp_path / "run")
+    wait_until_idle(qtbot, window)
+    assert window.document.image.source.index == 0  # not the file's middle slice
+
+
 def test_bad_medical_file_is_a_message_and_the_window_stays(qtbot, window, errors):
     before = window.document.image
     open_and_wait(qtbot, window, get_testdata_file("MR_truncated.dcm"))

@@ -27,7 +27,9 @@ def open_run_folder(window, folder) -> None:
         return
     summary = record.summary
     window.open_model(inputs["model_path"])
-    window.loader.open_image(inputs["image_path"])
+    recorded_slice = summary.get("image_slice") or {}  # the DICOM frame or NIfTI slice it attacked
+    window.loader.open_image(inputs["image_path"], slice_index=recorded_slice.get("index"),
+                             axis=recorded_slice.get("axis"))
     window.open_target(record.target_file)
     if record.region_file is not None:
         window.open_region(record.region_file)
