@@ -234,9 +234,11 @@ def rerun_command(arguments: argparse.Namespace) -> int:
         raise SegAttackError("--device", f"{error}; the run used {recorded_device}: pass --device cpu to repeat it "
                                          "here (the numbers may then differ in the last digits)") from None
     checked, notes = check_inputs_match(record, inputs)
-    members = recorded_ensemble(record, lambda path, fold: load_model(
-        path, trust_pickle=arguments.trust_model, device=inputs.model.adapter.device,
-        precision=summary.get("precision", "fp32"), fold=fold))
+    def load_recorded(path, fold):  # another model the run recorded, on this rerun's device and precision
+        return load_model(path, trust_pickle=arguments.trust_model, device=inputs.model.adapter.device,
+                          precision=summary.get("precision", "fp32"), fold=fold)
+
+    members = recorded_ensemble(record, load_recorded)
     inputs, ensemble = with_ensemble(inputs, members)
     if members:
         checked.append(f"the ensemble's {len(members)} other model{'s' if len(members) > 1 else ''}")
@@ -256,9 +258,7 @@ def rerun_command(arguments: argparse.Namespace) -> int:
     result, files = source_outputs(result, inputs.image, inputs.model.adapter)
     comparison = compare_with_record(record, result, arguments.tolerance)
     notes += compare_judgements(comparison, record, result, inputs.model.adapter, value_range(inputs.image),
-                                lambda path: load_model(path, trust_pickle=arguments.trust_model,
-                                                        device=inputs.model.adapter.device,
-                                                        precision=summary.get("precision", "fp32")))
+                                load_recorded)
     if arguments.out is not None:
         overrides = {"model_overrides": summary["model_overrides"]} if summary.get("model_overrides") else {}
         if ensemble:

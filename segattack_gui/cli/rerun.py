@@ -31,15 +31,31 @@ def recorded_ensemble(record: RecordedRun, load_model) -> dict:
     attack keyed them; a member gone or changed is one line (without it the run cannot be repeated)."""
     members = {}
     for entry in record.summary.get("ensemble") or []:
-        path = Path(entry["model_path"]) if entry.get("model_path") else None
-        if path is None or not path.exists():
+        path, model, problem = recorded_model(entry, load_model)
+        if problem == GONE:
             raise SegAttackError(record.folder / "summary.json", f"was crafted on an ensemble whose member "
                                  f"{path or '(no recorded place)'} is gone; the run cannot be repeated without it")
-        model = load_model(path, entry.get("model_fold"))
-        if entry.get("model_sha256") not in (None, model.sha256):
+        if problem == CHANGED:
             raise SegAttackError(path, "is not the ensemble member the run used (its SHA-256 differs)")
         members[path.name] = model
     return members
+
+
+GONE, CHANGED = "gone", "changed"
+
+
+def recorded_model(entry: dict, load_model) -> tuple[Path | None, object, str | None]:
+    """A model a run records (``model_path``, ``model_sha256``, ``model_fold``), loaded by
+    ``load_model(path, fold)`` from its recorded place: (its path, the model, None), or the model None
+    and the problem: ``GONE`` (no file there, or no place recorded) or ``CHANGED`` (another file now:
+    its SHA-256 differs)."""
+    path = Path(entry["model_path"]) if entry.get("model_path") else None
+    if path is None or not path.exists():
+        return path, None, GONE
+    model = load_model(path, entry.get("model_fold"))
+    if entry.get("model_sha256") not in (None, model.sha256):
+        return path, None, CHANGED
+    return path, model, None
 
 
 def check_inputs_match(record: RecordedRun, inputs: AttackInputs) -> tuple[list[str], list[str]]:
@@ -177,8 +193,8 @@ JUDGED_SCORES = ("iou", "pixel_accuracy", "iou_vs_clean", "pixel_accuracy_vs_cle
 def compare_judgements(comparison: Comparison, record: RecordedRun, result: AttackResult, adapter,
                        input_range: tuple[float, float] | None, load_model) -> list[str]:
     """The recorded ``survival`` rows (the attacked model, ``adapter``, on each transform) and
-    ``evaluated_on`` rows (each other model, loaded by ``load_model(path)`` from its recorded place
-    and checked by SHA-256) judged again on the rerun's adversarial; returns notes on the rows that
+    ``evaluated_on`` rows (each other model, loaded by ``load_model(path, fold)`` from its recorded
+    place and checked by SHA-256, :func:`recorded_model`) judged again on the rerun's adversarial; returns notes on the rows that
     could not be (a model no longer there, or another file now)."""
     from ..io.evaluations import evaluated_on_entry, survival_entry
 
@@ -192,12 +208,11 @@ def compare_judgements(comparison: Comparison, record: RecordedRun, result: Atta
         comparison.parts.append("the survival rows")
     judged = 0
     for key, entry in (summary.get("evaluated_on") or {}).items():
-        path = entry.get("model_path")
-        if not path or not Path(path).exists():
+        path, model, problem = recorded_model(entry, load_model)
+        if problem == GONE:
             notes.append(f"evaluated_on {key}: its model is not at {path or 'a recorded place'}; not judged again")
             continue
-        model = load_model(Path(path))
-        if entry.get("model_sha256") not in (None, model.sha256):
+        if problem == CHANGED:
             notes.append(f"evaluated_on {key}: {path} is not the model recorded (its SHA-256 differs); not judged again")
             continue
         now = evaluated_on_entry(model, result, input_range)

@@ -282,3 +282,7 @@ def test_the_other_models_and_survival_rows_are_judged_again(files, tmp_path, ca
     summary_path.write_text(json.dumps(summary))
     assert rerun(out) == 0
     assert "evaluated_on judge.ts: its model is not at" in capsys.readouterr().err
+
+    copy.write_bytes(files["torchscript"].read_bytes() + b" ")  # another file in its place
+    assert rerun(out) == 0
+    assert "judge.ts is not the model recorded (its SHA-256 differs); not judged again" in capsys.readouterr().err
